@@ -1,0 +1,117 @@
+"""Atomic file writes and provenance sidecars.
+
+Data never changes under the user: every output is written to a temporary file
+in the destination directory and renamed into place, so a reader sees either
+the old file or the new one, never half of either. Every processed file gets a
+``<name>.meta.json`` sidecar recording what it was made from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from forecast import __version__
+
+
+def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
+    """Return the hex sha256 of a file, read in chunks so large files stay cheap."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_path(destination: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``destination``; rename it into place on success.
+
+    On an exception the temporary file is removed and ``destination`` is left
+    untouched.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> target.read_text()
+    'done'
+    """
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, destination)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_text_atomic(destination: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``destination`` atomically and return the path."""
+    with atomic_path(destination) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(destination)
+
+
+def write_json_atomic(destination: str | Path, payload: Mapping[str, Any]) -> Path:
+    """Write ``payload`` as indented JSON atomically and return the path."""
+    return write_text_atomic(destination, json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def sidecar_path(path: str | Path) -> Path:
+    """The provenance sidecar of a data file: ``<name>.meta.json`` beside it."""
+    path = Path(path)
+    return path.with_name(path.name + ".meta.json")
+
+
+def provenance(inputs: list[str | Path] | None = None, **details: Any) -> dict[str, Any]:
+    """Build a provenance record: inputs with sha256, package version, time and details."""
+    return {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "package_version": __version__,
+        "inputs": [{"path": str(p), "sha256": sha256_file(p)} for p in (inputs or [])],
+        **details,
+    }
+
+
+def write_parquet_with_sidecar(
+    frame: pd.DataFrame,
+    destination: str | Path,
+    *,
+    inputs: list[str | Path] | None = None,
+    **details: Any,
+) -> Path:
+    """Write ``frame`` to parquet atomically, with a provenance sidecar.
+
+    The sidecar records the input files' sha256, the package version, the
+    creation time, the row count and any ``details`` (filters, frequency, ...).
+    """
+    destination = Path(destination)
+    with atomic_path(destination) as tmp:
+        frame.to_parquet(tmp, index=False)
+    record = provenance(inputs, rows=int(len(frame)), output_sha256=sha256_file(destination), **details)
+    write_json_atomic(sidecar_path(destination), record)
+    return destination
+
+
+def read_sidecar(path: str | Path) -> dict[str, Any] | None:
+    """Return the provenance sidecar of ``path``, or ``None`` when there is none."""
+    meta = sidecar_path(path)
+    if not meta.exists():
+        return None
+    return json.loads(meta.read_text(encoding="utf-8"))
