@@ -91,6 +91,31 @@ def ingest(
         typer.echo(f"wrote {out}")
 
 
+@app.command()
+def panel(
+    events: Annotated[Path, typer.Option(help="Canonical events (parquet from `forecast ingest`).")],
+    freq: Annotated[str, typer.Option(help="Period: W-MON (weeks from Monday) or MS (months).")] = "W-MON",
+    start: Annotated[str | None, typer.Option(help="First date covered (default: first event).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last date covered (default: last event).")] = None,
+    country: Annotated[str, typer.Option(help="ISO3 code of the country whose provinces form the panel.")] = "AFG",
+    out: Annotated[Path, typer.Option(help="Panel parquet to write.")] = Path("data/processed/panel.parquet"),
+) -> None:
+    """Count canonical events into a complete unit x period panel (zeros are rows)."""
+    from forecast.io import write_parquet_with_sidecar
+    from forecast.panel import build_panel
+    from forecast.sources import read_canonical
+
+    table = build_panel(read_canonical(events), freq=freq, start=start, end=end, country=country)
+    write_parquet_with_sidecar(table, out, inputs=[events], kind="panel", **table.attrs)
+    dropped = ", ".join(f"{reason} {n}" for reason, n in table.attrs["dropped"].items() if n) or "none"
+    typer.echo(
+        f"{table['unit_id'].nunique()} units x {table['ds'].nunique()} periods ({freq}, "
+        f"{table.attrs['start']} to {table.attrs['end']}), {int(table['y'].sum())} events counted; "
+        f"set aside: {dropped}"
+    )
+    typer.echo(f"wrote {out}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     try:

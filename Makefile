@@ -1,0 +1,45 @@
+# forecast: two commands on a fresh clone: `make report` and `make test`.
+# Both create the virtual environment (.venv) and install the package first.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# The install stamp depends on pyproject.toml, so a changed dependency reinstalls.
+STAMP  := $(VENV)/.installed
+CONFIG ?= config/default.yaml
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install report test test-fast lint bench gazetteer clean
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n\n"} /^[a-zA-Z_-]+:.*##/ {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev,dask]"
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the package with its dev extras
+
+report: $(STAMP) ## Run the whole notebook suite on the embedded synthetic scenario; HTML under reports/
+	$(BIN)/forecast run --config $(CONFIG)
+
+test: $(STAMP) ## Run the whole test suite (slow tests included)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP) ## Run the tests not marked slow
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP) ## Check style with ruff
+	$(BIN)/ruff check src tests scripts bench
+
+bench: $(STAMP) ## Run the benchmarks; figures go to bench/RESULTS.md
+	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+gazetteer: $(STAMP) ## Rebuild the gazetteer fact tables from ../shared/data/afghanistan
+	$(BIN)/python scripts/build_gazetteer.py
+
+clean: ## Remove the virtual environment and caches (never data/raw or reports)
+	rm -rf $(VENV) .pytest_cache .ruff_cache src/*.egg-info

@@ -1,0 +1,288 @@
+"""The embedded default scenario: seeded synthetic attack events on Afghanistan's provinces.
+
+Nothing here is real. The scenario imitates the pattern the suite exists to
+catch: a group concentrated in one stronghold (Nangarhar) that, from known
+onset dates, starts striking other provinces. Every product made from it is
+labelled "synthetic".
+
+The counts follow an endemic-epidemic process (the model class of
+:mod:`forecast.models.endemic_epidemic`) over the real province adjacency::
+
+    Y_it ~ NegBin(mean mu_it, overdispersion psi)
+    mu_it = nu_it                                   # endemic: baseline x season (+ spread)
+          + lambda * Y_i,t-1                        # own recent attacks
+          + phi * sum_{j adjacent to i} Y_j,t-1     # neighbours' recent attacks
+          + kappa_it * sum_{s in stronghold} Y_s,t-1  # imports, targets after onset only
+
+A target province's endemic rate rises by ``spread_rate`` and it starts
+importing from the stronghold at ``import_strength`` from its onset week on.
+The ground truth (which provinces spread and when) comes with the events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from forecast.errors import ParameterError
+from forecast.gazetteer import Gazetteer
+from forecast.panel import period_range
+from forecast.schema import EVENT_COLUMNS, EVENTS, validate
+
+#: The label every synthetic product carries.
+SYNTHETIC_LABEL = "synthetic"
+
+#: Default onsets, after the pattern of ISIS-K's strikes in 2021 (synthetic dates).
+DEFAULT_SPREAD: dict[str, str] = {
+    "Kunar": "2021-06-07",
+    "Kabul": "2021-08-23",
+    "Kunduz": "2021-10-04",
+    "Kandahar": "2021-10-11",
+    "Parwan": "2021-11-01",
+}
+
+
+@dataclass(frozen=True)
+class ScenarioConfig:
+    """Parameters of a synthetic scenario (weekly process).
+
+    Parameters
+    ----------
+    seed
+        Seed of the random generator; the same config gives the same events.
+    start, end
+        First and last week (any date inside it).
+    stronghold
+        Province names (or codes) of the stronghold.
+    stronghold_rate
+        Endemic mean attacks per week in each stronghold province.
+    background_rate
+        Endemic mean attacks per week in every other province.
+    autoregression
+        ``lambda``: expected attacks next week per attack this week, same province.
+    neighbour_coupling
+        ``phi``: expected attacks next week per attack in an adjacent province.
+    overdispersion
+        ``psi`` in ``Var = mu (1 + psi mu)``.
+    seasonal_amplitude
+        Log-amplitude of the yearly cycle (peak in July, the fighting season).
+    spread
+        Target province -> onset date. Empty for a scenario without spread.
+    spread_rate
+        Endemic attacks per week a target gains from its onset.
+    import_strength
+        ``kappa``: expected attacks per week in a target per stronghold attack
+        the week before, from the onset on.
+    fatality_mean
+        Mean fatalities per event (negative binomial, size 1).
+    """
+
+    seed: int = 20211
+    start: str = "2014-01-06"
+    end: str = "2021-12-27"
+    stronghold: tuple[str, ...] = ("Nangarhar",)
+    stronghold_rate: float = 2.0
+    background_rate: float = 0.01
+    autoregression: float = 0.35
+    neighbour_coupling: float = 0.02
+    overdispersion: float = 0.5
+    seasonal_amplitude: float = 0.3
+    spread: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SPREAD))
+    spread_rate: float = 0.4
+    import_strength: float = 0.1
+    fatality_mean: float = 4.0
+
+    def __post_init__(self) -> None:
+        for name in ("stronghold_rate", "background_rate", "autoregression", "neighbour_coupling",
+                     "overdispersion", "spread_rate", "import_strength", "fatality_mean"):
+            if getattr(self, name) < 0:
+                raise ParameterError(f"synthetic scenario parameter '{name}' must be >= 0, got {getattr(self, name)}")
+        if isinstance(self.stronghold, str):
+            object.__setattr__(self, "stronghold", (self.stronghold,))
+
+
+@dataclass
+class Scenario:
+    """A generated scenario.
+
+    Attributes
+    ----------
+    events
+        Canonical events (``source`` and ``actor`` are "synthetic").
+    truth
+        One row per spread target: ``unit_id, name, onset`` (Monday of the onset week).
+    counts
+        The weekly counts behind the events: ``unit_id, ds, y, mu`` (``mu`` the true mean).
+    stronghold
+        Stronghold unit ids.
+    config
+        The parameters used.
+    """
+
+    events: pd.DataFrame
+    truth: pd.DataFrame
+    counts: pd.DataFrame
+    stronghold: list[str]
+    config: ScenarioConfig
+    label: str = SYNTHETIC_LABEL
+
+    def describe(self) -> dict:
+        """JSON-simple description for manifests and report captions."""
+        return {
+            "label": self.label,
+            "seed": self.config.seed,
+            "events": int(len(self.events)),
+            "stronghold": self.stronghold,
+            "spread": {row.unit_id: f"{row.onset:%F}" for row in self.truth.itertuples()},
+            "config": {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in asdict(self.config).items()},
+        }
+
+
+def generate_scenario(config: ScenarioConfig | None = None, **overrides) -> Scenario:
+    """Generate the synthetic scenario.
+
+    Parameters
+    ----------
+    config
+        Full parameter set; default :class:`ScenarioConfig`.
+    **overrides
+        Fields of :class:`ScenarioConfig` to change, e.g. ``seed=3`` or
+        ``spread={"Kunduz": "2020-05-04"}``.
+
+    Examples
+    --------
+    >>> s = generate_scenario(seed=7)
+    >>> s.truth["name"].tolist()
+    ['Kunar', 'Kabul', 'Kunduz', 'Kandahar', 'Parwan']
+    >>> bool((s.events["source"] == "synthetic").all())
+    True
+    """
+    config = config or ScenarioConfig()
+    if overrides:
+        fields = set(ScenarioConfig.__dataclass_fields__)
+        unknown = sorted(set(overrides) - fields)
+        if unknown:
+            raise ParameterError(f"unknown synthetic scenario parameter(s) {unknown}; valid: {sorted(fields)}")
+        config = ScenarioConfig(**{**asdict(config), **overrides})
+
+    gazetteer = Gazetteer.load("AFG")
+    units = gazetteer.unit_ids
+    position = {unit: i for i, unit in enumerate(units)}
+    stronghold = [_resolve(gazetteer, name, "stronghold") for name in config.stronghold]
+    weeks = period_range(config.start, config.end, "W-MON")
+    onsets = {
+        _resolve(gazetteer, name, "spread"): period_range(onset, onset, "W-MON")[0]
+        for name, onset in config.spread.items()
+    }
+    overlap = set(onsets) & set(stronghold)
+    if overlap:
+        raise ParameterError(f"spread targets {sorted(overlap)} are in the stronghold; choose other provinces")
+
+    rng = np.random.default_rng(config.seed)
+    counts, means = _simulate_counts(config, rng, units, position, stronghold, weeks, onsets, gazetteer)
+    events = _counts_to_events(config, rng, counts, units, weeks, gazetteer)
+    truth = pd.DataFrame(
+        {
+            "unit_id": list(onsets),
+            "name": [gazetteer.name_of(u) for u in onsets],
+            "onset": pd.to_datetime(list(onsets.values())),
+        },
+        columns=["unit_id", "name", "onset"],
+    )
+    long_counts = pd.DataFrame(
+        {
+            "unit_id": np.repeat(units, len(weeks)),
+            "ds": np.tile(weeks.to_numpy(), len(units)),
+            "y": counts.T.reshape(-1),
+            "mu": means.T.reshape(-1),
+        }
+    )
+    return Scenario(events=events, truth=truth, counts=long_counts, stronghold=stronghold, config=config)
+
+
+def _resolve(gazetteer: Gazetteer, name: str, role: str) -> str:
+    unit = gazetteer.resolve(name)
+    if unit is None:
+        close = ", ".join(gazetteer.closest(name))
+        raise ParameterError(f"{role} province '{name}' is not an Afghan province; did you mean {close}?")
+    return unit
+
+
+def _simulate_counts(config, rng, units, position, stronghold, weeks, onsets, gazetteer):
+    n_weeks, n_units = len(weeks), len(units)
+    adjacency = gazetteer.adjacency_matrix(units)
+    base = np.full(n_units, config.background_rate)
+    base[[position[u] for u in stronghold]] = config.stronghold_rate
+    # Fighting-season cycle with its peak in early July (ISO week ~27).
+    week_of_year = weeks.isocalendar().week.to_numpy(dtype=float)
+    season = np.exp(config.seasonal_amplitude * np.cos(2 * np.pi * (week_of_year - 27) / 52.18))
+    spreading = np.zeros((n_weeks, n_units), dtype=bool)
+    for unit, onset in onsets.items():
+        spreading[weeks >= onset, position[unit]] = True
+    stronghold_idx = [position[u] for u in stronghold]
+
+    size = 1.0 / config.overdispersion if config.overdispersion > 0 else None
+    counts = np.zeros((n_weeks, n_units), dtype=np.int64)
+    means = np.zeros((n_weeks, n_units))
+    previous = np.zeros(n_units)
+    for t in range(n_weeks):
+        endemic = (base + config.spread_rate * spreading[t]) * season[t]
+        imported = config.import_strength * spreading[t] * previous[stronghold_idx].sum()
+        mu = endemic + config.autoregression * previous + config.neighbour_coupling * (adjacency @ previous) + imported
+        means[t] = mu
+        if size is None:
+            counts[t] = rng.poisson(mu)
+        else:
+            counts[t] = rng.negative_binomial(size, size / (size + mu))
+        previous = counts[t].astype(float)
+    return counts, means
+
+
+def _counts_to_events(config, rng, counts, units, weeks, gazetteer) -> pd.DataFrame:
+    week_index, unit_index = np.nonzero(counts)
+    repeats = counts[week_index, unit_index]
+    week_index = np.repeat(week_index, repeats)
+    unit_index = np.repeat(unit_index, repeats)
+    n = len(week_index)
+    dates = weeks.to_numpy()[week_index] + rng.integers(0, 7, n).astype("timedelta64[D]")
+    # Place each event at one of the province's interior points, with a jitter
+    # small enough (about 1 km) to stay inside the province.
+    points = gazetteer.points
+    latitude = np.empty(n)
+    longitude = np.empty(n)
+    unit_ids = np.asarray(units)[unit_index]
+    for unit, rows in pd.Series(np.arange(n)).groupby(unit_ids):
+        candidates = points[points["unit_id"] == unit]
+        pick = rng.integers(0, len(candidates), len(rows))
+        latitude[rows.to_numpy()] = candidates["latitude"].to_numpy()[pick]
+        longitude[rows.to_numpy()] = candidates["longitude"].to_numpy()[pick]
+    latitude += rng.normal(0, 0.01, n)
+    longitude += rng.normal(0, 0.01, n)
+    fatalities = rng.negative_binomial(1, 1 / (1 + config.fatality_mean), n).astype(float)
+    order = np.lexsort((unit_index, dates))
+    names = gazetteer.units.set_index("unit_id")["name"]
+    events = pd.DataFrame(
+        {
+            "event_id": [f"synthetic:{config.seed}:{i}" for i in range(n)],
+            "source": SYNTHETIC_LABEL,
+            "date": pd.to_datetime(dates[order]),
+            "date_precision": "day",
+            "country_iso3": "AFG",
+            "admin1_code": unit_ids[order],
+            "admin1_name": names.reindex(unit_ids[order]).to_numpy(),
+            "admin2_name": None,
+            "latitude": latitude[order],
+            "longitude": longitude[order],
+            "actor": SYNTHETIC_LABEL,
+            "actor_raw": f"{SYNTHETIC_LABEL} group (seed {config.seed})",
+            "event_type": "attack",
+            "fatalities_low": np.floor(fatalities[order] * 0.7),
+            "fatalities_best": fatalities[order],
+            "fatalities_high": np.ceil(fatalities[order] * 1.5),
+        },
+        columns=EVENT_COLUMNS,
+    )
+    return validate(events, EVENTS)

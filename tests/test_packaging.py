@@ -1,0 +1,57 @@
+"""Packaging contracts: environment.yml in step with pyproject.toml, CI calls the README's command."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: pyproject (PyPI) name -> conda-forge name, where they differ.
+CONDA_NAMES: dict[str, str] = {}
+
+
+def _split(requirement: str) -> tuple[str, str]:
+    match = re.match(r"^\s*([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*(.*)$", requirement)
+    assert match, requirement
+    return match.group(1).lower(), match.group(2).replace(" ", "")
+
+
+def _pyproject_requirements() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = list(project["dependencies"])
+    for extra in ("dev", "dask"):
+        requirements += project["optional-dependencies"][extra]
+    return dict(_split(r) for r in requirements)
+
+
+def test_every_dependency_has_a_lower_bound():
+    for name, spec in _pyproject_requirements().items():
+        assert spec.startswith(">="), f"{name} has no lower-bound pin ({spec!r})"
+
+
+def test_environment_yml_matches_pyproject():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = {}
+    pip_section = None
+    for entry in env["dependencies"]:
+        if isinstance(entry, dict):
+            pip_section = entry["pip"]
+            continue
+        name, spec = _split(entry.replace("=", "==", 1) if re.match(r"^python=", entry) else entry)
+        conda[name] = spec
+    assert conda.pop("python") == "==3.11"
+    conda.pop("pip")
+    expected = {CONDA_NAMES.get(n, n): spec for n, spec in _pyproject_requirements().items()}
+    assert conda == expected
+    assert pip_section == ['-e ".[dev]"']
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    assert "make test" in readme and "make report" in readme
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make test$", ci, flags=re.M)

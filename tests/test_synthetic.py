@@ -1,0 +1,110 @@
+"""The embedded synthetic scenario: deterministic, labelled, and shaped like the spread it imitates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast.errors import ParameterError
+from forecast.panel import build_panel
+from forecast.synthetic import DEFAULT_SPREAD, generate_scenario
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return generate_scenario(seed=11)
+
+
+def test_same_seed_same_events_other_seed_other_events(scenario):
+    again = generate_scenario(seed=11)
+    pd.testing.assert_frame_equal(scenario.events, again.events)
+    other = generate_scenario(seed=12)
+    assert len(other.events) != len(scenario.events) or not other.events["date"].equals(scenario.events["date"])
+
+
+def test_every_event_is_labelled_synthetic(scenario):
+    events = scenario.events
+    assert (events["source"] == "synthetic").all()
+    assert (events["actor"] == "synthetic").all()
+    assert events["event_id"].is_unique
+    assert scenario.describe()["label"] == "synthetic"
+
+
+def test_truth_matches_configured_onsets(scenario):
+    truth = scenario.truth.set_index("name")["onset"].dt.strftime("%F").to_dict()
+    # Onsets are the Monday of the configured week.
+    expected = {name: f"{pd.Timestamp(day) - pd.Timedelta(days=pd.Timestamp(day).weekday()):%F}"
+                for name, day in DEFAULT_SPREAD.items()}
+    assert truth == expected
+    assert scenario.stronghold == ["AF-NAN"]
+
+
+def test_events_reproduce_the_weekly_counts(scenario):
+    panel = build_panel(scenario.events, freq="W-MON", start=scenario.config.start, end=scenario.config.end)
+    merged = panel.merge(scenario.counts, on=["unit_id", "ds"], suffixes=("", "_true"))
+    assert len(merged) == len(scenario.counts) == 34 * len(pd.date_range(scenario.config.start, scenario.config.end, freq="W-MON"))
+    assert (merged["y"] == merged["y_true"]).all()
+
+
+def test_counts_follow_their_mean(scenario):
+    counts = scenario.counts
+    # Over ~14,000 unit-weeks the realised total is close to the sum of the true means.
+    assert counts["y"].sum() == pytest.approx(counts["mu"].sum(), rel=0.05)
+    stronghold = counts[counts["unit_id"] == "AF-NAN"]
+    others = counts[~counts["unit_id"].isin(["AF-NAN", *scenario.truth["unit_id"]])]
+    assert stronghold["y"].mean() > 2.0
+    assert others["y"].mean() < 0.1
+
+
+def test_targets_step_up_after_onset():
+    scenario = generate_scenario(seed=5)
+    counts = scenario.counts.merge(scenario.truth, on="unit_id")
+    before = counts[counts["ds"] < counts["onset"]].groupby("unit_id")["mu"].mean()
+    after = counts[counts["ds"] >= counts["onset"]].groupby("unit_id")["mu"].mean()
+    # Each target's expected weekly rate at least triples once it is spreading.
+    assert (after / before > 3).all(), (after / before).to_dict()
+
+
+def test_no_spread_scenario_has_no_truth_and_no_step():
+    quiet = generate_scenario(seed=3, spread={})
+    assert quiet.truth.empty
+    outside = quiet.counts[quiet.counts["unit_id"] != "AF-NAN"]
+    late = outside.loc[outside["ds"] >= "2021-06-01", "mu"].mean()
+    early = outside.loc[outside["ds"] < "2021-06-01", "mu"].mean()
+    # Without spread, activity outside the stronghold stays at its level (the
+    # late window is summer-heavy, hence the allowance for the season).
+    assert late / early < 1.5
+    spreading = generate_scenario(seed=3)
+    outside = spreading.counts[spreading.counts["unit_id"] != "AF-NAN"]
+    assert outside.loc[outside["ds"] >= "2021-06-01", "mu"].mean() / early > 3
+
+
+def test_events_lie_inside_their_province(scenario, shared_data):
+    import geopandas as gpd
+
+    from forecast.gazetteer import Gazetteer
+
+    provinces = Gazetteer.load("AFG").match_boundaries(gpd.read_file(shared_data / "afghanistan" / "provinces_adm1.geojson"))
+    sample = scenario.events.sample(400, random_state=0)
+    points = gpd.GeoDataFrame(sample, geometry=gpd.points_from_xy(sample["longitude"], sample["latitude"]), crs=4326)
+    joined = gpd.sjoin(points, provinces[["unit_id", "geometry"]], predicate="within", how="left")
+    assert (joined["unit_id"] == joined["admin1_code"]).mean() >= 0.99
+
+
+def test_bad_parameters_are_named():
+    with pytest.raises(ParameterError, match="unknown synthetic scenario parameter"):
+        generate_scenario(sed=1)
+    with pytest.raises(ParameterError, match="Nangarhar"):
+        generate_scenario(spread={"Nangahar": "2021-01-04"})
+    with pytest.raises(ParameterError, match="in the stronghold"):
+        generate_scenario(spread={"Nangarhar": "2021-01-04"})
+    with pytest.raises(ParameterError, match="must be >= 0"):
+        generate_scenario(import_strength=-1)
+
+
+def test_poisson_when_overdispersion_is_zero():
+    scenario = generate_scenario(seed=2, overdispersion=0.0, spread={})
+    counts = scenario.counts[scenario.counts["unit_id"] == "AF-NAN"]
+    residual = (counts["y"] - counts["mu"]) / np.sqrt(counts["mu"])
+    assert residual.var() == pytest.approx(1.0, abs=0.25)
