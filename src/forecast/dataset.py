@@ -1,0 +1,204 @@
+"""One way from run parameters to the data every stage works on.
+
+Notebooks, the CLI and benchmarks all start the same way: read events from a
+provider's file (or generate the embedded synthetic scenario), keep what the
+filters say, cut at the as-of date and count them into a panel. This module
+does that once and carries the facts a report must show with the data: its
+source label, whether it is synthetic, the input's sha256 and the attributions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from forecast.errors import ParameterError
+from forecast.panel import build_panel, check_frequency, truncate
+
+#: ``source`` values :func:`load_dataset` accepts.
+DATASET_SOURCES = ("synthetic", "ucdp", "acled", "gtd", "csv", "canonical")
+
+
+@dataclass
+class Dataset:
+    """Events and their panel, with what a report must say about them.
+
+    Attributes
+    ----------
+    events
+        Canonical events on or before ``as_of`` (all of them if no as-of).
+    panel
+        Complete ``unit_id, ds, y, fatalities_best`` panel of the complete
+        periods up to ``as_of``.
+    source
+        ``synthetic`` or the provider name.
+    label
+        Short description for titles and captions, e.g.
+        ``"UCDP GED (GEDEvent_v25_1.csv), actor ^IS$"`` or
+        ``"synthetic scenario (seed 20211)"``.
+    synthetic
+        True when the data are the embedded synthetic scenario.
+    as_of
+        The as-of date (``None``: the end of the data).
+    input_sha256
+        sha256 of the input file, or ``"synthetic:<seed>"``.
+    scenario
+        The :class:`forecast.synthetic.Scenario` when synthetic (its ground truth).
+    ingest_summary
+        Rows read and dropped by reason (provider files only).
+    """
+
+    events: pd.DataFrame
+    panel: pd.DataFrame
+    source: str
+    label: str
+    synthetic: bool
+    freq: str
+    as_of: pd.Timestamp | None
+    input_sha256: str
+    actor: str | None = None
+    scenario: Any = None
+    ingest_summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def caption(self) -> str:
+        """One line naming the data, for figure captions (says "SYNTHETIC" when it is)."""
+        period = f"{self.panel['ds'].min():%Y-%m-%d} to {self.panel['ds'].max():%Y-%m-%d}" if len(self.panel) else "no periods"
+        prefix = "SYNTHETIC DATA — " if self.synthetic else ""
+        return f"{prefix}{self.label}; {self.freq} periods {period}"
+
+    @property
+    def figure_labels(self) -> dict[str, Any]:
+        """Keyword arguments naming the data for every figure function (``**data.figure_labels``)."""
+        return {"source": self.label, "actor": self.actor, "synthetic": self.synthetic}
+
+    def attributions(self) -> list[str]:
+        """Citation and licence lines the report must carry for this source."""
+        from forecast.attribution import attribution_for
+
+        return attribution_for([self.source])
+
+
+def load_dataset(
+    source: str = "synthetic",
+    events_path: str | Path | None = None,
+    *,
+    actor: str | None = None,
+    country: str = "AFG",
+    freq: str = "W-MON",
+    as_of: str | pd.Timestamp | None = None,
+    start: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    unmatched: str = "error",
+    synthetic: Mapping[str, Any] | None = None,
+    seed: int | None = None,
+) -> Dataset:
+    """Load events for a run and count them into a panel, cut at ``as_of``.
+
+    Parameters
+    ----------
+    source
+        ``synthetic`` (the embedded scenario) or a provider format accepted by
+        :func:`forecast.sources.read_events` (``ucdp``, ``acled``, ``gtd``,
+        ``csv``, ``canonical``).
+    events_path
+        The provider's file; required unless ``source`` is ``synthetic``.
+    actor, country, columns, unmatched
+        Passed to the reader (see :func:`forecast.sources.read_events`).
+    freq
+        Panel frequency, ``W-MON`` or ``MS``.
+    as_of
+        Events after this date are ignored and the panel ends with the last
+        period complete by then. ``None``: use everything.
+    start
+        First date of the panel (default: the first event).
+    synthetic
+        Overrides of :class:`forecast.synthetic.ScenarioConfig` for the synthetic source.
+    seed
+        Seed of the synthetic scenario (shortcut for ``synthetic={"seed": ...}``).
+
+    Examples
+    --------
+    >>> data = load_dataset("synthetic", freq="MS", as_of="2021-12-31")
+    >>> data.synthetic, data.panel["unit_id"].nunique(), f"{data.panel['ds'].max():%F}"
+    (True, 34, '2021-12-01')
+    """
+    check_frequency(freq)
+    if source not in DATASET_SOURCES:
+        raise ParameterError(f"source '{source}' is not known; use one of {', '.join(DATASET_SOURCES)}")
+    as_of_ts = pd.Timestamp(as_of) if as_of not in (None, "") else None
+
+    scenario = None
+    summary: dict[str, Any] = {}
+    if source == "synthetic":
+        from forecast.synthetic import generate_scenario
+
+        overrides = dict(synthetic or {})
+        if seed is not None:
+            overrides.setdefault("seed", seed)
+        scenario = generate_scenario(**overrides)
+        events = scenario.events
+        label = f"synthetic scenario (seed {scenario.config.seed})"
+        sha = f"synthetic:{scenario.config.seed}"
+        panel_start = start or scenario.config.start
+        panel_end = scenario.config.end
+    else:
+        if not events_path:
+            raise ParameterError(f"source '{source}' needs an events file; pass events_path (or --events PATH)")
+        from forecast.io import sha256_file
+        from forecast.sources import read_events
+
+        result = read_events(
+            source, events_path, country=country, actor=actor, columns=columns, unmatched=unmatched
+        )
+        events = result.events
+        summary = result.summary_dict()
+        label = f"{_PROVIDER_NAMES.get(source, source)} ({Path(events_path).name})"
+        if actor:
+            label += f", actor {actor}"
+        sha = sha256_file(events_path)
+        panel_start = start
+        panel_end = None
+
+    if as_of_ts is not None:
+        events = events[events["date"] <= as_of_ts].reset_index(drop=True)
+        panel_end = as_of_ts
+        if panel_start is not None and pd.Timestamp(panel_start) > as_of_ts:
+            raise ParameterError(
+                f"as_of {as_of_ts:%Y-%m-%d} is before the data start {pd.Timestamp(panel_start):%Y-%m-%d}; "
+                "choose a later as_of"
+            )
+    if panel_start is None and len(events):
+        panel_start = events["date"].min()
+    if panel_end is None and len(events):
+        panel_end = events["date"].max()
+    panel = build_panel(events, freq=freq, start=panel_start, end=panel_end, country=country)
+    if as_of_ts is not None:
+        # Only complete periods: a half-observed last week would look like a drop.
+        panel = truncate(panel, as_of_ts)
+    return Dataset(
+        events=events,
+        panel=panel,
+        source=source,
+        label=label,
+        synthetic=source == "synthetic",
+        freq=freq,
+        as_of=as_of_ts,
+        input_sha256=sha,
+        actor=actor,
+        scenario=scenario,
+        ingest_summary=summary,
+    )
+
+
+_PROVIDER_NAMES = {
+    "ucdp": "UCDP GED",
+    "acled": "ACLED",
+    "gtd": "Global Terrorism Database",
+    "csv": "CSV events",
+    "canonical": "canonical events",
+}

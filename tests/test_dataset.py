@@ -1,0 +1,71 @@
+"""From run parameters to events + panel: synthetic and provider files, as-of cut, overview tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from forecast.dataset import load_dataset
+from forecast.errors import ParameterError
+from forecast.overview import caveats, coverage_table, events_by_unit
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_synthetic_dataset_is_labelled_and_cut_at_as_of():
+    data = load_dataset("synthetic", freq="W-MON", as_of="2021-10-10", synthetic={"seed": 4})
+    assert data.synthetic and data.input_sha256 == "synthetic:4"
+    assert data.caption.startswith("SYNTHETIC DATA")
+    assert data.figure_labels["synthetic"] is True
+    assert data.events["date"].max() <= pd.Timestamp("2021-10-10")
+    # 2021-10-10 is a Sunday: the week starting 2021-10-04 is the last complete one.
+    assert data.panel["ds"].max() == pd.Timestamp("2021-10-04")
+    assert data.panel["y"].sum() == len(data.events)
+    assert data.panel.groupby("unit_id").size().nunique() == 1
+
+
+def test_seed_shortcut_and_overrides_agree():
+    a = load_dataset(seed=9, freq="MS")
+    b = load_dataset(synthetic={"seed": 9}, freq="MS")
+    pd.testing.assert_frame_equal(a.panel, b.panel)
+
+
+def test_provider_source_needs_a_path_and_known_name():
+    with pytest.raises(ParameterError, match="needs an events file"):
+        load_dataset("ucdp")
+    with pytest.raises(ParameterError, match="one of synthetic"):
+        load_dataset("views")
+
+
+def test_as_of_before_data_start_is_an_error():
+    with pytest.raises(ParameterError, match="before the data start"):
+        load_dataset("synthetic", as_of="2010-01-01")
+
+
+def test_ucdp_file_through_dataset():
+    path = DATA / "ucdp_ged_sample.csv"
+    if not path.exists():
+        pytest.skip("UCDP fixture not present")
+    data = load_dataset("ucdp", path, actor="^IS$", country="Afghanistan", freq="MS")
+    assert not data.synthetic
+    assert data.label.startswith("UCDP GED (ucdp_ged_sample.csv)")
+    assert len(data.input_sha256) == 64
+    assert data.panel["y"].sum() + sum(data.panel.attrs["dropped"].values()) == len(data.events)
+    assert set(data.events["actor"]) == {"IS"}
+
+
+def test_overview_tables_add_up():
+    data = load_dataset(seed=2, freq="W-MON", as_of="2021-12-26")
+    table = events_by_unit(data, recent_periods=13)
+    assert len(table) == 34
+    assert table["events"].sum() == data.panel["y"].sum()
+    assert table["share"].sum() == pytest.approx(1.0)
+    assert table.iloc[0]["name"] == "Nangarhar"
+    nangarhar = table.iloc[0]
+    assert nangarhar["per_100k"] == pytest.approx(nangarhar["events"] / 2_190_770 * 1e5)  # 2021 population
+    facts = dict(coverage_table(data).values)
+    assert facts["synthetic"].startswith("yes")
+    assert facts["events in panel"] == f"{int(data.panel['y'].sum()):,}"
+    assert "SYNTHETIC" in caveats(data)[0]
