@@ -1,0 +1,500 @@
+"""Tests of the endemic-epidemic (hhh4) model: reference fit, recovery, decomposition, forecasts."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from forecast.errors import ConvergenceError, ForecastError, InputError, ModelError
+from forecast.models.endemic_epidemic import (
+    ComponentTerms,
+    EndemicEpidemic,
+    EndemicEpidemicConfig,
+    adjacency_order,
+    read_surveillance_csvs,
+)
+
+# R's hhh4 names the single-harmonic seasonal terms after their formula.
+R_TERM_NAMES = {"end.sin(2 * pi * t/52)": "end.sin1", "end.cos(2 * pi * t/52)": "end.cos1"}
+
+
+def shared_data_dir(*parts: str) -> Path:
+    """Directory of the shared data sets (``../shared/data`` beside the checkout).
+
+    Skips the calling test when it is absent, except under ``CI=true`` where a
+    missing directory fails the test: CI must exercise the reference checks.
+    ``FORECAST_SHARED_DATA`` overrides the location.
+    """
+    default = Path(__file__).resolve().parents[2] / "shared" / "data"
+    path = Path(os.environ.get("FORECAST_SHARED_DATA", default)).joinpath(*parts)
+    if not path.is_dir():
+        reason = (
+            f"shared data directory {path} is absent (set FORECAST_SHARED_DATA to its location)"
+        )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; CI=true requires the shared data")
+        pytest.skip(reason)
+    return path
+
+
+# ------------------------------------------------------------------ helpers
+def grid_orders(n_rows: int, n_cols: int) -> pd.DataFrame:
+    """Adjacency orders of units on a rook-contiguity grid, via the library helper."""
+    units = [f"U{r}{c}" for r in range(n_rows) for c in range(n_cols)]
+    pairs = [(f"U{r}{c}", f"U{r}{c + 1}") for r in range(n_rows) for c in range(n_cols - 1)]
+    pairs += [(f"U{r}{c}", f"U{r + 1}{c}") for r in range(n_rows - 1) for c in range(n_cols)]
+    return adjacency_order(pairs, units=units)
+
+
+def powerlaw_weights(orders: np.ndarray, decay: float, maxlag: int) -> np.ndarray:
+    """Power-law weights written out independently of the model: rows (sources) sum to 1."""
+    inside = (orders >= 1) & (orders <= maxlag)
+    raw = np.where(inside, np.where(inside, orders, 1.0) ** -decay, 0.0)
+    return raw / raw.sum(axis=1, keepdims=True)
+
+
+def simulate_panel(
+    orders: pd.DataFrame,
+    n_periods: int,
+    params: dict[str, float],
+    *,
+    maxlag: int = 3,
+    family: str = "negbin1",
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Simulate an endemic-epidemic panel (trend + one harmonic, power-law weights)."""
+    rng = np.random.default_rng(seed)
+    units = list(orders.index)
+    weights = powerlaw_weights(orders.to_numpy(), params["neweights.d"], maxlag)
+    counts = np.zeros((len(units), n_periods))
+    counts[:, 0] = rng.poisson(2.0, len(units))
+    for s in range(1, n_periods):
+        angle = 2 * np.pi * s / 52
+        endemic = np.exp(
+            params["end.1"]
+            + params["end.t"] * s
+            + params["end.sin1"] * np.sin(angle)
+            + params["end.cos1"] * np.cos(angle)
+        )
+        mu = (
+            endemic
+            + np.exp(params["ar.1"]) * counts[:, s - 1]
+            + np.exp(params["ne.1"]) * (weights.T @ counts[:, s - 1])
+        )
+        if family == "poisson":
+            counts[:, s] = rng.poisson(mu)
+        else:
+            size = 1.0 / params["overdisp"]
+            counts[:, s] = rng.negative_binomial(size, size / (size + mu))
+    ds = pd.date_range("2015-01-05", periods=n_periods, freq="W-MON")
+    return pd.DataFrame(
+        {
+            "unit_id": np.repeat(units, n_periods),
+            "ds": np.tile(ds, len(units)),
+            "y": counts.ravel().astype(int),
+        }
+    )
+
+
+TRUE_PARAMS = {
+    "end.1": 0.3,
+    "end.t": 0.001,
+    "end.sin1": 0.6,
+    "end.cos1": -0.4,
+    "ar.1": np.log(0.3),
+    "ne.1": np.log(0.35),
+    "neweights.d": 1.6,
+    "overdisp": 0.25,
+}
+
+
+@pytest.fixture(scope="module")
+def simulated() -> tuple[pd.DataFrame, pd.DataFrame]:
+    orders = grid_orders(5, 6)
+    return simulate_panel(orders, 260, TRUE_PARAMS, seed=42), orders
+
+
+@pytest.fixture(scope="module")
+def simulated_fit(simulated):
+    panel, orders = simulated
+    config = EndemicEpidemicConfig(trend=True, harmonics=1, weights="powerlaw", maxlag=3)
+    return EndemicEpidemic(config).fit(panel, orders)
+
+
+@pytest.fixture(scope="module")
+def measles():
+    folder = shared_data_dir("surveillance")
+    return read_surveillance_csvs(
+        folder / "measlesWeserEms_counts.csv",
+        folder / "measlesWeserEms_neighbourhood.csv",
+        folder / "measlesWeserEms_population.csv",
+    )
+
+
+@pytest.fixture(scope="module")
+def measles_fit(measles):
+    config = EndemicEpidemicConfig(
+        trend=True, harmonics=1, season_period=52, weights="adjacency", family="negbin1"
+    )
+    return EndemicEpidemic(config).fit(measles.counts, measles.neighbourhood, measles.population)
+
+
+# ------------------------------------------------------- reference (R hhh4)
+@pytest.mark.shared_data
+def test_measles_fit_reproduces_r_hhh4(measles_fit):
+    folder = shared_data_dir("surveillance")
+    reference = pd.read_csv(folder / "reference_measles_hhh4_coef.csv")
+    reference["term"] = reference["term"].replace(R_TERM_NAMES)
+    reference = reference.set_index("term")
+    summary = pd.read_csv(
+        folder / "reference_measles_hhh4_summary.csv", header=None, index_col=0
+    ).iloc[:, 0]
+
+    assert measles_fit.converged
+    assert abs(measles_fit.loglik - summary["loglik"]) < 1e-3
+    assert sorted(measles_fit.params.index) == sorted(reference.index)
+    estimates = measles_fit.params[reference.index]
+    np.testing.assert_allclose(estimates, reference["estimate"], rtol=0, atol=1e-3)
+    errors = measles_fit.std_errors[reference.index]
+    np.testing.assert_allclose(errors, reference["std_error"], rtol=1e-2)
+
+
+@pytest.mark.shared_data
+def test_measles_loglik_equals_scipy_negative_binomial(measles_fit):
+    parts = measles_fit.fitted_components()
+    size = 1.0 / measles_fit.params["overdisp"]
+    by_hand = stats.nbinom.logpmf(parts["y"], size, size / (size + parts["mu"])).sum()
+    assert measles_fit.loglik == pytest.approx(by_hand, abs=1e-8)
+    assert measles_fit.n_obs == 17 * 103
+
+
+@pytest.mark.shared_data
+def test_border_pairs_give_the_same_fit_as_orders(measles, measles_fit):
+    orders = measles.neighbourhood
+    source, target = np.nonzero(orders.to_numpy() == 1)
+    pairs = pd.DataFrame({"from": orders.index[source], "to": orders.columns[target]})
+    config = measles_fit.config
+    refit = EndemicEpidemic(config).fit(measles.counts, pairs, measles.population)
+    assert refit.loglik == pytest.approx(measles_fit.loglik, abs=1e-9)
+
+
+@pytest.mark.shared_data
+def test_surveillance_loader_keeps_leading_zeros(measles):
+    assert measles.counts["unit_id"].iloc[0] == "03401"
+    assert measles.neighbourhood.shape == (17, 17)
+    assert np.all(np.diag(measles.neighbourhood.to_numpy()) == 0)
+    assert measles.population.index[0] == "03401"
+    assert list(measles.counts.columns) == ["unit_id", "ds", "y"]
+
+
+@pytest.mark.shared_data
+def test_influenza_powerlaw_fit_converges():
+    folder = shared_data_dir("surveillance")
+    flu = read_surveillance_csvs(
+        folder / "fluBYBW_counts.csv",
+        folder / "fluBYBW_neighbourhood.csv",
+        folder / "fluBYBW_population.csv",
+    )
+    config = EndemicEpidemicConfig(trend=True, harmonics=3, weights="powerlaw", maxlag=5)
+    fit = EndemicEpidemic(config).fit(flu.counts, flu.neighbourhood, flu.population)
+    assert fit.converged
+    assert fit.n_obs == 140 * 415
+    assert {"end.sin3", "end.cos3", "neweights.d", "overdisp"} <= set(fit.params.index)
+    assert np.all(np.isfinite(fit.std_errors))
+    assert fit.params["neweights.d"] > 0  # spillover decays with adjacency order
+    assert fit.seconds < 10  # about 0.4 s on a laptop; generous for shared CI machines
+
+
+# ------------------------------------------------------- derivatives
+@pytest.mark.parametrize(
+    "config",
+    [
+        EndemicEpidemicConfig(weights="powerlaw", maxlag=3, harmonics=2),
+        EndemicEpidemicConfig(
+            weights="powerlaw",
+            maxlag=4,
+            unit_intercepts=True,
+            overdispersion="unit",
+            ar=ComponentTerms(harmonics=1),
+            ne=ComponentTerms(trend=True),
+        ),
+        EndemicEpidemicConfig(family="poisson", weights="adjacency"),
+    ],
+    ids=["powerlaw", "unit-terms", "poisson"],
+)
+def test_analytical_gradient_and_hessian_match_finite_differences(simulated, config):
+    panel, orders = simulated
+    model = EndemicEpidemic(config).fit(panel, orders)._model
+    rng = np.random.default_rng(3)
+    theta = model.start_values() + rng.normal(0, 0.1, len(model.layout.names))
+    _, gradient, hessian = model.loglik_derivatives(theta)
+    step = 1e-6
+    numeric_gradient = np.empty_like(gradient)
+    numeric_hessian = np.empty_like(hessian)
+    for k in range(len(theta)):
+        shift = np.zeros_like(theta)
+        shift[k] = step
+        up = model.loglik_derivatives(theta + shift, with_hessian=False)
+        down = model.loglik_derivatives(theta - shift, with_hessian=False)
+        numeric_gradient[k] = (up[0] - down[0]) / (2 * step)
+        numeric_hessian[:, k] = (up[1] - down[1]) / (2 * step)
+    scale = np.maximum(1.0, np.abs(gradient))
+    np.testing.assert_allclose(gradient / scale, numeric_gradient / scale, atol=1e-4)
+    hessian_scale = np.maximum(1.0, np.abs(hessian))
+    np.testing.assert_allclose(hessian / hessian_scale, numeric_hessian / hessian_scale, atol=1e-4)
+
+
+# ------------------------------------------------------- recovery
+def test_simulated_parameters_are_recovered_within_two_standard_errors(simulated_fit):
+    fit = simulated_fit
+    assert fit.converged
+    assert list(fit.params.index) == list(TRUE_PARAMS)
+    truth = pd.Series(TRUE_PARAMS)
+    z = (fit.params[truth.index] - truth) / fit.std_errors[truth.index]
+    assert np.all(np.abs(z) < 2), z.round(2).to_dict()
+
+
+def test_poisson_family_fits_and_recovers(simulated):
+    _, orders = simulated
+    params = {k: v for k, v in TRUE_PARAMS.items() if k != "overdisp"}
+    panel = simulate_panel(orders, 200, params, family="poisson", seed=7)
+    config = EndemicEpidemicConfig(family="poisson", weights="powerlaw", maxlag=3)
+    fit = EndemicEpidemic(config).fit(panel, orders)
+    assert fit.converged
+    assert "overdisp" not in fit.params.index
+    z = (fit.params[list(params)] - pd.Series(params)) / fit.std_errors[list(params)]
+    assert np.all(np.abs(z) < 2), z.round(2).to_dict()
+    parts = fit.fitted_components()
+    assert fit.loglik == pytest.approx(
+        stats.poisson.logpmf(parts["y"], parts["mu"]).sum(), abs=1e-8
+    )
+
+
+def test_unit_overdispersion_and_intercepts_are_named_per_unit(simulated):
+    panel, orders = simulated
+    config = EndemicEpidemicConfig(
+        unit_intercepts=True, overdispersion="unit", weights="powerlaw", maxlag=3
+    )
+    fit = EndemicEpidemic(config).fit(panel, orders)
+    assert fit.converged
+    assert "end.1.U00" in fit.params.index and "end.1" not in fit.params.index
+    assert "overdisp.U45" in fit.params.index
+    assert (fit.params.filter(like="overdisp.") > 0).all()
+
+
+# ------------------------------------------------------- decomposition
+def test_components_add_up_to_mu_for_every_unit_and_period(simulated_fit):
+    parts = simulated_fit.fitted_components()
+    assert len(parts) == 30 * 259
+    total = parts["endemic"] + parts["autoregressive"] + parts["neighbour"]
+    np.testing.assert_allclose(total, parts["mu"], rtol=1e-12, atol=0)
+    assert (parts[["endemic", "autoregressive", "neighbour"]] >= 0).all().all()
+
+
+def test_attribution_splits_the_neighbour_part_by_source(simulated_fit):
+    periods = simulated_fit.ds[100:110]
+    table = simulated_fit.attribution(periods=periods, n_draws=300, seed=1)
+    assert list(table.columns) == [
+        "unit_id",
+        "ds",
+        "imported_from",
+        "expected",
+        "share",
+        "share_lo",
+        "share_hi",
+    ]
+    parts = simulated_fit.fitted_components().set_index(["unit_id", "ds"])
+    imported = table.groupby(["unit_id", "ds"])["expected"].sum()
+    np.testing.assert_allclose(imported, parts.loc[imported.index, "neighbour"], rtol=1e-12)
+    shares = table.groupby(["unit_id", "ds"])["share"].sum()
+    np.testing.assert_allclose(
+        shares, (parts["neighbour"] / parts["mu"]).loc[shares.index], rtol=1e-12
+    )
+    assert (table["imported_from"] != table["unit_id"]).all()
+    assert (table["share_lo"] <= table["share_hi"]).all()
+    inside = (table["share"] >= table["share_lo"]) & (table["share"] <= table["share_hi"])
+    assert inside.mean() > 0.95
+    assert (table["share_hi"] - table["share_lo"]).gt(0).all()
+
+
+def test_attribution_for_one_unit_matches_the_full_table(simulated_fit):
+    periods = simulated_fit.ds[50:53]
+    full = simulated_fit.attribution(periods=periods, n_draws=50, seed=2)
+    single = simulated_fit.attribution(units=["U23"], periods=periods, n_draws=50, seed=2)
+    expected = full.loc[full["unit_id"] == "U23"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(single.reset_index(drop=True), expected)
+
+
+# ------------------------------------------------------- forecasts
+def test_one_step_draws_are_counts_with_the_analytical_mean(simulated_fit):
+    n_draws = 20000
+    draws = simulated_fit.simulate(h=1, n_draws=n_draws, seed=5)
+    assert draws.shape == (30, 1, n_draws)
+    assert np.issubdtype(draws.dtype, np.integer)
+    assert draws.min() >= 0
+    mean = simulated_fit.one_step_mean()
+    psi = simulated_fit.params["overdisp"]
+    standard_error = np.sqrt(mean * (1 + psi * mean) / n_draws)
+    assert np.all(np.abs(draws[:, 0].mean(axis=1) - mean) < 4.5 * standard_error)
+
+
+def test_two_step_draws_follow_the_propagated_mean(simulated_fit):
+    fit = simulated_fit
+    draws = fit.simulate(h=2, n_draws=40000, seed=6)
+    # E[Y_T+2] = nu_T+2 + (lambda + phi W') E[Y_T+1]: the mean recursion is linear.
+    p = fit.params
+    weights = powerlaw_weights(grid_orders(5, 6).to_numpy(), p["neweights.d"], 3)
+    s = len(fit.ds) + 1
+    angle = 2 * np.pi * s / 52
+    endemic = np.exp(
+        p["end.1"] + p["end.t"] * s + p["end.sin1"] * np.sin(angle) + p["end.cos1"] * np.cos(angle)
+    )
+    first = fit.one_step_mean()
+    second = endemic + np.exp(p["ar.1"]) * first + np.exp(p["ne.1"]) * (weights.T @ first)
+    assert draws[:, 1].mean(axis=1).sum() == pytest.approx(second.sum(), rel=0.02)
+
+
+def test_draws_are_reproducible_and_parameter_uncertainty_widens_them(simulated_fit):
+    a = simulated_fit.simulate(h=3, n_draws=500, seed=11)
+    b = simulated_fit.simulate(h=3, n_draws=500, seed=11)
+    np.testing.assert_array_equal(a, b)
+    with_params = simulated_fit.simulate(h=3, n_draws=4000, seed=12, parameter_uncertainty=True)
+    without = simulated_fit.simulate(h=3, n_draws=4000, seed=12)
+    assert with_params.shape == (30, 3, 4000)
+    assert with_params.var(axis=2).sum() > 0.95 * without.var(axis=2).sum()
+
+
+def test_predict_returns_a_forecast_frame(simulated_fit):
+    frame = simulated_fit.predict(h=4, n_draws=200, seed=0)
+    assert len(frame.index) == 30 * 4
+    assert frame.n_draws == 200
+    assert frame.index["model"].unique().tolist() == ["endemic_epidemic"]
+    first_step = frame.index["step"] == 1
+    np.testing.assert_allclose(
+        frame.index.loc[first_step, "dist_mu"], simulated_fit.one_step_mean()
+    )
+    expected_dates = pd.date_range(simulated_fit.ds[-1], periods=5, freq="W-MON")[1:]
+    assert sorted(frame.index["ds"].unique()) == list(expected_dates)
+    assert frame.index.loc[first_step, "family"].eq("negbin").all()
+
+
+def test_model_predict_uses_the_last_fit(simulated):
+    panel, orders = simulated
+    model = EndemicEpidemic(
+        EndemicEpidemicConfig(weights="powerlaw", maxlag=3), neighbourhood=orders
+    )
+    model.fit(panel)  # neighbourhood from the constructor: the generic fit(panel) call
+    assert model.predict(2, n_draws=10).draws.shape == (60, 10)
+
+
+def test_to_dict_is_json_ready(simulated_fit):
+    record = json.loads(json.dumps(simulated_fit.to_dict(), allow_nan=False))
+    assert {"loglik", "params", "std_errors", "seconds", "converged"} <= set(record)
+    assert record["params"]["neweights.d"] == pytest.approx(simulated_fit.params["neweights.d"])
+
+
+# ------------------------------------------------------- inputs and errors
+def test_adjacency_order_from_pairs_and_matrix():
+    path = adjacency_order([("a", "b"), ("b", "c"), ("c", "d")], units=["a", "b", "c", "d", "e"])
+    assert path.loc["a", "d"] == 3
+    assert path.loc["d", "a"] == 3
+    assert np.isinf(path.loc["a", "e"])
+    matrix = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]])
+    orders = adjacency_order(matrix, units=["x", "y", "z"])
+    assert orders.to_numpy().tolist() == [[0, 1, 2], [1, 0, 1], [2, 1, 0]]
+
+
+def test_wide_panel_is_accepted(simulated, simulated_fit):
+    panel, orders = simulated
+    wide = panel.pivot(index="ds", columns="unit_id", values="y")
+    fit = EndemicEpidemic(simulated_fit.config).fit(wide, orders)
+    assert fit.loglik == pytest.approx(simulated_fit.loglik, abs=1e-8)
+
+
+def test_nan_counts_are_refused_with_the_column_named(simulated):
+    panel, orders = simulated
+    broken = panel.astype({"y": float})
+    broken.loc[5, "y"] = np.nan
+    with pytest.raises(InputError, match="column 'y'.*missing"):
+        EndemicEpidemic().fit(broken, orders)
+
+
+def test_negative_counts_are_refused(simulated):
+    panel, orders = simulated
+    broken = panel.copy()
+    broken.loc[7, "y"] = -2
+    with pytest.raises(InputError, match="negative"):
+        EndemicEpidemic().fit(broken, orders)
+
+
+def test_neighbourhood_missing_a_unit_is_refused(simulated):
+    panel, orders = simulated
+    table = orders.stack().rename("order").rename_axis(["from", "to"]).reset_index()
+    table = table[(table["from"] != "U45") & (table["to"] != "U45")]
+    with pytest.raises(InputError, match="U45"):
+        EndemicEpidemic().fit(panel, table)
+
+
+def test_incomplete_panel_is_refused(simulated):
+    panel, orders = simulated
+    with pytest.raises(InputError, match="incomplete"):
+        EndemicEpidemic().fit(panel.drop(index=[3, 4]), orders)
+
+
+def test_missing_neighbourhood_is_a_parameter_error(simulated):
+    panel, _ = simulated
+    with pytest.raises(ForecastError, match="neighbourhood"):
+        EndemicEpidemic().fit(panel)
+
+
+def test_non_convergence_raises(simulated):
+    panel, orders = simulated
+    config = EndemicEpidemicConfig(weights="powerlaw", maxlag=3, max_iter=1)
+    with pytest.raises(ConvergenceError, match="did not converge"):
+        EndemicEpidemic(config).fit(panel, orders)
+
+
+def test_unit_intercept_for_a_unit_without_counts_is_refused(simulated):
+    panel, orders = simulated
+    silent = panel.assign(y=np.where(panel["unit_id"] == "U12", 0, panel["y"]))
+    config = EndemicEpidemicConfig(unit_intercepts=True, weights="powerlaw", maxlag=3)
+    with pytest.raises(ModelError, match="U12"):
+        EndemicEpidemic(config).fit(silent, orders)
+    # With shared terms the same panel is fine.
+    assert (
+        EndemicEpidemic(EndemicEpidemicConfig(weights="powerlaw", maxlag=3))
+        .fit(silent, orders)
+        .converged
+    )
+
+
+def test_panel_covariates_enter_the_endemic_part_and_are_needed_to_forecast(simulated):
+    panel, orders = simulated
+    rng = np.random.default_rng(9)
+    with_rain = panel.assign(rain=rng.normal(size=len(panel)))
+    config = EndemicEpidemicConfig(weights="powerlaw", maxlag=3, covariates=("rain",))
+    fit = EndemicEpidemic(config).fit(with_rain, orders)
+    assert fit.converged
+    assert "end.rain" in fit.params.index
+    assert abs(fit.params["end.rain"]) < 3 * fit.std_errors["end.rain"]  # rain is noise here
+    with pytest.raises(ForecastError, match="future_covariates"):
+        fit.simulate(h=2, n_draws=10)
+    future = pd.DataFrame(
+        [(u, d, 0.0) for u in fit.units for d in fit.future_ds(2)],
+        columns=["unit_id", "ds", "rain"],
+    )
+    assert fit.simulate(h=2, n_draws=10, future_covariates=future).shape == (30, 2, 10)
+
+
+def test_poisson_forecast_frame_has_no_size(simulated):
+    panel, orders = simulated
+    fit = EndemicEpidemic(EndemicEpidemicConfig(family="poisson")).fit(panel, orders)
+    frame = fit.predict(h=1, n_draws=50)
+    assert frame.index["family"].eq("poisson").all()
+    assert frame.index["dist_size"].isna().all()
