@@ -116,6 +116,410 @@ def panel(
     typer.echo(f"wrote {out}")
 
 
+# --- report runs: forecast.runner ---------------------------------------------
+
+runs_app = typer.Typer(help="Archived report runs under reports/runs/: list, prune.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+
+@app.command("run")
+def run_notebooks(
+    config: Annotated[Path | None, typer.Option(help="Parameter file (default: config/default.yaml).")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Override a parameter: -p horizon=4 (YAML value); repeatable.")
+    ] = None,
+    notebooks: Annotated[str | None, typer.Option(help="Run only these notebooks: 01,04 (numbers or names).")] = None,
+    reports_dir: Annotated[Path | None, typer.Option(help="Where runs are published (default: reports/).")] = None,
+    notebooks_dir: Annotated[Path | None, typer.Option(help="Folder of NN_name.ipynb notebooks (default: notebooks/).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only warnings and errors (for cron).")] = False,
+) -> None:
+    """Run the report notebooks and publish HTML reports under reports/runs/<run-id>/.
+
+    Exits 2 when a parameter is wrong (nothing runs), the reports dir is
+    locked by another run, or a notebook fails (the previous latest report stays).
+    """
+    import logging
+    import signal
+    import threading
+
+    from forecast.runner import run_reports
+
+    if quiet:  # the one thing a quiet run still reports: a recovered stale lock
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("warning: %(message)s"))
+        logging.getLogger("forecast.runner").addHandler(handler)
+
+    def _terminate(signum: int, _frame: object) -> None:
+        # SIGTERM (systemd stop, kill): unwind so the lock and the half-built run are removed.
+        raise SystemExit(128 + signum)
+
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    try:
+        run_reports(
+            config,
+            param or [],
+            notebooks_dir=notebooks_dir,
+            select=notebooks,
+            reports_dir=reports_dir,
+            progress=None if quiet else typer.echo,
+        )
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _reports_dir(reports_dir: Path | None) -> Path:
+    from forecast.runner import find_project_root
+
+    return reports_dir if reports_dir is not None else find_project_root() / "reports"
+
+
+@runs_app.command("list")
+def runs_list(
+    reports_dir: Annotated[Path | None, typer.Option(help="Reports folder (default: reports/).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List published runs, newest first; the latest successful one is marked."""
+    from forecast.runner import list_runs
+
+    runs = list_runs(_reports_dir(reports_dir))
+    if as_json:
+        typer.echo(json.dumps(runs, indent=2))
+        return
+    if not runs:
+        typer.echo("no runs yet")
+    for entry in runs:
+        marker = "  <- latest" if entry["latest"] else ""
+        typer.echo(f"{entry['run_id']}  {entry['status']:<6}  {entry['finished']}  alerts: {entry['alerts']}{marker}")
+
+
+@runs_app.command("prune")
+def runs_prune(
+    keep: Annotated[int, typer.Option(help="How many of the newest runs to keep (the latest successful one is always kept).")],
+    reports_dir: Annotated[Path | None, typer.Option(help="Reports folder (default: reports/).")] = None,
+) -> None:
+    """Delete old runs, keeping the N newest, and rebuild reports/index.html."""
+    from forecast.runner import prune_runs
+
+    deleted = prune_runs(_reports_dir(reports_dir), keep, progress=typer.echo)
+    typer.echo(f"deleted {len(deleted)} runs")
+
+
+@app.command()
+def schedule(
+    cron: Annotated[str, typer.Option(help='When to run, as a cron expression: "0 6 * * 1" = Mondays 06:00.')],
+    config: Annotated[Path | None, typer.Option(help="Parameter file (default: config/default.yaml).")] = None,
+    reports_dir: Annotated[Path | None, typer.Option(help="Where runs are published (default: reports/).")] = None,
+) -> None:
+    """Print a crontab line and a systemd service + timer that run `forecast run --quiet`."""
+    from forecast.runner import make_schedule
+
+    typer.echo(make_schedule(cron, config_path=config, reports_dir=reports_dir).text())
+
+
+fetch_app = typer.Typer(help="Download reference data into data/raw/ (cached; later runs make no request).", no_args_is_help=True)
+app.add_typer(fetch_app, name="fetch")
+
+
+@fetch_app.command("boundaries")
+def fetch_boundaries_command(
+    country: Annotated[str, typer.Argument(help="ISO3 country code, e.g. AFG.")] = "AFG",
+    level: Annotated[int, typer.Option(help="Administrative level (1 = provinces).")] = 1,
+    raw_dir: Annotated[Path, typer.Option(help="Raw-data folder; the file goes to <raw-dir>/boundaries/.")] = Path("data/raw"),
+    api_url: Annotated[str | None, typer.Option(help="geoBoundaries API URL template with {iso3} and {level} (a mirror).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Download again even when cached.")] = False,
+) -> None:
+    """Download geoBoundaries' simplified province boundaries (public domain) once."""
+    from forecast.boundaries import GEOBOUNDARIES_API, fetch_boundaries
+
+    fetched = fetch_boundaries(
+        country, level, raw_dir=raw_dir, api_url_template=api_url or GEOBOUNDARIES_API, force=force
+    )
+    how = "cached, no request made" if fetched.from_cache else f"downloaded from {fetched.url}"
+    typer.echo(f"{fetched.path} ({how}; sha256 {fetched.sha256})")
+
+
+# --- provider downloads: forecast.sources.downloads ------------------------------
+
+
+def _show_download_warnings():  # -> a function that undoes it
+    """Show the download machinery's retry warnings on stderr, scrubbed of secrets; returns the undo."""
+    import logging
+
+    from forecast.sources.fetch import RedactingFilter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    target = logging.getLogger("forecast.sources")
+    target.addHandler(handler)
+    return lambda: target.removeHandler(handler)
+
+
+def _download_settings(timeout: float | None, retries: int | None, progress: bool | None):
+    from forecast.sources.fetch import DownloadSettings
+
+    return DownloadSettings.from_env(timeout=timeout, retries=retries, progress=progress)
+
+
+@fetch_app.command("ucdp")
+def fetch_ucdp_command(
+    version: Annotated[str, typer.Option(help="GED release, e.g. 25.1.")] = "25.1",
+    candidate: Annotated[str | None, typer.Option(help="Download this month's candidate file (YYYY-MM) instead of a release.")] = None,
+    country: Annotated[str | None, typer.Option(help="Also write this country's events (UCDP spelling, e.g. Afghanistan) to their own CSV.")] = None,
+    url_template: Annotated[
+        str | None,
+        typer.Option(help="Download URL pattern with {version_nodot} ({yy}, {month} for candidates); default $FORECAST_UCDP_URL_TEMPLATE or UCDP's official address."),
+    ] = None,
+    raw_dir: Annotated[Path, typer.Option(help="Raw-data folder; files go to <raw-dir>/ucdp/.")] = Path("data/raw"),
+    force: Annotated[bool, typer.Option("--force", help="Download again even when cached.")] = False,
+    timeout: Annotated[float | None, typer.Option(help="Seconds to wait for the server (default 60, or $FORECAST_HTTP_TIMEOUT).")] = None,
+    retries: Annotated[int | None, typer.Option(help="Retries after a network error or HTTP 5xx (default 4).")] = None,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal).")] = None,
+) -> None:
+    """Download a UCDP GED release (open data, CC BY 4.0) into data/raw/ucdp/ and extract its CSV.
+
+    A second call with the same version uses the files already there. UCDP's
+    API token, if ever needed, is read from UCDP_ACCESS_TOKEN only.
+    """
+    from forecast.sources.downloads import fetch_ucdp
+
+    hide_warnings = _show_download_warnings()
+    try:
+        result = fetch_ucdp(
+            version,
+            candidate=candidate,
+            country=country,
+            raw_dir=raw_dir,
+            url_template=url_template,
+            settings=_download_settings(timeout, retries, progress),
+            force=force,
+        )
+    finally:
+        hide_warnings()
+    typer.echo(result.summary())
+
+
+@fetch_app.command("acled")
+def fetch_acled_command(
+    country: Annotated[str, typer.Option(help="Country as ACLED names it, e.g. Afghanistan.")],
+    start: Annotated[str | None, typer.Option(help="First event date, YYYY-MM-DD (default 1997-01-01).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last event date, YYYY-MM-DD (default today).")] = None,
+    raw_dir: Annotated[Path, typer.Option(help="Raw-data folder; the file goes to <raw-dir>/acled/.")] = Path("data/raw"),
+    base_url: Annotated[str | None, typer.Option(help="API root (default $FORECAST_ACLED_BASE_URL or https://acleddata.com).")] = None,
+    page_size: Annotated[int, typer.Option(help="Records per API page.")] = 5000,
+    force: Annotated[bool, typer.Option("--force", help="Download again even when cached.")] = False,
+    timeout: Annotated[float | None, typer.Option(help="Seconds to wait for the server (default 60, or $FORECAST_HTTP_TIMEOUT).")] = None,
+    retries: Annotated[int | None, typer.Option(help="Retries after a network error or HTTP 5xx (default 4).")] = None,
+) -> None:
+    """Download one country's ACLED events with your own account into data/raw/acled/.
+
+    Credentials come only from the environment: ACLED_EMAIL and ACLED_PASSWORD
+    (or ACLED_ACCESS_TOKEN); they are never options and never written anywhere.
+    ACLED's terms forbid redistributing the data.
+    """
+    from forecast.sources.downloads import fetch_acled
+
+    hide_warnings = _show_download_warnings()
+    try:
+        result = fetch_acled(
+            country,
+            start=start,
+            end=end,
+            raw_dir=raw_dir,
+            base_url=base_url,
+            page_size=page_size,
+            settings=_download_settings(timeout, retries, False),
+            force=force,
+        )
+    finally:
+        hide_warnings()
+    typer.echo(result.summary())
+
+
+# --- provenance: forecast.provenance ----------------------------------------------
+
+data_app = typer.Typer(help="The data under data/: what is there and where it came from.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("list")
+def data_list_command(
+    data_dir: Annotated[Path, typer.Option(help="Data folder holding raw/ and processed/.")] = Path("data"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (full sha256, inputs, URLs).")] = False,
+    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Recompute sha256 and compare with the sidecars.")] = True,
+) -> None:
+    """List every raw and processed file: source, version, rows, date range, sha256, what it was made from."""
+    from forecast.provenance import data_list_json, format_data_list, list_data
+
+    files = list_data(data_dir, verify=verify)
+    typer.echo(data_list_json(files) if as_json else format_data_list(files))
+
+
+# --- forecasts: forecast.models --------------------------------------------------
+
+
+@app.command()
+def predict(
+    events: Annotated[Path, typer.Option(help="Event file in the --source format.")],
+    source: Annotated[str, typer.Option(help="Format of --events: ucdp, acled, gtd, csv or canonical.")],
+    horizon: Annotated[int, typer.Option(help="Periods ahead to forecast (steps 1..H).")],
+    models: Annotated[str, typer.Option(help="Comma-separated model specs, e.g. hist_mean,glm_negbin(ar=2),prophet.")],
+    freq: Annotated[str, typer.Option(help="Period: W-MON (weeks from Monday) or MS (months).")] = "W-MON",
+    actor: Annotated[str | None, typer.Option(help="Keep events whose actor/side names match this regex.")] = None,
+    country: Annotated[str, typer.Option(help="ISO3 code of the country whose provinces are forecast.")] = "AFG",
+    as_of: Annotated[str | None, typer.Option(help="Forecast origin: use only periods complete by this date.")] = None,
+    n_draws: Annotated[int, typer.Option(help="Predictive draws per unit and step.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the predictive draws.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Write the forecasts (summary + draws) to this parquet.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar per model on stderr.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print mean, q05, q50, q95, P(Y>=1) per unit and step as JSON.")] = False,
+) -> None:
+    """Forecast event counts per province with one or more models."""
+    from forecast.dataset import load_dataset
+    from forecast.models import forecast_panel
+
+    data = load_dataset(source, events, actor=actor, country=country, freq=freq, as_of=as_of)
+    forecasts = forecast_panel(data.panel, models, horizon, n_draws=n_draws, seed=seed, progress=progress, freq=freq)
+    if out is not None:
+        forecasts.to_parquet(out)
+    columns = ["unit_id", "ds", "step", "model", "mean", "q05", "q50", "q95", "p_ge_1", "fallback"]
+    table = forecasts.summary(levels=(0.05, 0.5, 0.95), exceed=(1,)).reindex(columns=columns)
+    if as_json:
+        records = table.assign(ds=table["ds"].dt.strftime("%Y-%m-%d")).astype(object)
+        payload = {
+            "source": data.label,
+            "freq": freq,
+            "last_period": f"{forecasts.meta['last_ds']:%Y-%m-%d}",
+            "models": forecasts.models,
+            "out": None if out is None else str(out),
+            "forecasts": records.where(records.notna(), None).to_dict("records"),
+        }
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    typer.echo(
+        f"{data.label}: {table['unit_id'].nunique()} units, steps 1-{horizon} after "
+        f"{forecasts.meta['last_ds']:%Y-%m-%d} ({freq}), models {', '.join(forecasts.models)}"
+    )
+    typer.echo(table[table["step"] == 1].drop(columns="step").round({"mean": 2, "p_ge_1": 2}).to_string(index=False))
+    if out is not None:
+        typer.echo(f"wrote {out}")
+
+
+# --- backtest: forecast.backtest ------------------------------------------------
+
+
+@app.command("backtest")
+def backtest_command(
+    events: Annotated[Path | None, typer.Option(help="Event file in the --source format (none for synthetic).")] = None,
+    source: Annotated[str, typer.Option(help="synthetic, ucdp, acled, gtd, csv or canonical.")] = "synthetic",
+    actor: Annotated[str | None, typer.Option(help="Keep events whose actor/side names match this regex.")] = None,
+    country: Annotated[str, typer.Option(help="ISO3 code of the country whose provinces are forecast.")] = "AFG",
+    freq: Annotated[str, typer.Option(help="Period: W-MON (weeks from Monday) or MS (months).")] = "W-MON",
+    horizon: Annotated[int, typer.Option(help="Steps 1..H forecast from each origin.")] = 4,
+    models: Annotated[
+        str, typer.Option(help="Comma-separated model specs; zero and hist_mean are added for the skill scores.")
+    ] = "last,bootstrap,seasonal_naive,glm_negbin",
+    start: Annotated[str | None, typer.Option(help="First cutoff date (default: the middle of the data).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last cutoff date (default: the last with H periods after it).")] = None,
+    every: Annotated[int, typer.Option(help="Periods between forecast origins.")] = 1,
+    n_draws: Annotated[int, typer.Option(help="Predictive draws per unit and step.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same score table.")] = 0,
+    executor: Annotated[str, typer.Option(help="Where origins run: inprocess, processes or dask.")] = "inprocess",
+    workers: Annotated[int | None, typer.Option(help="Worker processes for --executor processes/dask.")] = None,
+    address: Annotated[str | None, typer.Option(help="Dask scheduler address (default: a private local cluster).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the score table (one row per unit, cutoff, step, model) to this parquet.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar over the origins on stderr.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the per-model scorecard as JSON.")] = False,
+) -> None:
+    """Rolling-origin backtest: forecast from every origin, score against what happened."""
+    from forecast.backtest import backtest, with_baselines
+    from forecast.cluster import get_executor
+    from forecast.dataset import load_dataset
+
+    model_list = with_baselines(models)  # a misspelt model fails before the data are read
+    data = load_dataset(source, events, actor=actor, country=country, freq=freq)
+    with get_executor(executor, address=address, workers=workers) as pool:
+        result = backtest(
+            data.panel, model_list, horizon, start=start, end=end, every=every,
+            n_draws=n_draws, seed=seed, executor=pool, progress=progress, freq=freq,
+        )
+    if out is not None:
+        result.to_parquet(out, inputs=[events] if events else None, source=data.label, input_sha256=data.input_sha256)
+    if as_json:
+        payload = {"source": data.label, **result.scorecard_json(), "out": None if out is None else str(out)}
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    typer.echo(
+        f"{data.label}: {len(result.cutoffs)} origins {result.cutoffs[0]:%Y-%m-%d} to "
+        f"{result.cutoffs[-1]:%Y-%m-%d}, steps 1-{horizon} ({freq}), {result.settings['n_draws']} draws"
+    )
+    typer.echo(result.scorecard().round(3).to_string())
+    for row in result.failures.itertuples():
+        typer.echo(f"failed: {row.model} at {row.cutoff:%Y-%m-%d}: {row.error}", err=True)
+    if out is not None:
+        typer.echo(f"wrote {out}")
+
+
+spread_app = typer.Typer(help="The endemic-epidemic spread model: fit it, attribute expected attacks to sources.", no_args_is_help=True)
+app.add_typer(spread_app, name="spread")
+
+
+def _parse_season(season: str | None) -> tuple[float, int]:
+    """``"52:3"`` -> (52.0, 3); ``None`` -> no seasonality."""
+    if not season:
+        return 52.0, 0
+    period, sep, harmonics = season.partition(":")
+    try:
+        return float(period), int(harmonics) if sep else 1
+    except ValueError:
+        raise typer.BadParameter(f"--season '{season}' is not PERIOD:HARMONICS, e.g. 52:3") from None
+
+
+def _parse_weights(weights: str) -> tuple[str, int]:
+    """``"adjacency"`` -> ("adjacency", 5); ``"powerlaw:5"`` -> ("powerlaw", 5)."""
+    kind, _, maxlag = weights.partition(":")
+    if kind not in ("adjacency", "powerlaw") or (maxlag and not maxlag.isdigit()):
+        raise typer.BadParameter(f"--weights '{weights}' is not adjacency or powerlaw:MAXLAG (e.g. powerlaw:5)")
+    return kind, int(maxlag) if maxlag else 5
+
+
+@spread_app.command("fit")
+def spread_fit(
+    counts: Annotated[Path, typer.Option(help="Counts CSV: unit_id,t,ds,y (surveillance export format).")],
+    neighbourhood: Annotated[Path, typer.Option(help="Adjacency orders CSV: from,to,order.")],
+    population: Annotated[Path | None, typer.Option(help="Population fractions CSV: unit_id,population_fraction.")] = None,
+    trend: Annotated[bool, typer.Option("--trend/--no-trend", help="Linear trend in the endemic part.")] = False,
+    season: Annotated[str | None, typer.Option(help="Endemic seasonality PERIOD:HARMONICS, e.g. 52:1.")] = None,
+    weights: Annotated[str, typer.Option(help="adjacency (order 1, weight 1) or powerlaw:MAXLAG.")] = "adjacency",
+    family: Annotated[str, typer.Option(help="negbin1 or poisson.")] = "negbin1",
+    as_json: Annotated[bool, typer.Option("--json", help="Print loglik, params, std_errors, seconds, converged as JSON.")] = False,
+) -> None:
+    """Fit the endemic-epidemic model (R's surveillance::hhh4) to count files."""
+    from forecast.models.endemic_epidemic import (
+        EndemicEpidemic,
+        EndemicEpidemicConfig,
+        read_surveillance_csvs,
+    )
+
+    period, harmonics = _parse_season(season)
+    kind, maxlag = _parse_weights(weights)
+    data = read_surveillance_csvs(counts, neighbourhood, population)
+    config = EndemicEpidemicConfig(
+        trend=trend, season_period=period, harmonics=harmonics, weights=kind, maxlag=maxlag, family=family
+    )
+    fit = EndemicEpidemic(config).fit(data.counts, data.neighbourhood, data.population)
+    record = fit.to_dict()
+    if as_json:
+        typer.echo(json.dumps({key: record[key] for key in ("loglik", "params", "std_errors", "seconds", "converged")}, indent=2))
+        return
+    typer.echo(f"log-likelihood {fit.loglik:.4f}; converged in {fit.n_iter} iterations, {fit.seconds:.2f} s")
+    for name, value in fit.params.items():
+        typer.echo(f"  {name:<14} {value: .6f}  (se {fit.std_errors[name]:.6f})")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     try:
