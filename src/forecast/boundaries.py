@@ -1,0 +1,432 @@
+"""Province boundaries for maps: download, cache, load, or a schematic fallback.
+
+Boundary geometry is never committed to the project. It comes from one of
+three places, in this order of preference:
+
+``"user"``
+    A file the user names (``--boundaries PATH``): any GeoJSON, shapefile or
+    GeoPackage with a name or code column, matched to units by the gazetteer.
+``"cached"``
+    geoBoundaries' simplified ADM1 GeoJSON (public domain), downloaded once by
+    ``forecast fetch boundaries AFG`` into ``data/raw/boundaries/`` with a
+    provenance sidecar; later runs read the cache and make no request.
+``"schematic"``
+    Offline with nothing cached, maps still draw: one cell per province around
+    its gazetteer centroid (Voronoi cells clipped to the buffered hull of the
+    centroids). Every map that uses it says so (:data:`SCHEMATIC_NOTE`).
+
+:func:`load_boundaries` never goes online, so a report on a machine that never
+had a network still renders; only :func:`fetch_boundaries` downloads.
+
+The returned GeoDataFrame has columns ``unit_id`` and ``geometry`` (EPSG:4326),
+one row per unit, and records where it came from in
+``frame.attrs["boundary_kind"]`` and ``frame.attrs["boundary_source"]``, which
+:mod:`forecast.maps` reads to label the map.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from forecast import __version__
+from forecast.errors import DownloadError, InputError
+from forecast.io import atomic_path, read_sidecar, sha256_file, sidecar_path, write_json_atomic
+
+if TYPE_CHECKING:  # geopandas is heavy; import it where boundaries are actually built
+    import geopandas as gpd
+
+    from forecast.gazetteer import Gazetteer
+
+logger = logging.getLogger(__name__)
+
+#: geoBoundaries' metadata API; it answers with JSON naming the file URLs.
+GEOBOUNDARIES_API = "https://www.geoboundaries.org/api/current/gbOpen/{iso3}/ADM{level}/"
+#: Licence recorded when the API does not state one (gbOpen is public domain or open).
+GEOBOUNDARIES_LICENCE = "geoBoundaries gbOpen: public domain / open licence as stated by the API"
+
+USER = "user"
+CACHED = "cached"
+SCHEMATIC = "schematic"
+BOUNDARY_KINDS = (USER, CACHED, SCHEMATIC)
+
+#: The label every map drawn on schematic cells carries.
+SCHEMATIC_NOTE = "Schematic layout, not real boundaries: one cell around each province centroid"
+
+# Degrees around the outermost centroids that the schematic hull extends, so
+# border provinces get cells of a plausible size instead of slivers.
+_SCHEMATIC_BUFFER_DEG = 1.0
+
+
+@dataclass(frozen=True)
+class BoundaryFile:
+    """A boundary file on disk and where it came from.
+
+    Attributes
+    ----------
+    path
+        The GeoJSON file under ``<raw_dir>/boundaries/``.
+    sha256
+        Hex sha256 of the file.
+    url
+        Where it was downloaded from.
+    from_cache
+        True when no request was made because the file was already there.
+    """
+
+    path: Path
+    sha256: str
+    url: str
+    from_cache: bool
+
+
+def boundary_cache_path(
+    country: str = "AFG", level: int = 1, raw_dir: str | Path = "data/raw"
+) -> Path:
+    """Where the downloaded boundaries of ``country`` at admin ``level`` are kept.
+
+    Examples
+    --------
+    >>> boundary_cache_path("afg", 1, "data/raw").as_posix()
+    'data/raw/boundaries/AFG_ADM1.geojson'
+    """
+    return Path(raw_dir) / "boundaries" / f"{country.upper()}_ADM{int(level)}.geojson"
+
+
+def _hand_download_hint(iso3: str, level: int, path: Path) -> str:
+    return (
+        f"download the ADM{level} GeoJSON for {iso3} by hand from https://www.geoboundaries.org "
+        f"and save it as {path}, or pass --boundaries PATH (any GeoJSON/shapefile with a province "
+        "name or code column); maps fall back to a schematic layout meanwhile"
+    )
+
+
+def _request(url: str, timeout: float, retries: int, backoff: float, hint: str) -> bytes:
+    """GET ``url``; retry transient failures (network, HTTP 5xx), never client errors."""
+    request = urllib.request.Request(
+        url, headers={"User-Agent": f"forecast/{__version__} (boundaries)"}
+    )
+    attempts = max(1, int(retries))
+    last = ""
+    for attempt in range(attempts):
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.read()
+        except urllib.error.HTTPError as exc:
+            last = f"HTTP {exc.code} {exc.reason}"
+            if exc.code < 500:  # 4xx will not change by asking again
+                break
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            last = f"no connection ({reason})"
+        if attempt + 1 < attempts:
+            time.sleep(backoff * 2**attempt)
+    raise DownloadError(f"could not download {url}: {last}; {hint}")
+
+
+def _parse_json(payload: bytes, url: str, what: str, hint: str) -> Any:
+    try:
+        return json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DownloadError(
+            f"{url} did not return {what} ({exc.__class__.__name__}: {exc}); {hint}"
+        ) from exc
+
+
+def fetch_boundaries(
+    country: str = "AFG",
+    level: int = 1,
+    *,
+    raw_dir: str | Path = "data/raw",
+    api_url_template: str = GEOBOUNDARIES_API,
+    timeout: float = 30,
+    retries: int = 3,
+    backoff: float = 1.0,
+    force: bool = False,
+) -> BoundaryFile:
+    """Download geoBoundaries' simplified ADM GeoJSON once; later calls use the cache.
+
+    The API at ``api_url_template`` answers with JSON whose
+    ``simplifiedGeometryGeoJSON`` (else ``gjDownloadURL``) field is the file's
+    URL. The file is written to a temporary name and renamed into
+    ``<raw_dir>/boundaries/<ISO3>_ADM<level>.geojson``, beside a
+    ``.meta.json`` sidecar with the URLs, sha256, fetch time, source and
+    licence.
+
+    Parameters
+    ----------
+    country
+        ISO 3166-1 alpha-3 code.
+    level
+        Administrative level (1 = provinces).
+    raw_dir
+        The raw-data folder; the file goes into its ``boundaries/`` folder.
+    api_url_template
+        API URL with ``{iso3}`` and ``{level}`` fields (a mirror, or a test server).
+    timeout
+        Seconds per request.
+    retries
+        Attempts per request; network errors and HTTP 5xx are retried with
+        exponential ``backoff`` seconds, HTTP 4xx is not.
+    backoff
+        First wait between attempts, in seconds.
+    force
+        Download again even when a cached copy exists.
+
+    Returns
+    -------
+    BoundaryFile
+
+    Raises
+    ------
+    DownloadError
+        Offline, HTTP error, an answer that is not the expected JSON, or a
+        cached file whose sha256 no longer matches its sidecar. The message
+        names the URL (or file) and what to do.
+    """
+    iso3 = country.upper()
+    destination = boundary_cache_path(iso3, level, raw_dir)
+    hint = _hand_download_hint(iso3, level, destination)
+
+    if destination.exists() and not force:
+        meta = read_sidecar(destination) or {}
+        digest = sha256_file(destination)
+        recorded = meta.get("sha256")
+        if recorded and recorded != digest:
+            raise DownloadError(
+                f"sha256 {digest[:12]}… differs from the {recorded[:12]}… recorded in its sidecar; "
+                "the file changed after download: delete it and run `forecast fetch boundaries "
+                f"{iso3} --force`",
+                path=destination,
+            )
+        logger.info("boundaries for %s ADM%d from cache %s", iso3, level, destination)
+        return BoundaryFile(destination, digest, str(meta.get("url", "")), from_cache=True)
+
+    api_url = api_url_template.format(iso3=iso3, level=int(level))
+    meta_answer = _parse_json(
+        _request(api_url, timeout, retries, backoff, hint), api_url, "JSON", hint
+    )
+    # The API answers with one record, or a list of records when asked for several levels.
+    if isinstance(meta_answer, list):
+        meta_answer = meta_answer[0] if meta_answer else {}
+    if not isinstance(meta_answer, dict):
+        meta_answer = {}
+    file_url = meta_answer.get("simplifiedGeometryGeoJSON") or meta_answer.get("gjDownloadURL")
+    if not file_url:
+        raise DownloadError(
+            f"{api_url} answered without a 'simplifiedGeometryGeoJSON' or 'gjDownloadURL' field; {hint}"
+        )
+
+    payload = _request(file_url, timeout, retries, backoff, hint)
+    geojson = _parse_json(payload, file_url, "GeoJSON", hint)
+    if not isinstance(geojson, dict) or not geojson.get("features"):
+        raise DownloadError(f"{file_url} is not a GeoJSON FeatureCollection with features; {hint}")
+
+    with atomic_path(destination) as tmp:
+        tmp.write_bytes(payload)
+    digest = sha256_file(destination)
+    write_json_atomic(
+        sidecar_path(destination),
+        {
+            "source": "geoBoundaries (www.geoboundaries.org), simplified geometry",
+            "licence": meta_answer.get("boundaryLicense") or GEOBOUNDARIES_LICENCE,
+            "api_url": api_url,
+            "url": file_url,
+            "sha256": digest,
+            "fetched": datetime.now(UTC).isoformat(timespec="seconds"),
+            "country": iso3,
+            "level": int(level),
+            "features": len(geojson["features"]),
+            "package_version": __version__,
+            **{
+                key: meta_answer[key]
+                for key in ("boundaryID", "boundarySource", "boundaryYearRepresented", "buildDate")
+                if key in meta_answer
+            },
+        },
+    )
+    logger.info(
+        "downloaded boundaries for %s ADM%d from %s to %s", iso3, level, file_url, destination
+    )
+    return BoundaryFile(destination, digest, file_url, from_cache=False)
+
+
+def _tag(frame: gpd.GeoDataFrame, kind: str, source: str) -> gpd.GeoDataFrame:
+    frame.attrs["boundary_kind"] = kind
+    frame.attrs["boundary_source"] = source
+    return frame
+
+
+def read_boundary_file(
+    path: str | Path,
+    gazetteer: Gazetteer,
+    *,
+    column: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read any GeoJSON/shapefile/GeoPackage and match its rows to units.
+
+    Geometries are repaired (``make_valid``), reprojected to EPSG:4326 and
+    dissolved so each unit has one row.
+
+    Parameters
+    ----------
+    path
+        The boundary file.
+    gazetteer
+        Matches the name or code column to ``unit_id``.
+    column
+        The name or code column; ``None`` lets the gazetteer find it.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``unit_id, geometry``, sorted by ``unit_id``.
+    """
+    import geopandas as gpd
+    import shapely
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(
+            "boundary file not found; pass an existing GeoJSON/shapefile to --boundaries, "
+            "or run `forecast fetch boundaries`",
+            path=path,
+        )
+    try:
+        frame = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several types; all mean "not a readable vector file"
+        raise InputError(
+            f"cannot read as GeoJSON/shapefile ({exc.__class__.__name__}: {exc}); "
+            "give a GeoJSON, shapefile (.shp with .shx/.dbf) or GeoPackage",
+            path=path,
+        ) from exc
+    if frame.empty:
+        raise InputError("boundary file has no features", path=path)
+    if frame.crs is None:
+        frame = frame.set_crs(4326)  # GeoJSON without a CRS is WGS84 by specification
+    elif frame.crs.to_epsg() != 4326:
+        frame = frame.to_crs(4326)
+    frame["geometry"] = shapely.make_valid(frame.geometry.values)
+
+    matched = gazetteer.match_boundaries(frame, column=column)
+    matched = matched.loc[:, ["unit_id", "geometry"]]
+    # Several rows per unit (multi-part exports, enclaves) become one shape per unit.
+    dissolved = matched.dissolve(by="unit_id", as_index=False).sort_values("unit_id")
+    return gpd.GeoDataFrame(dissolved.reset_index(drop=True), geometry="geometry", crs=4326)
+
+
+def schematic_boundaries(gazetteer: Gazetteer) -> gpd.GeoDataFrame:
+    """One cell per unit around its centroid: the offline fallback layout.
+
+    Voronoi cells of the gazetteer centroids, clipped to the convex hull of the
+    centroids buffered by one degree. Longitudes are scaled by the cosine of
+    the mean latitude first, so cells are not stretched east-west. The shapes
+    keep the provinces' relative positions and rough neighbourhoods, nothing
+    more: every map drawn on them says "schematic".
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``unit_id, geometry`` (EPSG:4326), tagged ``boundary_kind="schematic"``.
+    """
+    import geopandas as gpd
+    import shapely
+    from shapely import affinity
+
+    units = gazetteer.units.loc[:, ["unit_id", "latitude", "longitude"]].dropna()
+    if len(units) < 2:
+        raise InputError(
+            f"the gazetteer has {len(units)} unit(s) with a centroid; a schematic map needs at least 2"
+        )
+    scale = float(np.cos(np.deg2rad(units["latitude"].mean())))
+    points = shapely.points(units["longitude"].to_numpy() * scale, units["latitude"].to_numpy())
+    hull = shapely.convex_hull(shapely.multipoints(points)).buffer(_SCHEMATIC_BUFFER_DEG)
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(points), extend_to=hull))
+    # voronoi_polygons does not promise input order: give each point the cell containing it.
+    cell_of = shapely.STRtree(cells)
+    geometries = []
+    for point in points:
+        hits = [cells[i] for i in cell_of.query(point, predicate="intersects")]
+        cell = hits[0].intersection(hull) if hits else point.buffer(0.3)
+        geometries.append(affinity.scale(cell, xfact=1 / scale, yfact=1.0, origin=(0, 0)))
+    frame = gpd.GeoDataFrame(
+        {"unit_id": units["unit_id"].astype(str).to_numpy()}, geometry=geometries, crs=4326
+    )
+    frame = frame.sort_values("unit_id").reset_index(drop=True)
+    return _tag(
+        frame,
+        SCHEMATIC,
+        f"schematic cells from the {gazetteer_label(gazetteer)} gazetteer centroids",
+    )
+
+
+def gazetteer_label(gazetteer: Gazetteer) -> str:
+    """A short name for the gazetteer (its country code when it has one)."""
+    for attribute in ("country_iso3",):
+        value = getattr(gazetteer, attribute, None)
+        if isinstance(value, str) and value:
+            return value
+    return "project"
+
+
+def load_boundaries(
+    country: str = "AFG",
+    path: str | Path | None = None,
+    raw_dir: str | Path = "data/raw",
+    *,
+    level: int = 1,
+    gazetteer: Gazetteer | None = None,
+    column: str | None = None,
+) -> tuple[gpd.GeoDataFrame, str]:
+    """Boundaries for maps: the user's file, else the cached download, else the schematic.
+
+    Never goes online (see :func:`fetch_boundaries` for that), so it works on a
+    machine that never had a network.
+
+    Parameters
+    ----------
+    country
+        ISO3 code; selects the cache file and, when ``gazetteer`` is ``None``,
+        the gazetteer.
+    path
+        A user boundary file (``--boundaries PATH``); overrides the cache.
+    raw_dir
+        The raw-data folder holding ``boundaries/<ISO3>_ADM<level>.geojson``.
+    level
+        Administrative level of the cached file.
+    gazetteer
+        Matches names/codes to units and supplies centroids for the schematic.
+    column
+        Name or code column of ``path``; ``None`` lets the gazetteer find it.
+
+    Returns
+    -------
+    (geopandas.GeoDataFrame, str)
+        Columns ``unit_id, geometry`` (EPSG:4326), and the kind:
+        ``"user"``, ``"cached"`` or ``"schematic"`` (also in
+        ``frame.attrs["boundary_kind"]``).
+    """
+    if gazetteer is None:
+        from forecast.gazetteer import Gazetteer
+
+        gazetteer = Gazetteer.load(country.upper())
+    if path is not None:
+        frame = read_boundary_file(path, gazetteer, column=column)
+        return _tag(frame, USER, f"boundaries from {Path(path).name}"), USER
+
+    cached = boundary_cache_path(country, level, raw_dir)
+    if cached.exists():
+        frame = read_boundary_file(cached, gazetteer, column=column)
+        return _tag(frame, CACHED, "boundaries: geoBoundaries (public domain)"), CACHED
+
+    logger.info("no boundaries at %s and none given: drawing the schematic layout", cached)
+    return schematic_boundaries(gazetteer), SCHEMATIC
