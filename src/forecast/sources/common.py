@@ -1,0 +1,1043 @@
+"""What every event reader shares: reading, parsing, filtering, place matching.
+
+A provider module (:mod:`.ucdp`, :mod:`.acled`, :mod:`.gtd`, :mod:`.csv`)
+describes its format as a :class:`ProviderFormat` and turns the raw table
+(all strings) into a *staged* table with provider-neutral columns. Everything
+else happens here, once, the same way for every provider:
+
+1. check the parameters (country, actor regex, date range, unmatched policy);
+2. read the file (:func:`read_table`) with explicit string dtypes, so IDs and
+   codes keep their leading zeros, and one-line errors for missing files,
+   wrong encodings, malformed CSV and empty files;
+3. check the required columns (:func:`require_columns`);
+4. let the provider stage the rows (dates, numbers, actors: :func:`parse_dates`,
+   :func:`parse_numbers`, :func:`country_iso3`);
+5. filter by country, then actor, then date range, counting what each removed;
+6. match province names to the gazetteer (or place points in boundaries);
+7. build the canonical table and validate it against :data:`forecast.schema.EVENTS`.
+
+The staged table has the columns :data:`STAGED_COLUMNS` and keeps the raw
+table's 0-based index, so every error can name the 1-based data row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pycountry
+
+from forecast import logger as _package_logger
+from forecast.errors import EmptyDataError, InputError, ParameterError, UnknownUnitError
+from forecast.schema import EVENT_COLUMNS, EVENTS, validate
+
+if TYPE_CHECKING:  # pragma: no cover - imported lazily, the gazetteer pulls in geopandas
+    from forecast.gazetteer import Gazetteer
+
+logger = _package_logger.getChild("sources")
+
+#: Columns a provider's ``stage`` function returns (index = raw 0-based row).
+#: ``admin1`` is the province name as found in the file (the gazetteer folds
+#: case, diacritics and "province" affixes); ``country_found`` the country as
+#: found (for messages); ``actor_primary``/``actor_secondary`` are the candidate
+#: actor names in order of preference; ``point_usable`` says whether the
+#: coordinates locate the event inside one province (not a country centroid).
+STAGED_COLUMNS: list[str] = [
+    "event_id",
+    "source",
+    "date",
+    "date_precision",
+    "country_iso3",
+    "country_found",
+    "admin1_code",
+    "admin1_name",
+    "admin1",
+    "admin2_name",
+    "latitude",
+    "longitude",
+    "point_usable",
+    "actor_primary",
+    "actor_secondary",
+    "actor_raw",
+    "event_type",
+    "fatalities_low",
+    "fatalities_best",
+    "fatalities_high",
+]
+
+#: Reasons a row can be dropped, in the order the steps run.
+DROP_REASONS: list[str] = ["country", "actor", "date_range", "unmatched_admin1", "no_location"]
+
+_DROP_LABELS = {
+    "country": "country filter",
+    "actor": "actor filter",
+    "date_range": "date range",
+    "unmatched_admin1": "unmatched admin1 (unknown province name or point outside every boundary)",
+    "no_location": "no location (no admin1 name and no coordinates that place the event in one province)",
+}
+
+UNMATCHED_POLICIES = ("error", "drop")
+
+#: What to do about province names the gazetteer does not know.
+UNMATCHED_FIX = (
+    "fix the spelling in the file, give the spelling as an alias (read_events(..., aliases={name: province})), "
+    "or pass --unmatched drop to drop and count these rows"
+)
+
+# Columns that identify a provider's file, used to suggest the right --source
+# when a file does not have the columns of the one requested.
+_SIGNATURES: dict[str, set[str]] = {
+    "ucdp": {"dyad_name", "side_a", "side_b", "date_prec", "where_prec"},
+    "acled": {"event_id_cnty", "event_date", "actor1", "time_precision"},
+    "gtd": {"eventid", "iyear", "imonth", "iday", "gname"},
+    "canonical": set(EVENT_COLUMNS),
+}
+_LABELS = {
+    "ucdp": "a UCDP GED file",
+    "acled": "an ACLED export",
+    "gtd": "a GTD file",
+    "canonical": "a canonical event table",
+}
+
+# Names the providers use that ISO 3166 (and so pycountry) spells differently.
+_COUNTRY_NAMES: dict[str, str] = {
+    "bosnia-herzegovina": "BIH",
+    "democratic republic of congo": "COD",
+    "democratic republic of the congo": "COD",
+    "dr congo": "COD",
+    "zaire": "COD",
+    "republic of congo": "COG",
+    "republic of the congo": "COG",
+    "people's republic of the congo": "COG",
+    "ivory coast": "CIV",
+    "kosovo": "XKX",
+    "macedonia": "MKD",
+    "palestine": "PSE",
+    "west bank and gaza strip": "PSE",
+    "russia": "RUS",
+    "swaziland": "SWZ",
+    "kingdom of eswatini": "SWZ",
+    "turkey": "TUR",
+    "east timor": "TLS",
+    "rhodesia": "ZWE",
+    "slovak republic": "SVK",
+    "vatican city": "VAT",
+}
+
+
+# ----------------------------------------------------------------- results
+@dataclass
+class IngestResult:
+    """The canonical events read from one file, and what happened on the way.
+
+    Attributes
+    ----------
+    events
+        Canonical event table, validated with :data:`forecast.schema.EVENTS`,
+        columns in the order of :data:`forecast.schema.EVENT_COLUMNS`, sorted
+        by date and event_id.
+    source
+        Provider format read (``ucdp``, ``acled``, ``gtd``, ``csv``, ``canonical``).
+    path
+        The file read.
+    rows_read
+        Data rows in the file.
+    dropped
+        Rows removed, by reason (keys of :data:`DROP_REASONS`, in that order).
+    unmatched_names
+        Province names not found in the gazetteer -> number of rows (only
+        when they were dropped with ``unmatched="drop"``).
+    notes
+        Plain-language remarks (approximate dates, names placed by coordinates, ...).
+    filters
+        The filters as applied (country as ISO3, actor regex, start, end).
+    """
+
+    events: pd.DataFrame
+    source: str
+    path: str
+    rows_read: int
+    dropped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DROP_REASONS, 0))
+    unmatched_names: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    filters: dict[str, Any] = field(default_factory=dict)
+
+    def summary_dict(self) -> dict[str, Any]:
+        """The summary as plain JSON-ready values."""
+        events = self.events
+        return {
+            "source": self.source,
+            "path": self.path,
+            "rows_read": int(self.rows_read),
+            "kept": int(len(events)),
+            "dropped": {k: int(v) for k, v in self.dropped.items()},
+            "unmatched_names": {k: int(v) for k, v in self.unmatched_names.items()},
+            "filters": dict(self.filters),
+            "date_min": None if events.empty else events["date"].min().date().isoformat(),
+            "date_max": None if events.empty else events["date"].max().date().isoformat(),
+            "units": int(events["admin1_code"].nunique()),
+            "fatalities_best": float(events["fatalities_best"].sum()),
+            "notes": list(self.notes),
+        }
+
+    def summary(self) -> str:
+        """Human-readable summary: rows read, kept, dropped by reason, notes."""
+        info = self.summary_dict()
+        lines = [f"read {info['rows_read']} rows from {self.path} ({self.source}); kept {info['kept']} events"]
+        for reason in DROP_REASONS:
+            count = self.dropped.get(reason, 0)
+            if count:
+                lines.append(f"  dropped {count} by {_DROP_LABELS[reason]}")
+        if self.unmatched_names:
+            names = ", ".join(f"{name!r} ({n})" for name, n in self.unmatched_names.items())
+            lines.append(f"  unmatched province names: {names}")
+        if info["kept"]:
+            lines.append(
+                f"  dates {info['date_min']} to {info['date_max']}; {info['units']} provinces; "
+                f"{info['fatalities_best']:g} fatalities (best estimate)"
+            )
+        lines.extend(f"  note: {note}" for note in self.notes)
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------- formats
+StageFunction = Callable[[pd.DataFrame, str], "tuple[pd.DataFrame, list[str]]"]
+
+
+@dataclass(frozen=True)
+class ProviderFormat:
+    """How one provider's file is read.
+
+    Attributes
+    ----------
+    source
+        Canonical source name (also the event_id prefix).
+    required
+        Columns the reader uses; a file without them is rejected.
+    actor_columns
+        Columns the actor regex is searched in (any match keeps the row).
+    admin1_column
+        The file's province column, named in unmatched-name messages.
+    country_column
+        The file's country column, named in country messages.
+    stage
+        ``stage(raw, path) -> (staged, notes)``: raw string table to
+        :data:`STAGED_COLUMNS`.
+    latin1_fallback
+        Read as Latin-1 when the file is not UTF-8 (the GTD publishes Latin-1).
+    match_places
+        Whether province names still need matching to the gazetteer (not for
+        canonical tables, which carry ``admin1_code`` already).
+    columns_hint
+        The fix suggested when required columns are missing.
+    usecols
+        Every column the reader looks at (required and optional); the others
+        are not loaded. ``None`` loads all.
+    """
+
+    source: str
+    required: tuple[str, ...]
+    actor_columns: tuple[str, ...]
+    admin1_column: str | None
+    country_column: str | None
+    stage: StageFunction
+    latin1_fallback: bool = False
+    match_places: bool = True
+    columns_hint: str = ""
+    usecols: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Checked reading parameters (see :func:`check_parameters`)."""
+
+    country: str | None = None
+    actor: re.Pattern[str] | None = None
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    unmatched: str = "error"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "country": self.country,
+            "actor": None if self.actor is None else self.actor.pattern,
+            "start": None if self.start is None else self.start.date().isoformat(),
+            "end": None if self.end is None else self.end.date().isoformat(),
+            "unmatched": self.unmatched,
+        }
+
+
+# -------------------------------------------------------------- parameters
+def check_parameters(
+    *,
+    country: str | None = None,
+    actor: str | None = None,
+    start: Any = None,
+    end: Any = None,
+    unmatched: str = "error",
+) -> Filters:
+    """Check the reading parameters before any file is opened.
+
+    Raises
+    ------
+    ParameterError
+        Unknown country, invalid regex, unreadable or reversed dates, unknown
+        unmatched policy.
+    """
+    if unmatched not in UNMATCHED_POLICIES:
+        raise ParameterError(f"--unmatched must be 'error' or 'drop', got {unmatched!r}")
+    iso3 = None if country is None or not str(country).strip() else resolve_country(country)
+    pattern = None
+    if actor is not None and str(actor).strip():
+        try:
+            pattern = re.compile(str(actor), re.IGNORECASE)
+        except re.error as exc:
+            raise ParameterError(
+                f"--actor {actor!r} is not a valid regular expression ({exc}); "
+                "write e.g. --actor '^IS$|Islamic State'"
+            ) from exc
+    start_ts = _parameter_date(start, "start")
+    end_ts = _parameter_date(end, "end")
+    if start_ts is not None and end_ts is not None and end_ts < start_ts:
+        raise ParameterError(
+            f"--end {end_ts.date()} is before --start {start_ts.date()}; swap them"
+        )
+    return Filters(country=iso3, actor=pattern, start=start_ts, end=end_ts, unmatched=unmatched)
+
+
+def _parameter_date(value: Any, name: str) -> pd.Timestamp | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise ParameterError(f"--{name} {value!r} is not a date; write YYYY-MM-DD, e.g. 2021-10-01") from exc
+    if pd.isna(stamp):
+        raise ParameterError(f"--{name} {value!r} is not a date; write YYYY-MM-DD, e.g. 2021-10-01")
+    return stamp.tz_localize(None).normalize() if stamp.tzinfo else stamp.normalize()
+
+
+# --------------------------------------------------------------- countries
+@lru_cache(maxsize=4096)
+def country_iso3(value: str | None) -> str | None:
+    """ISO 3166-1 alpha-3 code of a country name, alpha-2/alpha-3 or numeric code; ``None`` if unknown.
+
+    Provider spellings are accepted: UCDP's historical names in parentheses
+    ("DR Congo (Zaire)"), GTD's and ACLED's names that ISO spells otherwise.
+
+    Examples
+    --------
+    >>> country_iso3("Afghanistan"), country_iso3("AF"), country_iso3("4"), country_iso3("DR Congo (Zaire)")
+    ('AFG', 'AFG', 'AFG', 'COD')
+    >>> country_iso3("Atlantis") is None
+    True
+    """
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    if text.isdigit():
+        found = pycountry.countries.get(numeric=text.zfill(3))
+        return found.alpha_3 if found else None
+    # UCDP adds former names in parentheses: "Myanmar (Burma)", "Yemen (North Yemen)".
+    text = re.sub(r"\s*\([^)]*\)\s*$", "", text)
+    override = _COUNTRY_NAMES.get(text.lower())
+    if override:
+        return override
+    try:
+        return pycountry.countries.lookup(text).alpha_3
+    except LookupError:
+        return None
+
+
+def resolve_country(country: str) -> str:
+    """ISO3 code of the ``country`` parameter, or a :class:`ParameterError`."""
+    iso3 = country_iso3(str(country))
+    if iso3 is None:
+        raise ParameterError(
+            f"--country {country!r} is not a country name or ISO code; write e.g. --country AFG or --country Afghanistan"
+        )
+    return iso3
+
+
+def countries_iso3(names: pd.Series) -> pd.Series:
+    """Vectorised :func:`country_iso3` (each distinct value looked up once)."""
+    mapping = {value: country_iso3(value) for value in names.dropna().unique()}
+    return names.map(mapping).astype(object).where(names.notna(), None)
+
+
+# ------------------------------------------------------------------ reading
+def read_table(
+    path: str | Path,
+    *,
+    latin1_fallback: bool = False,
+    source: str | None = None,
+    usecols: Collection[str] | None = None,
+) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Read a CSV, XLSX or parquet file with every column as strings.
+
+    CSV is decoded as UTF-8 (a byte-order mark is accepted). Only when
+    ``latin1_fallback`` is set (the GTD publishes Latin-1) is a non-UTF-8 file
+    read as Latin-1; otherwise guessing could silently garble names, so the
+    error names the first offending byte and asks for a UTF-8 file (or, when
+    the header is another provider's, names that ``--source``).
+    Only empty fields become missing (``NA`` stays the text "NA").
+
+    Parameters
+    ----------
+    usecols
+        Columns to load from a CSV (others are skipped, which makes reading
+        a 49-column GED release several times faster); ``None`` loads all.
+
+    Returns
+    -------
+    (table, header, notes)
+        The table with a 0-based RangeIndex, every column name of the file
+        (for messages about missing columns), and remarks (e.g. the encoding used).
+
+    Raises
+    ------
+    InputError
+        Missing file, a directory, wrong encoding, malformed CSV or XLSX.
+    EmptyDataError
+        An empty file, or a header without data rows.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"file not found (working directory {Path.cwd()}); check the path", path=path)
+    if path.is_dir():
+        raise InputError("is a directory; give the data file inside it", path=path)
+    if path.stat().st_size == 0:
+        raise EmptyDataError("the file is empty (0 bytes); download or export it again", path=path)
+
+    notes: list[str] = []
+    suffix = path.suffix.lower()
+    header: list[str] | None = None
+    if suffix in (".xlsx", ".xlsm"):
+        table = _read_excel(path)
+    elif suffix == ".xls":
+        raise InputError("old Excel .xls files are not supported; save it as .xlsx or as a UTF-8 CSV", path=path)
+    elif suffix == ".parquet":
+        try:
+            table = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises several unrelated types for a corrupt file
+            raise InputError(f"is not a readable parquet file ({exc}); write it again", path=path) from exc
+    else:
+        table, header, encoding = _read_csv(path, latin1_fallback=latin1_fallback, source=source, usecols=usecols)
+        if encoding == "latin-1":  # the only fallback, and only for formats that publish it
+            notes.append(f"{path.name} is not UTF-8; read it as Latin-1 (ISO-8859-1), the encoding the GTD publishes")
+    if table.empty:
+        raise EmptyDataError("the file has a header but no data rows", path=path)
+    table.columns = [str(c).strip() for c in table.columns]
+    return table.reset_index(drop=True), header or list(table.columns), notes
+
+
+_COMPRESSED = {".zip", ".gz", ".bz2", ".xz", ".zst", ".tar"}
+
+
+def _read_csv(
+    path: Path, *, latin1_fallback: bool, source: str | None, usecols: Collection[str] | None
+) -> tuple[pd.DataFrame, list[str], str]:
+    if path.suffix.lower() not in _COMPRESSED:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise InputError(
+                "the file is UTF-16 encoded (byte-order mark at byte 0); re-save it as UTF-8 "
+                "(in Excel: Save As 'CSV UTF-8')",
+                path=path,
+            )
+        if b"\x00" in head:
+            offset = head.index(b"\x00")
+            raise InputError(
+                f"the file contains NUL bytes (first at byte offset {offset}): it is UTF-16 "
+                "without a byte-order mark or not a text file; re-save it as a UTF-8 CSV",
+                path=path,
+            )
+    wanted = None if usecols is None else set(usecols)
+
+    def read(encoding: str) -> tuple[pd.DataFrame, list[str], str]:
+        header = [str(c).strip() for c in pd.read_csv(path, nrows=0, encoding=encoding).columns]
+        table = pd.read_csv(
+            path,
+            encoding=encoding,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            usecols=None if wanted is None else (lambda column: str(column).strip() in wanted),
+        )
+        return table, header, encoding
+
+    try:
+        return read("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if latin1_fallback:
+            logger.info("%s is not UTF-8; reading it as Latin-1", path)
+            try:
+                return read("latin-1")
+            except pd.errors.ParserError as parse_exc:
+                raise _parser_error(path, parse_exc) from parse_exc
+        raise _encoding_error(path, source) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise EmptyDataError("the file has no header line (only blank lines)", path=path) from exc
+    except pd.errors.ParserError as exc:
+        raise _parser_error(path, exc) from exc
+
+
+def _parser_error(path: Path, exc: Exception) -> InputError:
+    detail = str(exc).replace("Error tokenizing data. C error: ", "").strip()
+    return InputError(
+        f"is not a well-formed CSV ({detail}); look for unquoted commas or a truncated download",
+        path=path,
+    )
+
+
+def _encoding_error(path: Path, source: str | None) -> InputError:
+    """Name the first byte that is not UTF-8, with its line and data row."""
+    data = path.read_bytes()  # only on the error path, to locate the byte exactly
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = exc.start
+        line = data.count(b"\n", 0, offset) + 1
+        where = "the header line" if line == 1 else f"line {line}"
+        header = data.split(b"\n", 1)[0].decode("latin-1").strip().split(",")
+        other = _looks_like(header, source)
+        fix = (
+            f"the header looks like {_LABELS[other]}: use --source {other}"
+            if other
+            else "the file is probably Latin-1 or Windows-1252: re-save it as UTF-8 "
+            "(in Excel: Save As 'CSV UTF-8'; or iconv -f cp1252 -t utf-8)"
+        )
+        return InputError(
+            f"byte 0x{data[offset]:02X} at byte offset {offset} ({where}) is not valid UTF-8; {fix}",
+            path=path,
+            row=line - 1 if line > 1 else None,
+        )
+    return InputError("is not valid UTF-8; re-save it as UTF-8", path=path)  # pragma: no cover
+
+
+def _read_excel(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_excel(path, dtype=str, keep_default_na=False, na_values=[""])
+    except ImportError as exc:  # pragma: no cover - openpyxl is a dependency
+        raise InputError(f"reading .xlsx needs openpyxl ({exc}); install it or export a CSV", path=path) from exc
+    except Exception as exc:  # zipfile/openpyxl raise assorted types for a corrupt workbook
+        raise InputError(f"is not a readable .xlsx workbook ({exc}); open and re-save it, or export a CSV", path=path) from exc
+
+
+def require_columns(header: list[str], required: Collection[str], *, path: str, source: str, hint: str = "") -> None:
+    """Raise an :class:`InputError` listing the ``required`` columns missing from the file's ``header``.
+
+    When the columns look like another provider's file, the message suggests
+    that provider's ``--source``.
+    """
+    missing = [c for c in required if c not in set(header)]
+    if not missing:
+        return
+    other = _looks_like(header, source)
+    fix = f"the header looks like {_LABELS[other]}: use --source {other}" if other else hint
+    shown = ", ".join(header[:12]) + (", ..." if len(header) > 12 else "")
+    raise InputError(
+        f"missing required column(s) {', '.join(repr(c) for c in missing)} for --source {source} "
+        f"(the file has: {shown}); {fix}",
+        path=path,
+        column=missing[0],
+    )
+
+
+def _looks_like(columns: list[str], source: str | None) -> str | None:
+    """The other provider whose identifying columns ``columns`` has, if any."""
+    present = {c.strip().strip('"') for c in columns}
+    return next((name for name, cols in _SIGNATURES.items() if name != source and cols <= present), None)
+
+
+# ------------------------------------------------------------------ parsing
+def clean_text(values: pd.Series) -> pd.Series:
+    """Strip surrounding whitespace; empty strings become missing (object dtype, ``None``)."""
+    text = values.astype("string").str.strip()
+    text = text.where(text != "")
+    return text.astype(object).where(text.notna(), None)
+
+
+def strip_suffix(values: pd.Series, suffix: str) -> pd.Series:
+    """Remove a trailing word such as " province" (case-insensitive) from names."""
+    text = values.astype("string").str.replace(rf"\s+{re.escape(suffix)}$", "", regex=True, case=False).str.strip()
+    return text.astype(object).where(text.notna(), None)
+
+
+def join_names(*parts: pd.Series) -> pd.Series:
+    """Join the non-missing names of each row with " | " (``None`` when all are missing)."""
+    joined = pd.Series(pd.NA, index=parts[0].index, dtype="string")
+    for part in parts:
+        text = part.astype("string")
+        joined = joined.where(text.isna(), (joined + " | " + text).fillna(text))
+    return joined.astype(object).where(joined.notna(), None)
+
+
+def first_row(mask: pd.Series) -> int:
+    """1-based data row of the first ``True`` in ``mask`` (index = 0-based raw row)."""
+    return int(mask[mask].index[0]) + 1
+
+
+def parse_dates(values: pd.Series, *, path: str, column: str, formats: tuple[str, ...], expected: str) -> pd.Series:
+    """Parse dates trying each format in turn; error on the first value none fits.
+
+    Parameters
+    ----------
+    values
+        Raw strings (missing allowed only if the caller checks separately).
+    formats
+        ``strptime`` formats or ``"ISO8601"``.
+    expected
+        The expected form, shown in the message (e.g. ``"YYYY-MM-DD"``).
+
+    Returns
+    -------
+    pandas.Series
+        ``datetime64[ns]`` at midnight (the time of day is dropped).
+    """
+    text = clean_text(values)
+    missing = text.isna()
+    if missing.any():
+        row = first_row(missing)
+        raise InputError(f"the date is empty; every event needs a date ({expected})", path=path, row=row, column=column)
+    parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    for fmt in formats:
+        todo = parsed.isna()
+        if not todo.any():
+            break
+        attempt = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+        parsed[todo] = attempt.astype("datetime64[ns]")
+    bad = parsed.isna()
+    if bad.any():
+        row = first_row(bad)
+        raise InputError(
+            f"cannot read the date {text[bad].iloc[0]!r}; expected {expected} "
+            f"({int(bad.sum())} row(s) affected); fix the value or re-export the file",
+            path=path,
+            row=row,
+            column=column,
+        )
+    return parsed.dt.normalize()
+
+
+def parse_numbers(
+    values: pd.Series,
+    *,
+    path: str,
+    column: str,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    integer: bool = False,
+) -> pd.Series:
+    """Parse numbers (missing allowed); error on the first value that is not a number or out of range.
+
+    Returns
+    -------
+    pandas.Series
+        float64, ``NaN`` where the value is missing.
+    """
+    text = clean_text(values)
+    numbers = pd.to_numeric(text, errors="coerce").astype(float)
+    bad = text.notna() & numbers.isna()
+    if bad.any():
+        found = text[bad].iloc[0]
+        hint = " (use a dot as decimal separator)" if "," in str(found) else ""
+        raise InputError(
+            f"{found!r} is not a number{hint}; fix the value or re-export the file",
+            path=path,
+            row=first_row(bad),
+            column=column,
+        )
+    checks = []
+    if minimum is not None:
+        checks.append((numbers < minimum, f"below {minimum:g}"))
+    if maximum is not None:
+        checks.append((numbers > maximum, f"above {maximum:g}"))
+    if integer:
+        checks.append((numbers.notna() & (numbers != np.floor(numbers)), "not a whole number"))
+    for out, what in checks:
+        if out.any():
+            raise InputError(
+                f"{text[out].iloc[0]!r} is {what}; fix the value",
+                path=path,
+                row=first_row(out),
+                column=column,
+            )
+    return numbers
+
+
+def check_unique_ids(ids: pd.Series, *, path: str, column: str) -> None:
+    """Raise an :class:`InputError` naming the first duplicated event ID and its rows."""
+    duplicated = ids.duplicated(keep=False) & ids.notna()
+    if duplicated.any():
+        value = ids[duplicated].iloc[0]
+        rows = [int(i) + 1 for i in ids.index[ids == value][:5]]
+        raise InputError(
+            f"event ID {value!r} appears more than once (rows {', '.join(map(str, rows))}); "
+            "IDs must be unique: remove the duplicated rows (a generic CSV without an ID column "
+            "gets IDs from the row numbers)",
+            path=path,
+            column=column,
+        )
+
+
+def staged_frame(index: pd.Index, **columns: Any) -> pd.DataFrame:
+    """A staged table with every column of :data:`STAGED_COLUMNS` (missing ones empty)."""
+    frame = pd.DataFrame(index=index)
+    for name in STAGED_COLUMNS:
+        value = columns.pop(name, None)
+        frame[name] = value if value is not None else pd.Series(None, index=index, dtype=object)
+    if columns:  # pragma: no cover - a programming error in a provider module
+        raise TypeError(f"unknown staged columns: {sorted(columns)}")
+    if frame["point_usable"].isna().all():
+        frame["point_usable"] = True
+    return frame
+
+
+# ------------------------------------------------------------------ filters
+def matches_any(raw: pd.DataFrame, columns: tuple[str, ...], pattern: re.Pattern[str]) -> pd.Series:
+    """Rows where ``pattern`` is found in at least one of ``columns``.
+
+    Python's :mod:`re` is used on each distinct name (there are few) so the
+    regex dialect does not depend on the pandas string backend.
+    """
+    mask = pd.Series(False, index=raw.index)
+    for column in columns:
+        if column in raw.columns:
+            mask |= _search(raw[column], pattern)
+    return mask
+
+
+def _search(values: pd.Series, pattern: re.Pattern[str]) -> pd.Series:
+    hits = {v for v in values.dropna().unique() if pattern.search(str(v))}
+    return values.isin(hits) & values.notna()
+
+
+def choose_actor(staged: pd.DataFrame, pattern: re.Pattern[str] | None) -> pd.Series:
+    """The actor of each event: the preferred candidate, or the other one if only it matches the filter."""
+    primary, secondary = staged["actor_primary"], staged["actor_secondary"]
+    if pattern is not None:
+        take_secondary = ~_search(primary, pattern) & _search(secondary, pattern)
+        primary = primary.where(~take_secondary, secondary)
+    return primary.where(primary.notna(), secondary)
+
+
+def apply_filters(
+    staged: pd.DataFrame, raw: pd.DataFrame, fmt: ProviderFormat, filters: Filters, *, path: str
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Keep the rows of the country, actor and date range; count what each step removed.
+
+    Raises
+    ------
+    EmptyDataError
+        When the filters leave nothing; the message names the step that
+        removed the last rows and each step's count.
+    """
+    dropped = dict.fromkeys(DROP_REASONS, 0)
+    kept = staged
+    steps: list[tuple[str, pd.Series | None]] = [
+        ("country", None if filters.country is None else kept["country_iso3"].eq(filters.country)),
+        ("actor", None if filters.actor is None else matches_any(raw, fmt.actor_columns, filters.actor)),
+        ("date_range", None),
+    ]
+    for reason, mask in steps:
+        if reason == "date_range":
+            if filters.start is None and filters.end is None:
+                continue
+            mask = pd.Series(True, index=kept.index)
+            if filters.start is not None:
+                mask &= kept["date"] >= filters.start
+            if filters.end is not None:
+                mask &= kept["date"] <= filters.end
+        if mask is None:
+            continue
+        mask = mask.reindex(kept.index).fillna(False).astype(bool)
+        dropped[reason] = int((~mask).sum())
+        kept = kept[mask]
+        if kept.empty:
+            raise EmptyDataError(
+                f"no events left after the {_DROP_LABELS[reason]} ({_describe_filter(reason, filters, staged, raw, fmt)}); "
+                f"rows read {len(staged)}, removed by: "
+                + ", ".join(f"{r} {n}" for r, n in dropped.items() if r in ("country", "actor", "date_range"))
+                + "; loosen that filter",
+                path=path,
+            )
+    kept = kept.copy()
+    kept["actor"] = choose_actor(kept, filters.actor)
+    return kept, dropped
+
+
+def _describe_filter(reason: str, filters: Filters, staged: pd.DataFrame, raw: pd.DataFrame, fmt: ProviderFormat) -> str:
+    if reason == "country":
+        found = staged["country_iso3"].fillna("?").value_counts().head(5)
+        return f"--country {filters.country}; the file has " + ", ".join(f"{k} {v}" for k, v in found.items())
+    if reason == "actor":
+        names = pd.concat([raw[c] for c in fmt.actor_columns if c in raw.columns]).dropna().value_counts().head(5)
+        shown = ", ".join(repr(n) for n in names.index)
+        return f"--actor {filters.actor.pattern!r} matched nothing in {', '.join(fmt.actor_columns)}; common names: {shown}"
+    lo, hi = staged["date"].min(), staged["date"].max()
+    return f"the file's dates run from {lo.date()} to {hi.date()}"
+
+
+# ----------------------------------------------------------------- matching
+def load_gazetteers(
+    countries: list[str], given: Gazetteer | None, *, path: str, column: str | None, counts: pd.Series
+) -> dict[str, Gazetteer]:
+    """The gazetteer of each country in the data; error naming the countries without one."""
+    from forecast.gazetteer import Gazetteer
+
+    gazetteers: dict[str, Gazetteer] = {}
+    if given is not None:
+        gazetteers[given.country_iso3] = given
+    available = set(Gazetteer.available_countries())
+    unknown = [c for c in countries if c is None or (c not in gazetteers and c not in available)]
+    if unknown:
+        shown = ", ".join(f"{k} {v}" for k, v in counts.items())
+        have = sorted(available | set(gazetteers))
+        raise InputError(
+            f"the events are in {len(counts)} countries (rows: {shown}) but provinces can be matched "
+            f"only for {', '.join(have)} (the gazetteers available); "
+            f"pass --country {have[0] if have else '<ISO3>'} to keep one country",
+            path=path,
+            column=column,
+        )
+    for country in countries:
+        if country not in gazetteers:
+            gazetteers[country] = Gazetteer.load(country)
+    return gazetteers
+
+
+def check_country_has_gazetteer(iso3: str | None, given: Gazetteer | None) -> None:
+    """A country filter needs a gazetteer for that country (unless one is given)."""
+    if iso3 is None:
+        return
+    from forecast.gazetteer import Gazetteer
+
+    if given is not None:
+        covered = given.country_iso3
+        if covered != iso3:
+            raise ParameterError(f"--country {iso3} but the gazetteer given covers {covered}; pass a matching gazetteer")
+        return
+    available = list(Gazetteer.available_countries())
+    if iso3 not in available:
+        raise ParameterError(
+            f"--country {iso3}: no gazetteer for this country; available: {', '.join(available)} "
+            "(add one under src/forecast/gazetteer/ to read other countries)"
+        )
+
+
+def load_boundaries(boundaries: Any) -> Any:
+    """A GeoDataFrame from a GeoDataFrame or a path to GeoJSON/shapefile/GeoPackage."""
+    if boundaries is None or not isinstance(boundaries, (str, Path)):
+        return boundaries
+    import geopandas as gpd
+
+    path = Path(boundaries)
+    if not path.exists():
+        raise InputError("boundaries file not found; check the path", path=path)
+    try:
+        return gpd.read_file(path)
+    except Exception as exc:  # pyogrio/fiona raise assorted types
+        raise InputError(f"is not a readable boundaries file ({exc}); give a GeoJSON, shapefile or GeoPackage", path=path) from exc
+
+
+def match_places(
+    kept: pd.DataFrame,
+    fmt: ProviderFormat,
+    filters: Filters,
+    *,
+    path: str,
+    gazetteer: Gazetteer | None,
+    boundaries: Any,
+    aliases: Mapping[str, str] | None,
+) -> tuple[pd.DataFrame, dict[str, int], dict[str, int], list[str]]:
+    """Give every event a gazetteer unit: by province name, else by point in boundaries.
+
+    Policy:
+
+    * a province name the gazetteer (or ``aliases``) knows -> its unit;
+    * no name, or an unknown name, with coordinates that locate the event
+      (``point_usable``) and ``boundaries`` given -> the polygon containing the point;
+    * an unknown name not placed by coordinates, or a point outside every
+      polygon -> :class:`UnknownUnitError` (``unmatched="error"``) or dropped
+      and counted as ``unmatched_admin1`` (``unmatched="drop"``);
+    * no name and no usable coordinates (or no boundaries to use them with) ->
+      dropped and counted as ``no_location``. These are events the provider
+      itself places only at country level, so they cannot be in a per-province
+      count; they are reported in the summary rather than raised, as every
+      real release contains some.
+
+    Returns
+    -------
+    (matched, dropped, unmatched_names, notes)
+    """
+    dropped = {"unmatched_admin1": 0, "no_location": 0}
+    unmatched_names: dict[str, int] = {}
+    notes: list[str] = []
+    countries = kept["country_iso3"].astype(object).where(kept["country_iso3"].notna(), None)
+    counts = countries.fillna("unrecognised").value_counts()
+    present = [c for c in countries.unique()]
+    if any(c is None for c in present):
+        bad = countries.isna()
+        raise InputError(
+            f"country {kept.loc[bad, 'country_found'].iloc[0]!r} is not recognised; "
+            "pass --country to keep one country",
+            path=path,
+            row=first_row(bad),
+            column=fmt.country_column,
+        )
+    gazetteers = load_gazetteers(sorted(present), gazetteer, path=path, column=fmt.country_column, counts=counts)
+    boundaries = load_boundaries(boundaries)
+
+    codes = pd.Series(None, index=kept.index, dtype=object)
+    names_out = pd.Series(None, index=kept.index, dtype=object)
+    drop = pd.Series(False, index=kept.index)
+    for country, gaz in gazetteers.items():
+        rows = countries == country
+        if not rows.any():
+            continue
+        part = kept[rows]
+        if aliases:
+            gaz = gaz.with_aliases(dict(aliases))
+        names = part["admin1"]
+        code = gaz.resolve_names(names).astype(object)
+        code = code.where(code.notna(), None)
+        has_name = names.notna()
+        unknown = has_name & code.isna()
+        has_point = part["point_usable"].astype(bool) & part["latitude"].notna() & part["longitude"].notna()
+        to_place = code.isna() & has_point
+        if boundaries is not None and to_place.any():
+            matched = gaz.match_boundaries(boundaries)
+            placed = gaz.assign_points(part.loc[to_place, "latitude"], part.loc[to_place, "longitude"], matched)
+            placed = pd.Series(placed, index=part.index[to_place]).astype(object)
+            code.loc[to_place] = placed.where(placed.notna(), None)
+            rescued = int((unknown & code.notna()).sum())
+            if rescued:
+                notes.append(f"{rescued} row(s) with a province name not in the gazetteer were placed by their coordinates")
+        unknown_left = unknown & code.isna()
+        outside = ~has_name & to_place & code.isna() if boundaries is not None else pd.Series(False, index=part.index)
+        no_location = ~has_name & code.isna() & ~outside
+        if filters.unmatched == "error":
+            if unknown_left.any():
+                # Names placed by coordinates are not a problem: hide them from the message.
+                shown = names.where(~(unknown & code.notna()), None)
+                raise UnknownUnitError(
+                    gaz.unknown_names_message(shown, path=path, column=fmt.admin1_column or "admin1", fix=UNMATCHED_FIX)
+                )
+            if outside.any():
+                first = outside[outside].index[0]
+                raise UnknownUnitError(
+                    f"the point ({part.at[first, 'latitude']}, {part.at[first, 'longitude']}) lies outside every "
+                    f"province boundary ({int(outside.sum())} row(s)); check the coordinates or the boundaries, "
+                    "or pass --unmatched drop",
+                    path=path,
+                    row=int(first) + 1,
+                    column="latitude",
+                )
+        for name, n in part.loc[unknown_left, "admin1"].value_counts().items():
+            unmatched_names[str(name)] = unmatched_names.get(str(name), 0) + int(n)
+        dropped["unmatched_admin1"] += int((unknown_left | outside).sum())
+        dropped["no_location"] += int(no_location.sum())
+        placeable = int((no_location & has_point).sum())  # only without boundaries
+        if placeable:
+            notes.append(
+                f"{placeable} row(s) without a province name have coordinates: "
+                "give boundaries to place them by point-in-polygon"
+            )
+        coarse = int((no_location & ~has_point & part["latitude"].notna()).sum())
+        if coarse:
+            notes.append(
+                f"{coarse} row(s) without a province name have only country- or region-level "
+                "coordinates (the provider's location precision), so they cannot be placed"
+            )
+        codes.loc[part.index] = code
+        lookup = gaz.units.set_index("unit_id")["name"]
+        names_out.loc[part.index] = code.map(lookup)
+        drop.loc[part.index] = unknown_left | outside | no_location
+
+    matched = kept.copy()
+    matched["admin1_code"] = codes
+    matched["admin1_name"] = names_out
+    matched = matched[~drop]
+    if matched.empty:
+        reason = "unmatched_admin1" if dropped["unmatched_admin1"] else "no_location"
+        raise EmptyDataError(
+            f"no events left: all {len(kept)} rows left by the filters were dropped as {_DROP_LABELS[reason]}; "
+            "give province names the gazetteer knows, or boundaries to place coordinates",
+            path=path,
+        )
+    return matched, dropped, unmatched_names, notes
+
+
+# ------------------------------------------------------------------ driver
+def ingest(
+    fmt: ProviderFormat,
+    path: str | Path,
+    *,
+    country: str | None = None,
+    actor: str | None = None,
+    start: Any = None,
+    end: Any = None,
+    unmatched: str = "error",
+    gazetteer: Gazetteer | None = None,
+    boundaries: Any = None,
+    aliases: Mapping[str, str] | None = None,
+) -> IngestResult:
+    """Read ``path`` in the format ``fmt`` into canonical events (the steps of the module docstring).
+
+    Rows are filtered in this order, each step counting what it removed:
+    country, actor, date range, then unmatched province names and events
+    without a location (see :func:`match_places`).
+    """
+    filters = check_parameters(country=country, actor=actor, start=start, end=end, unmatched=unmatched)
+    if fmt.match_places:
+        check_country_has_gazetteer(filters.country, gazetteer)
+    name = str(path)
+    raw, header, notes = read_table(path, latin1_fallback=fmt.latin1_fallback, source=fmt.source, usecols=fmt.usecols)
+    require_columns(header, fmt.required, path=name, source=fmt.source, hint=fmt.columns_hint)
+    staged, stage_notes = fmt.stage(raw, name)
+    notes.extend(stage_notes)
+    kept, dropped = apply_filters(staged, raw, fmt, filters, path=name)
+    unmatched_names: dict[str, int] = {}
+    if fmt.match_places:
+        kept, place_dropped, unmatched_names, place_notes = match_places(
+            kept, fmt, filters, path=name, gazetteer=gazetteer, boundaries=boundaries, aliases=aliases
+        )
+        dropped.update(place_dropped)
+        notes.extend(place_notes)
+    events = to_canonical(kept, path=name)
+    return IngestResult(
+        events=events,
+        source=fmt.source,
+        path=name,
+        rows_read=len(raw),
+        dropped=dropped,
+        unmatched_names=unmatched_names,
+        notes=notes,
+        filters=filters.as_dict(),
+    )
+
+
+def to_canonical(kept: pd.DataFrame, *, path: str) -> pd.DataFrame:
+    """Select, type, sort and validate the canonical columns."""
+    frame = kept.copy()
+    text_columns = ["event_id", "source", "date_precision", "country_iso3", "admin1_code", "admin1_name",
+                    "admin2_name", "actor", "actor_raw", "event_type"]
+    for column in text_columns:
+        values = frame[column].astype(object)
+        frame[column] = values.where(values.notna(), None)
+    for column in ["latitude", "longitude", "fatalities_low", "fatalities_best", "fatalities_high"]:
+        frame[column] = pd.to_numeric(frame[column]).astype(float)
+    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+    # Validate before sorting: the index is still the file's row, so a failure names it.
+    frame = validate(frame[EVENT_COLUMNS], EVENTS, path=path)
+    return frame.sort_values(["date", "event_id"], kind="stable").reset_index(drop=True)
