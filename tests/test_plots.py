@@ -375,3 +375,22 @@ def test_alert_spans_merge_adjacent_periods_of_one_level() -> None:
     assert spans["start"].dt.strftime("%F").tolist() == ["2021-01-01", "2021-05-01"]
     with pytest.raises(InputError, match="'red'"):
         plots.alert_spans(pd.DataFrame({"ds": months[:1], "level": ["red"]}), pd.Timedelta(days=7))
+
+
+def test_events_over_time_draws_top_units_and_the_rest():
+    from forecast.plots import events_over_time
+
+    ds = pd.date_range("2021-01-04", periods=20, freq="W-MON")
+    counts = {"A": 5, "B": 3, "C": 1, "D": 0}
+    panel = pd.DataFrame(
+        [(unit, d, rate) for unit, rate in counts.items() for d in ds], columns=["unit_id", "ds", "y"]
+    )
+    fig = events_over_time(panel, top=2, names={"A": "Alpha"}, synthetic=True)
+    ax = fig.axes[0]
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == ["Alpha", "B", "all other provinces"]
+    assert list(ax.get_lines()[2].get_ydata()) == [1] * 20  # C + D
+    assert "SYNTHETIC" in fig._suptitle.get_text()
+    fig.savefig(io.BytesIO(), format="png")
+    with pytest.raises(ParameterError, match="not in the panel"):
+        events_over_time(panel, unit_ids=["Z"])

@@ -92,3 +92,56 @@ def caveats(data: Dataset) -> list[str]:
     if data.as_of is None:
         notes.append("No as-of date was given: the last period may be incomplete.")
     return notes
+
+
+def forecast_table(
+    forecast,
+    model: str | None = None,
+    gazetteer: Gazetteer | None = None,
+) -> pd.DataFrame:
+    """Next-periods summary per province from one model's forecast.
+
+    Parameters
+    ----------
+    forecast
+        A :class:`forecast.models.base.ForecastFrame`.
+    model
+        Model alias to report; default the last model in the frame (the
+        ensemble when the run has one).
+    gazetteer
+        For province names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per province, most expected events first: ``unit_id, name,
+        mean_next`` (mean of step 1), ``p_ge_1_next`` (P(Y >= 1) in step 1),
+        ``mean_total`` (expected events over all steps), ``q05_next, q95_next``
+        (90 % interval of step 1), ``p_ge_1_last`` (P(Y >= 1) in the last step),
+        and ``fallback`` when the model fell back for that province.
+    """
+    gazetteer = gazetteer or Gazetteer.load("AFG")
+    model = model or forecast.models[-1]
+    summary = forecast.summary(levels=(0.05, 0.5, 0.95), exceed=(1,))
+    summary = summary[summary["model"] == model]
+    if summary.empty:
+        from forecast.errors import ParameterError
+
+        raise ParameterError(f"no forecasts from model '{model}'; the run has {', '.join(forecast.models)}")
+    first = summary[summary["step"] == 1].set_index("unit_id")
+    last = summary[summary["step"] == summary["step"].max()].set_index("unit_id")
+    table = pd.DataFrame(
+        {
+            "mean_next": first["mean"],
+            "q05_next": first["q05"],
+            "q95_next": first["q95"],
+            "p_ge_1_next": first["p_ge_1"],
+            "mean_total": summary.groupby("unit_id")["mean"].sum(),
+            "p_ge_1_last": last["p_ge_1"],
+        }
+    )
+    if "fallback" in first.columns:
+        table["fallback"] = first["fallback"].fillna("")
+    names = gazetteer.units.set_index("unit_id")["name"]
+    table.insert(0, "name", names.reindex(table.index).fillna(pd.Series(table.index, index=table.index)))
+    return table.reset_index().sort_values(["mean_total", "unit_id"], ascending=[False, True]).reset_index(drop=True)

@@ -1046,3 +1046,67 @@ def spread_indicators(
         synthetic=synthetic,
         caption=f"{note} {caption}" if caption else note,
     )
+
+
+@styled
+def events_over_time(
+    panel: pd.DataFrame,
+    *,
+    unit_ids: Sequence[str] | None = None,
+    top: int = 5,
+    names: Mapping[str, str] | None = None,
+    title: str | None = None,
+    source: str | None = None,
+    actor: str | None = None,
+    period: str | None = None,
+    synthetic: bool = False,
+    caption: str | None = None,
+) -> Figure:
+    """Events per period for the busiest provinces and all others together.
+
+    Parameters
+    ----------
+    panel
+        Long panel ``unit_id, ds, y``.
+    unit_ids
+        Provinces to draw one line each; default the ``top`` busiest overall.
+    top
+        How many provinces to draw when ``unit_ids`` is not given.
+    names
+        ``unit_id -> name`` for the legend.
+    title, source, actor, period, synthetic, caption
+        Labelling (see :func:`finish_figure`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes: a line per province plus a grey line "all other provinces".
+    """
+    _require(panel, ["unit_id", "ds", "y"], "panel")
+    wide = panel.pivot_table(index="ds", columns="unit_id", values="y", aggfunc="sum").sort_index()
+    if unit_ids is None:
+        unit_ids = list(wide.sum().sort_values(ascending=False, kind="stable").index[:top])
+    missing = sorted(set(unit_ids) - set(wide.columns))
+    if missing:
+        raise ParameterError(f"units {missing} are not in the panel; choose from {sorted(wide.columns)[:10]}...")
+    fig = new_figure(REPORT_WIDTH, 3.8)
+    ax = fig.subplots()
+    for i, unit in enumerate(unit_ids):
+        style = _series_style(i)
+        ax.plot(wide.index, wide[unit], color=style["color"], linewidth=1.1,
+                label=(names or {}).get(unit, unit))
+    others = wide.drop(columns=list(unit_ids)).sum(axis=1)
+    ax.plot(wide.index, others, color="#888888", linewidth=1.0, linestyle="--", label="all other provinces")
+    ax.set_ylabel("events per period")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    _date_axis(ax)
+    figure_legend(fig, ax.get_lines())
+    return finish_figure(
+        fig,
+        title or "Events per period",
+        source=source,
+        actor=actor,
+        period=period or period_label(wide.index),
+        synthetic=synthetic,
+        caption=caption,
+    )
