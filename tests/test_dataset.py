@@ -46,8 +46,6 @@ def test_as_of_before_data_start_is_an_error():
 
 def test_ucdp_file_through_dataset():
     path = DATA / "ucdp_ged_sample.csv"
-    if not path.exists():
-        pytest.skip("UCDP fixture not present")
     data = load_dataset("ucdp", path, actor="^IS$", country="Afghanistan", freq="MS")
     assert not data.synthetic
     assert data.label.startswith("UCDP GED (ucdp_ged_sample.csv)")
