@@ -1,0 +1,681 @@
+"""Run parameters: one YAML file, ``-p`` overrides, and what each notebook declares.
+
+A report run is driven by one parameter file (``config/default.yaml``). Each
+notebook declares the parameters it takes in its single cell tagged
+``parameters``; it receives exactly that subset. Everything is checked before
+anything runs, so a typo or a wrong type costs seconds, not a half-built run:
+
+- every key given (in the file or with ``-p``) must be a known global key
+  (:data:`GLOBAL_PARAMETERS`) or be declared by at least one selected notebook;
+- its value must have the type the notebook declares (from an annotation such
+  as ``stronghold: str | list = "auto"`` or else from the default's type) and,
+  for global keys, pass the global check (``horizon`` is a positive int, ...).
+
+Values are JSON-simple (``None``, bool, int, float, str, list, dict); dates are
+ISO strings. YAML turns ``2021-12-27`` into a date object, so dates are turned
+back into ISO strings wherever they appear.
+
+Examples
+--------
+>>> source = '''
+... horizon = 8  # periods ahead
+... as_of: str | None = None  # last observed period; null = last full one
+... '''
+>>> declared = parse_parameters_source(source, where="nb.ipynb")
+>>> declared["horizon"].type_label, declared["as_of"].type_label
+('int', 'str | None')
+>>> parse_override("as_of=2021-12-27")
+('as_of', '2021-12-27')
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import datetime as dt
+import io
+import json
+import re
+import tokenize
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from forecast.errors import ParameterError
+
+NoneType = type(None)
+
+#: Where the default parameter file lives, relative to the project folder.
+DEFAULT_CONFIG = Path("config") / "default.yaml"
+
+#: Data sources the suite can read (see ``forecast.sources``).
+SOURCES = ("synthetic", "ucdp", "acled", "gtd", "csv", "canonical")
+
+#: Parameters the runner sets itself; a user cannot pass them.
+RUNNER_PARAMETERS = {
+    "output_dir": "the run folder, where a notebook writes alerts.json (set by the runner)",
+}
+
+_TYPE_NAMES: dict[type, str] = {
+    NoneType: "None",
+    bool: "bool",
+    int: "int",
+    float: "float",
+    str: "str",
+    list: "list",
+    dict: "dict",
+}
+_NAME_TYPES: dict[str, type] = {name: kind for kind, name in _TYPE_NAMES.items()}
+_NAME_TYPES.update({"NoneType": NoneType, "List": list, "Dict": dict})
+
+
+def type_name(value: Any) -> str:
+    """The JSON-simple type name of ``value`` (``'int'``, ``'str'``, ``'None'``...)."""
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def _label(types: tuple[type, ...] | None) -> str:
+    if types is None:
+        return "any"
+    return " | ".join(_TYPE_NAMES.get(kind, kind.__name__) for kind in types)
+
+
+def accepts(types: tuple[type, ...] | None, value: Any) -> bool:
+    """Whether ``value`` fits ``types``; ``None`` means any type.
+
+    ``bool`` is not an ``int`` here (``True`` for a horizon is a mistake), but an
+    ``int`` is accepted where a ``float`` is declared.
+    """
+    if types is None:
+        return True
+    kind = type(value)
+    if kind in types:
+        return True
+    return kind is int and float in types
+
+
+def to_json_simple(value: Any) -> Any:
+    """Return ``value`` with dates as ISO strings and tuples as lists (recursively)."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(key): to_json_simple(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json_simple(item) for item in value]
+    return value
+
+
+def is_json_simple(value: Any) -> bool:
+    """Whether ``value`` is built from None, bool, int, float, str, list and str-keyed dict."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return True
+    if isinstance(value, list):
+        return all(is_json_simple(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and is_json_simple(item) for key, item in value.items())
+    return False
+
+
+# ---------------------------------------------------------------------------
+# Global parameters (config/default.yaml)
+# ---------------------------------------------------------------------------
+
+
+def _is_iso_date(value: Any) -> bool:
+    try:
+        dt.date.fromisoformat(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _check_source(value: Any) -> str | None:
+    if value not in SOURCES:
+        return f"is '{value}'; use one of: {', '.join(SOURCES)}"
+    return None
+
+
+def _check_freq(value: Any) -> str | None:
+    import pandas as pd
+
+    try:
+        pd.tseries.frequencies.to_offset(value)
+    except ValueError:
+        return f"'{value}' is not a pandas frequency; use e.g. 'W-MON' (weekly) or 'MS' (monthly)"
+    return None
+
+
+def _check_horizon(value: Any) -> str | None:
+    return None if value >= 1 else f"is {value}; it counts periods ahead and must be at least 1"
+
+
+def _check_models(value: Any) -> str | None:
+    if not value or not all(isinstance(item, str) and item for item in value):
+        return 'must be a non-empty list of model names, e.g. ["hist_mean", "glm_negbin"]'
+    return None
+
+
+def _check_stronghold(value: Any) -> str | None:
+    if isinstance(value, str):
+        return None if value == "auto" else f"is '{value}'; write \"auto\" or a list of unit names"
+    if not value or not all(isinstance(item, str) and item for item in value):
+        return 'must be "auto" or a non-empty list of unit names'
+    return None
+
+
+def _check_as_of(value: Any) -> str | None:
+    if value is None or _is_iso_date(value):
+        return None
+    return f"'{value}' is not an ISO date; write YYYY-MM-DD, or null for the last full period"
+
+
+def _check_seed(value: Any) -> str | None:
+    return None if value >= 0 else f"is {value}; a seed must be 0 or more"
+
+
+def _check_synthetic(value: Any) -> str | None:
+    for key in ("start", "end"):
+        if key in value and not _is_iso_date(value[key]):
+            return f"{key} '{value[key]}' is not an ISO date (YYYY-MM-DD)"
+    if "seed" in value and (type(value["seed"]) is not int or value["seed"] < 0):
+        return f"seed {value['seed']!r} must be an int of 0 or more"
+    return None
+
+
+@dataclass(frozen=True)
+class GlobalParameter:
+    """A key of the run's parameter file that means the same to every notebook.
+
+    Attributes
+    ----------
+    types
+        Accepted value types.
+    help
+        One line for people.
+    check
+        Returns what is wrong with a value of the right type, or ``None``.
+    """
+
+    types: tuple[type, ...]
+    help: str
+    check: Callable[[Any], str | None] | None = None
+
+
+#: Keys every parameter file may hold, whether or not a selected notebook uses them.
+GLOBAL_PARAMETERS: dict[str, GlobalParameter] = {
+    "source": GlobalParameter((str,), "data source: " + ", ".join(SOURCES), _check_source),
+    "events_path": GlobalParameter((str, NoneType), "provider file or canonical parquet; null for synthetic"),
+    "actor": GlobalParameter((str, NoneType), "actor filter (regex on actor names); null = all actors"),
+    "country": GlobalParameter((str, NoneType), "ISO3 code or name of the country"),
+    "freq": GlobalParameter((str,), "period of the panel (pandas alias, e.g. W-MON)", _check_freq),
+    "horizon": GlobalParameter((int,), "periods ahead to forecast", _check_horizon),
+    "models": GlobalParameter((list,), "model spec strings", _check_models),
+    "stronghold": GlobalParameter((str, list), '"auto" or a list of unit names', _check_stronghold),
+    "as_of": GlobalParameter((str, NoneType), "last observed period (ISO date); null = last full period", _check_as_of),
+    "seed": GlobalParameter((int,), "random seed of predictive draws", _check_seed),
+    "thresholds": GlobalParameter((dict,), "warning-rule settings"),
+    "synthetic": GlobalParameter((dict,), "settings of the synthetic scenario", _check_synthetic),
+}
+
+
+# ---------------------------------------------------------------------------
+# What a notebook declares
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeclaredParameter:
+    """One assignment of a notebook's ``parameters`` cell.
+
+    Attributes
+    ----------
+    name
+        Variable name.
+    default
+        The literal value in the cell.
+    types
+        Accepted types: from the annotation if there is one, else the
+        default's type (``float`` also takes ``int``); ``None`` (a default of
+        ``None`` without annotation) accepts any JSON-simple value.
+    help
+        The comment on the line (or the comment lines just above).
+    line
+        1-based line in the cell.
+    """
+
+    name: str
+    default: Any
+    types: tuple[type, ...] | None
+    help: str
+    line: int
+
+    @property
+    def type_label(self) -> str:
+        """Types as people write them: ``'int'``, ``'str | None'``, ``'any'``."""
+        return _label(self.types)
+
+
+@dataclass(frozen=True)
+class NotebookSpec:
+    """A notebook to run and the parameters it declares."""
+
+    path: Path
+    parameters: dict[str, DeclaredParameter] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The notebook's stem, e.g. ``01_data_overview``."""
+        return self.path.stem
+
+
+def _annotation_types(node: ast.expr) -> tuple[type, ...] | None:
+    """Types named by an annotation (``int``, ``str | None``, ``Optional[str]``); None = any."""
+    if isinstance(node, ast.Constant) and node.value is None:
+        return (NoneType,)
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):  # "str | None" as a string
+        try:
+            return _annotation_types(ast.parse(node.value, mode="eval").body)
+        except SyntaxError:
+            return None
+    if isinstance(node, ast.Name):
+        kind = _NAME_TYPES.get(node.id)
+        return None if kind is None else (kind,)
+    if isinstance(node, ast.Attribute):  # typing.List
+        kind = _NAME_TYPES.get(node.attr)
+        return None if kind is None else (kind,)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        left, right = _annotation_types(node.left), _annotation_types(node.right)
+        if left is None or right is None:
+            return None
+        return tuple(dict.fromkeys(left + right))
+    if isinstance(node, ast.Subscript):
+        base = node.value.id if isinstance(node.value, ast.Name) else getattr(node.value, "attr", "")
+        if base == "Optional":
+            inner = _annotation_types(node.slice)
+            return None if inner is None else tuple(dict.fromkeys(inner + (NoneType,)))
+        if base == "Union" and isinstance(node.slice, ast.Tuple):
+            parts = [_annotation_types(element) for element in node.slice.elts]
+            if any(part is None for part in parts):
+                return None
+            return tuple(dict.fromkeys(kind for part in parts for kind in part))  # type: ignore[union-attr]
+        kind = _NAME_TYPES.get(base)  # list[str], dict[str, float]
+        return None if kind is None else (kind,)
+    return None
+
+
+def _comments_by_line(source: str) -> dict[int, str]:
+    comments: dict[int, str] = {}
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.COMMENT:
+                comments[token.start[0]] = token.string.lstrip("#").strip()
+    except (tokenize.TokenError, IndentationError):
+        pass
+    return comments
+
+
+def parse_parameters_source(source: str, *, where: str = "parameters cell") -> dict[str, DeclaredParameter]:
+    """Read the assignments of a ``parameters`` cell without running it.
+
+    Parameters
+    ----------
+    source
+        The cell's code.
+    where
+        Named in error messages (usually the notebook's path).
+
+    Returns
+    -------
+    dict
+        Name to :class:`DeclaredParameter`, in the cell's order.
+
+    Raises
+    ------
+    ParameterError
+        The cell is not valid Python, or a value is not a literal.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise ParameterError(f"parameters cell line {exc.lineno}: {exc.msg}", path=where) from exc
+    comments = _comments_by_line(source)
+    lines = source.splitlines()
+    declared: dict[str, DeclaredParameter] = {}
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+            target, annotation = statement.targets[0], None
+        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+            target, annotation = statement.target, statement.annotation
+        else:
+            continue  # imports or expressions: not parameters (the hygiene test flags them)
+        if not isinstance(target, ast.Name):
+            continue
+        assert statement.value is not None
+        try:
+            default = ast.literal_eval(statement.value)
+        except ValueError as exc:
+            raise ParameterError(
+                f"parameters cell line {statement.lineno}: the value of '{target.id}' is not a literal; "
+                "write a JSON-simple value (dates as ISO strings)",
+                path=where,
+            ) from exc
+        if annotation is not None:
+            types = _annotation_types(annotation)
+        elif default is None:
+            types = None
+        else:
+            types = (type(default),)
+        end = statement.end_lineno or statement.lineno
+        help_text = next((comments[n] for n in range(statement.lineno, end + 1) if n in comments), "")
+        if not help_text:  # a comment block just above the assignment also documents it
+            above: list[str] = []
+            n = statement.lineno - 1
+            while n >= 1 and lines[n - 1].strip().startswith("#"):
+                above.insert(0, comments.get(n, ""))
+                n -= 1
+            help_text = " ".join(part for part in above if part)
+        declared[target.id] = DeclaredParameter(target.id, default, types, help_text, statement.lineno)
+    return declared
+
+
+def parameters_cells(notebook: Mapping[str, Any]) -> list[int]:
+    """Indices of the cells tagged ``parameters`` (``notebook`` as read from the .ipynb JSON)."""
+    return [
+        index
+        for index, cell in enumerate(notebook.get("cells", []))
+        if "parameters" in (cell.get("metadata") or {}).get("tags", [])
+    ]
+
+
+def cell_source(cell: Mapping[str, Any]) -> str:
+    """A cell's source as one string (the .ipynb format allows a list of lines)."""
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def declared_parameters(path: str | Path) -> dict[str, DeclaredParameter]:
+    """The parameters a notebook declares in its cell tagged ``parameters``.
+
+    A notebook without such a cell declares nothing; one with two is an error
+    (papermill would inject after the first and the second would undo it).
+    The file is read as plain JSON: validation must stay quick (nbformat's
+    schema machinery costs seconds to import) so a typo fails at once.
+    """
+    path = Path(path)
+    try:
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ParameterError(f"cannot read the notebook: {exc}", path=path) from exc
+    if not isinstance(notebook, dict):
+        raise ParameterError("not a notebook (expected a JSON object with cells)", path=path)
+    cells = parameters_cells(notebook)
+    if not cells:
+        return {}
+    if len(cells) > 1:
+        raise ParameterError(
+            f"{len(cells)} cells are tagged 'parameters' (cells {', '.join(map(str, cells))}); keep exactly one",
+            path=path,
+        )
+    return parse_parameters_source(cell_source(notebook["cells"][cells[0]]), where=str(path))
+
+
+def notebook_spec(path: str | Path) -> NotebookSpec:
+    """A :class:`NotebookSpec` for the notebook at ``path``."""
+    return NotebookSpec(Path(path), declared_parameters(path))
+
+
+# ---------------------------------------------------------------------------
+# Loading the parameter file and -p overrides
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class RunConfig:
+    """Parameters of one run before they are split between notebooks.
+
+    Attributes
+    ----------
+    values
+        Final values: the file's, with ``-p`` overrides applied.
+    path
+        The parameter file read, if any.
+    overrides
+        The ``-p`` overrides as typed (``key -> raw text``), recorded in the
+        manifest and used to keep a bare word a string where a string is
+        expected (``-p country=NO`` is Norway, not ``False``).
+    """
+
+    values: dict[str, Any]
+    path: Path | None = None
+    overrides: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_synthetic(self) -> bool:
+        """Whether the run uses the embedded synthetic scenario."""
+        return self.values.get("source", "synthetic") == "synthetic"
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Split ``key=value`` and read the value as YAML (dates back to ISO strings).
+
+    >>> parse_override("horizon=4")
+    ('horizon', 4)
+    >>> parse_override('models=["hist_mean", "ensemble"]')
+    ('models', ['hist_mean', 'ensemble'])
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", key):
+        raise ParameterError(f"-p '{text}' is not key=value; write e.g. -p horizon=4 or -p thresholds.alpha=0.05")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"-p {key}: cannot read '{raw}' as a value ({exc.__class__.__name__}); quote strings") from exc
+    value = to_json_simple(value)
+    if not is_json_simple(value):
+        raise ParameterError(f"-p {key}: '{raw}' is not a JSON-simple value")
+    return key, value
+
+
+def _set_dotted(values: dict[str, Any], key: str, value: Any, raw: str) -> None:
+    """Set ``a.b=value`` inside the mapping ``values['a']``; the sub-key must exist already.
+
+    Requiring the key to exist catches typos (``thresholds.alfa``) that would
+    otherwise be silently ignored by the notebooks.
+    """
+    *parents, leaf = key.split(".")
+    node: Any = values
+    for depth, part in enumerate(parents):
+        where = ".".join(parents[:depth]) or "the parameter file"
+        if not isinstance(node, dict) or part not in node:
+            raise ParameterError(f"unknown parameter '{key}': {where} has no '{part}'")
+        node = node[part]
+    where = ".".join(parents)
+    if not isinstance(node, dict):
+        raise ParameterError(f"-p {key}: '{where}' is a {type_name(node)}, not a mapping")
+    if leaf not in node:
+        raise ParameterError(f"unknown parameter '{key}'; '{where}' has: {', '.join(sorted(node)) or 'nothing'}")
+    old = node[leaf]
+    if old is not None and not accepts((type(old),), value):
+        if isinstance(old, str) and _bare_word(raw):
+            value = raw.strip()  # a bare word meant as text
+        else:
+            raise ParameterError(
+                f"-p {key}: expected {type_name(old)} (like the file's {old!r}), got {type_name(value)} {value!r}"
+            )
+    node[leaf] = value
+
+
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> RunConfig:
+    """Read the parameter file and apply ``-p key=value`` overrides.
+
+    Parameters
+    ----------
+    path
+        YAML mapping of parameter names to values. ``None`` starts from an
+        empty mapping (tests, or a run driven entirely by ``-p``).
+    overrides
+        ``key=value`` strings; values are YAML (``-p horizon=4`` is an int,
+        ``-p as_of=2021-12-27`` stays an ISO string); ``a.b=value`` sets a key
+        inside a mapping such as ``thresholds``.
+
+    Returns
+    -------
+    RunConfig
+
+    Raises
+    ------
+    ParameterError
+        Missing or malformed file, malformed override, unknown nested key.
+    """
+    values: dict[str, Any] = {}
+    config_path = None if path is None else Path(path)
+    if config_path is not None:
+        if not config_path.is_file():
+            raise ParameterError("parameter file not found; pass --config FILE or create config/default.yaml", path=config_path)
+        try:
+            loaded = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}: " if mark is not None else ""
+            raise ParameterError(f"{where}not valid YAML ({getattr(exc, 'problem', exc)})", path=config_path) from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ParameterError(f"expected a mapping of parameter names to values, found a {type_name(loaded)}", path=config_path)
+        values = to_json_simple(loaded)
+        bad = [key for key, value in values.items() if not is_json_simple(value)]
+        if bad:
+            raise ParameterError(f"parameter '{bad[0]}' is not a JSON-simple value", path=config_path)
+    raw_overrides: dict[str, str] = {}
+    for text in overrides:
+        key, value = parse_override(text)
+        raw = text.partition("=")[2]
+        raw_overrides[key] = raw
+        if "." in key:
+            _set_dotted(values, key, value, raw)
+        else:
+            values[key] = value
+    return RunConfig(values=values, path=config_path, overrides=raw_overrides)
+
+
+# ---------------------------------------------------------------------------
+# Validation and the split between notebooks
+# ---------------------------------------------------------------------------
+
+
+def _bare_word(raw: str | None) -> bool:
+    return raw is not None and raw.strip() != "" and raw.strip()[0] not in "\"'[{"
+
+
+def validate_parameters(
+    config: RunConfig,
+    notebooks: Sequence[NotebookSpec],
+    *,
+    injected: Mapping[str, Any] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Check every given parameter and return what each notebook receives.
+
+    Parameters
+    ----------
+    config
+        The loaded parameter file and overrides.
+    notebooks
+        The selected notebooks with their declared parameters.
+    injected
+        Values the runner sets (``output_dir``), given to notebooks that declare them.
+
+    Returns
+    -------
+    dict
+        Notebook name to ``{parameter: value}``: only the parameters it declares
+        and that were given (undeclared-but-given keys are not passed; declared-
+        but-not-given keep the notebook's default).
+
+    Raises
+    ------
+    ParameterError
+        An unknown name, a wrong type (naming the notebook, expected and got),
+        a value that fails its global check, or a runner parameter given by hand.
+    """
+    values = dict(config.values)
+    injected = dict(injected or {})
+    declared_anywhere: dict[str, list[NotebookSpec]] = {}
+    for spec in notebooks:
+        for name in spec.parameters:
+            declared_anywhere.setdefault(name, []).append(spec)
+
+    for name in values:
+        if name in RUNNER_PARAMETERS:
+            raise ParameterError(f"parameter '{name}' is set by the runner ({RUNNER_PARAMETERS[name]}); remove it")
+        if name not in GLOBAL_PARAMETERS and name not in declared_anywhere:
+            offered = sorted(set(declared_anywhere) - set(RUNNER_PARAMETERS))
+            raise ParameterError(
+                f"unknown parameter '{name}'; notebooks declare: {', '.join(offered) or 'nothing'}"
+                f"; global keys: {', '.join(GLOBAL_PARAMETERS)}"
+            )
+
+    for name, value in list(values.items()):
+        raw = config.overrides.get(name)
+        glob = GLOBAL_PARAMETERS.get(name)
+        specs = declared_anywhere.get(name, [])
+        expected_str = (glob is not None and str in glob.types) or any(
+            spec.parameters[name].types is not None and str in spec.parameters[name].types for spec in specs
+        )
+        if not isinstance(value, str) and expected_str and _bare_word(raw) and (
+            (glob is not None and not accepts(glob.types, value))
+            or any(not accepts(spec.parameters[name].types, value) for spec in specs)
+        ):
+            value = raw.strip()  # type: ignore[union-attr]  # YAML read a bare word as a bool/number
+            values[name] = value
+        if glob is not None:
+            if not accepts(glob.types, value):
+                users = f" (used by {', '.join(spec.path.name for spec in specs)})" if specs else ""
+                raise ParameterError(
+                    f"parameter '{name}'{users} expects {_label(glob.types)}, got {type_name(value)} {value!r}"
+                )
+            problem = glob.check(value) if glob.check else None
+            if problem:
+                raise ParameterError(f"parameter '{name}' {problem}")
+        for spec in specs:
+            declared = spec.parameters[name]
+            if accepts(declared.types, value):
+                continue
+            if value is None and glob is not None and NoneType in glob.types:
+                continue  # a null global (as_of, actor) means "automatic"; notebooks taking it handle None
+            raise ParameterError(
+                f"parameter '{name}' of notebook {spec.path.name} expects {declared.type_label} "
+                f"(default {declared.default!r}), got {type_name(value)} {value!r}"
+            )
+
+    source = values.get("source", "synthetic")
+    if source != "synthetic" and not values.get("events_path"):
+        raise ParameterError(f"source '{source}' needs events_path: the provider's file (or the canonical parquet)")
+
+    per_notebook: dict[str, dict[str, Any]] = {}
+    for spec in notebooks:
+        chosen: dict[str, Any] = {}
+        for name in spec.parameters:
+            if name in injected:
+                chosen[name] = injected[name]
+            elif name in values:
+                chosen[name] = copy.deepcopy(values[name])
+        per_notebook[spec.name] = chosen
+    config.values = values
+    return per_notebook
+
+
+def describe_parameters(notebooks: Sequence[NotebookSpec]) -> str:
+    """A plain-text table of what each notebook declares (for ``--help``-like output)."""
+    lines = []
+    for spec in notebooks:
+        lines.append(spec.path.name)
+        for parameter in spec.parameters.values():
+            default = json.dumps(parameter.default)
+            lines.append(f"  {parameter.name}: {parameter.type_label} = {default}  # {parameter.help}")
+    return "\n".join(lines)

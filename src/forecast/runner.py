@@ -1,0 +1,1154 @@
+"""Run the report notebooks: validate, execute with papermill, export, publish, lock.
+
+One run turns ``config/default.yaml`` (plus ``-p`` overrides) into a folder of
+reports::
+
+    reports/
+      .forecast-run.lock          while a run or prune is under way
+      index.html                  latest successful run first, then every run
+      latest.json                 {"run_id": ..., "folder": "runs/<run-id>"}
+      runs/<run-id>/
+        manifest.json             parameters, input sha256, versions, statuses, alerts
+        01_data_overview.ipynb    executed copy (papermill's record, errors included)
+        01_data_overview.html     the page for people: no code, no stderr
+        04_early_warning.alerts.json
+
+How a run goes, and why in this order:
+
+1. Parameters are checked against what each selected notebook declares
+   (:mod:`forecast.config`) before anything is written: a typo costs seconds.
+2. The reports dir is locked (``O_CREAT | O_EXCL`` file with pid, host, start
+   time). A lock whose process is gone (killed run) is recovered with a warning.
+3. The run is built in ``runs/.tmp-<run-id>/`` and renamed to ``runs/<run-id>/``
+   when complete, so a reader never sees half a run; ``index.html`` and
+   ``latest.json`` are rebuilt from the manifests and replaced atomically.
+4. A failed notebook keeps its executed copy (with papermill's error), the run
+   is marked failed, the previous successful run stays the latest, and
+   :class:`~forecast.errors.RunError` is raised (the CLI exits 2).
+
+Notebooks run in a kernel named ``python3`` whose spec is written by the runner
+into a private ``JUPYTER_PATH`` and points at this interpreter
+(``sys.executable``), so they import the same ``forecast`` as the runner
+whatever kernels the user has installed; matplotlib uses the headless inline
+backend (Agg rendering; plain ``Agg`` would drop pyplot figures from reports).
+They run with the project folder as working directory; a relative
+``events_path`` is resolved against the project folder before it is passed on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import platform
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from forecast import __version__
+from forecast import report as report_pages
+from forecast.config import (
+    DEFAULT_CONFIG,
+    NotebookSpec,
+    RunConfig,
+    load_config,
+    notebook_spec,
+    validate_parameters,
+)
+from forecast.errors import LockError, ParameterError, RunError
+from forecast.io import sha256_file, write_json_atomic, write_text_atomic
+
+try:  # POSIX: serialises lock take-over between processes; released by the kernel on death
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+logger = logging.getLogger(__name__)
+
+LOCK_NAME = ".forecast-run.lock"
+RUNS_DIR = "runs"
+MANIFEST_NAME = "manifest.json"
+LATEST_NAME = "latest.json"
+INDEX_NAME = "index.html"
+TMP_PREFIX = ".tmp-"
+#: Kernel name the notebooks are committed with and executed under.
+KERNEL_NAME = "python3"
+#: Matplotlib backend of the kernel: Agg rendering, figures embedded in the notebook.
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+#: Report notebooks: two digits, underscore, name (``exploration_template.ipynb`` is not one).
+NOTEBOOK_PATTERN = re.compile(r"^(\d{2})_[A-Za-z0-9_\-]+\.ipynb$")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+Progress = Callable[[str], None]
+
+
+# ---------------------------------------------------------------------------
+# Finding things
+# ---------------------------------------------------------------------------
+
+
+def _looks_like_project(folder: Path) -> bool:
+    return (folder / "notebooks").is_dir() and ((folder / DEFAULT_CONFIG).is_file() or (folder / "pyproject.toml").is_file())
+
+
+def find_project_root(start: str | Path | None = None) -> Path:
+    """The project folder: holds ``notebooks/`` and ``config/default.yaml`` (or ``pyproject.toml``).
+
+    Searched from ``start`` (default: the working directory) upwards, then
+    from the installed package's location (an editable install of this repository).
+
+    Raises
+    ------
+    ParameterError
+        No such folder found.
+    """
+    here = Path(start or Path.cwd()).absolute()
+    for folder in (here, *here.parents):
+        if _looks_like_project(folder):
+            return folder
+    package_root = Path(__file__).resolve().parents[2]
+    if _looks_like_project(package_root):
+        return package_root
+    raise ParameterError(
+        f"cannot find the project folder (with notebooks/ and config/default.yaml) from {here}; "
+        "run from the project folder or pass --config and --notebooks-dir"
+    )
+
+
+def discover_notebooks(notebooks_dir: str | Path, select: Sequence[str] | str | None = None) -> list[Path]:
+    """The report notebooks ``NN_name.ipynb`` in ``notebooks_dir``, in order.
+
+    Parameters
+    ----------
+    notebooks_dir
+        Folder of notebooks.
+    select
+        Which to run: numbers (``"01"``, ``"4"``), stems (``"04_early_warning"``)
+        or names without number (``"early_warning"``); a comma-separated string
+        is split. None runs all.
+
+    Raises
+    ------
+    ParameterError
+        No notebooks, or a selection that matches none.
+    """
+    folder = Path(notebooks_dir)
+    if not folder.is_dir():
+        raise ParameterError("notebooks folder not found; pass --notebooks-dir", path=folder)
+    found = sorted(path for path in folder.iterdir() if NOTEBOOK_PATTERN.match(path.name))
+    if not found:
+        raise ParameterError("no report notebooks (NN_name.ipynb) in this folder", path=folder)
+    if select is None or select == "" or select == []:
+        return found
+    tokens = [token.strip() for token in (select.split(",") if isinstance(select, str) else select)]
+    chosen: list[Path] = []
+    for token in filter(None, tokens):
+        key = token.removesuffix(".ipynb")
+        matches = [
+            path
+            for path in found
+            if key in {path.stem, path.stem[:2], path.stem[3:]} or (key.isdigit() and int(key) == int(path.stem[:2]))
+        ]
+        if not matches:
+            raise ParameterError(
+                f"--notebooks: no notebook matches '{token}'; available: {', '.join(path.stem for path in found)}"
+            )
+        chosen.extend(path for path in matches if path not in chosen)
+    return sorted(chosen)
+
+
+def runs_dir(reports_dir: str | Path) -> Path:
+    """``<reports_dir>/runs``."""
+    return Path(reports_dir) / RUNS_DIR
+
+
+# ---------------------------------------------------------------------------
+# Lock
+# ---------------------------------------------------------------------------
+
+
+def _process_start_ticks(pid: int) -> int | None:
+    """Start time of ``pid`` in clock ticks since boot (Linux); None where unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 2 (comm) may hold spaces and parentheses: split after its closing ')'.
+    fields = stat.rsplit(")", 1)[-1].split()
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def _pid_alive(pid: int, start_ticks: int | None = None) -> bool:
+    """Whether ``pid`` is a live process on this host (and the same one, if its start is known)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+        if state in {"Z", "X"}:  # killed, not yet reaped by its parent
+            return False
+    except (OSError, IndexError):
+        pass
+    if start_ticks is not None:
+        current = _process_start_ticks(pid)
+        if current is not None and current != start_ticks:
+            return False  # the pid was reused by another process
+    return True
+
+
+class RunLock:
+    """Exclusive right to write a reports dir, held by one process at a time.
+
+    The lock is a file ``<reports_dir>/.forecast-run.lock`` created with
+    ``O_CREAT | O_EXCL`` and holding the pid, host, process start and start
+    time. A lock whose process is gone (a run killed with SIGKILL, a reboot)
+    is stale: the next run removes it with a warning and proceeds. Checking and
+    taking over happen under an ``flock`` on a guard file, so two runs that find
+    the same stale lock cannot both take it.
+
+    Parameters
+    ----------
+    reports_dir
+        The reports folder to protect.
+    purpose
+        Recorded in the lock ("run", "prune").
+    on_recover
+        Called with a one-line message when a stale lock is recovered.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with RunLock(tempfile.mkdtemp()) as lock:
+    ...     lock.path.exists()
+    True
+    """
+
+    def __init__(self, reports_dir: str | Path, *, purpose: str = "run", on_recover: Progress | None = None) -> None:
+        self.reports_dir = Path(reports_dir)
+        self.path = self.reports_dir / LOCK_NAME
+        self.purpose = purpose
+        self.on_recover = on_recover
+        self.token = uuid.uuid4().hex
+        self.held = False
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        if fcntl is None:  # pragma: no cover - Windows
+            yield
+            return
+        with open(self.path.with_name(LOCK_NAME + ".guard"), "a+") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def holder(self) -> dict[str, Any] | None:
+        """What the lock file says (pid, hostname, started, ...), or None if absent or unreadable."""
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def _is_stale(self, holder: dict[str, Any] | None) -> bool:
+        if holder is None:
+            # Under the guard nobody is between creating and writing the file:
+            # an unreadable lock was left by a process killed in that instant.
+            return self.path.exists()
+        if holder.get("hostname") != socket.gethostname():
+            return False  # cannot see processes on another host: assume it is alive
+        try:
+            pid = int(holder.get("pid", -1))
+        except (TypeError, ValueError):
+            return True
+        return not _pid_alive(pid, holder.get("process_start"))
+
+    def acquire(self) -> RunLock:
+        """Take the lock, recovering a stale one.
+
+        Raises
+        ------
+        LockError
+            Another live process holds it.
+        """
+        self.reports_dir.mkdir(parents=True, exist_ok=True)
+        with self._guard():
+            for _ in range(2):
+                try:
+                    fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                except FileExistsError:
+                    holder = self.holder()
+                    if not self._is_stale(holder):
+                        holder = holder or {}
+                        raise LockError(
+                            f"reports dir {self.reports_dir} is locked by {holder.get('purpose', 'run')} "
+                            f"pid {holder.get('pid', '?')} on {holder.get('hostname', '?')} started "
+                            f"{holder.get('started', '?')}; wait for it or remove {self.path} if that process is gone"
+                        ) from None
+                    message = (
+                        f"recovered a stale lock in {self.reports_dir}: "
+                        + (
+                            f"pid {holder.get('pid')} (started {holder.get('started')}) is no longer running"
+                            if holder
+                            else "the lock file was empty"
+                        )
+                    )
+                    logger.warning(message)
+                    if self.on_recover is not None:
+                        self.on_recover(message)
+                    with contextlib.suppress(FileNotFoundError):
+                        self.path.unlink()
+                    continue
+                record = {
+                    "pid": os.getpid(),
+                    "hostname": socket.gethostname(),
+                    "process_start": _process_start_ticks(os.getpid()),
+                    "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    "purpose": self.purpose,
+                    "token": self.token,
+                }
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    json.dump(record, handle)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                self.held = True
+                return self
+        raise LockError(f"could not take the lock {self.path}; try again")  # pragma: no cover - lost a race twice
+
+    def release(self) -> None:
+        """Remove the lock if this object still holds it."""
+        if not self.held:
+            return
+        holder = self.holder()
+        if holder is not None and holder.get("token") == self.token:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+        self.held = False
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _clean_interrupted(reports_dir: Path, progress: Progress | None) -> None:
+    """Remove half-built run folders left by killed runs (only call while holding the lock)."""
+    folder = runs_dir(reports_dir)
+    if not folder.is_dir():
+        return
+    for leftover in sorted(folder.glob(TMP_PREFIX + "*")):
+        shutil.rmtree(leftover, ignore_errors=True)
+        message = f"removed {leftover.name}, an incomplete run folder left by an interrupted run"
+        logger.warning(message)
+        if progress is not None:
+            progress(message)
+
+
+# ---------------------------------------------------------------------------
+# Manifests, index, latest
+# ---------------------------------------------------------------------------
+
+
+def read_manifests(reports_dir: str | Path) -> list[dict[str, Any]]:
+    """Manifests of the published runs, newest first (by start time, then run id).
+
+    Folders without a readable ``manifest.json`` and half-built ``.tmp-*`` folders are skipped.
+    """
+    folder = runs_dir(reports_dir)
+    manifests = []
+    if folder.is_dir():
+        for run_folder in folder.iterdir():
+            if run_folder.name.startswith(".") or not run_folder.is_dir():
+                continue
+            try:
+                manifest = json.loads((run_folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            manifest["folder"] = f"{RUNS_DIR}/{run_folder.name}"
+            manifests.append(manifest)
+    manifests.sort(key=lambda m: (str(m.get("started", "")), str(m.get("run_id", ""))), reverse=True)
+    return manifests
+
+
+def latest_successful(manifests: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The newest manifest whose status is ``ok`` (``manifests`` newest first)."""
+    return next((manifest for manifest in manifests if manifest.get("status") == "ok"), None)
+
+
+def publish_index(reports_dir: str | Path) -> Path:
+    """Rebuild ``latest.json`` and ``index.html`` from the manifests, atomically.
+
+    The latest run is the newest *successful* one, so a failed run never
+    replaces a good report.
+    """
+    reports_dir = Path(reports_dir)
+    manifests = read_manifests(reports_dir)
+    latest = latest_successful(manifests)
+    if latest is not None:
+        write_json_atomic(
+            reports_dir / LATEST_NAME,
+            {
+                "run_id": latest["run_id"],
+                "folder": latest["folder"],
+                "as_of": latest.get("parameters", {}).get("as_of"),
+                "finished": latest.get("finished"),
+                "reports": [f"{latest['folder']}/{entry['html']}" for entry in latest.get("notebooks", []) if entry.get("html")],
+            },
+        )
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            (reports_dir / LATEST_NAME).unlink()
+    index = reports_dir / INDEX_NAME
+    write_text_atomic(index, report_pages.render_index(manifests, None if latest is None else latest["run_id"]))
+    return index
+
+
+# ---------------------------------------------------------------------------
+# Planning and running
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class RunPlan:
+    """A checked run, before anything is written.
+
+    Attributes
+    ----------
+    config
+        Parameters after overrides and checks.
+    notebooks
+        Selected notebooks and what they declare.
+    parameters
+        Notebook name to the parameters it receives (``output_dir`` filled at run time).
+    project_root, reports_dir
+        Working directory of the notebooks; where runs are published.
+    input
+        What the run reads: ``{"source", "events_path", "sha256"}``.
+    """
+
+    config: RunConfig
+    notebooks: list[NotebookSpec]
+    parameters: dict[str, dict[str, Any]]
+    project_root: Path
+    reports_dir: Path
+    input: dict[str, Any]
+
+
+def _input_record(config: RunConfig, project_root: Path) -> dict[str, Any]:
+    values = config.values
+    source = values.get("source", "synthetic")
+    if source == "synthetic":
+        synthetic = values.get("synthetic") or {}
+        seed = synthetic.get("seed", values.get("seed", "default"))
+        return {"source": "synthetic", "events_path": None, "sha256": f"synthetic:{seed}"}
+    path = Path(str(values["events_path"])).expanduser()
+    if not path.is_absolute():
+        path = project_root / path
+    if not path.is_file():
+        raise ParameterError(
+            f"events_path not found (relative paths are read from the project folder {project_root}); "
+            "check the path or run `forecast ingest` first",
+            path=path,
+        )
+    values["events_path"] = str(path)  # notebooks get an absolute path whatever their cwd
+    return {"source": source, "events_path": str(path), "sha256": sha256_file(path), "bytes": path.stat().st_size}
+
+
+def plan_run(
+    config_path: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    notebooks_dir: str | Path | None = None,
+    select: Sequence[str] | str | None = None,
+    reports_dir: str | Path | None = None,
+    project_root: str | Path | None = None,
+) -> RunPlan:
+    """Load and check everything a run needs; writes nothing.
+
+    Parameters
+    ----------
+    config_path
+        Parameter file; default ``<project>/config/default.yaml``.
+    overrides
+        ``key=value`` strings (``-p``).
+    notebooks_dir
+        Default ``<project>/notebooks``.
+    select
+        Notebooks to run (see :func:`discover_notebooks`).
+    reports_dir
+        Default ``<project>/reports``.
+    project_root
+        Default: :func:`find_project_root`.
+
+    Raises
+    ------
+    ParameterError
+        Unknown names, wrong types, missing files.
+    """
+    root = Path(project_root).absolute() if project_root is not None else find_project_root()
+    if config_path is None:
+        config_path = root / DEFAULT_CONFIG
+    config = load_config(config_path, overrides)
+    folder = Path(notebooks_dir) if notebooks_dir is not None else root / "notebooks"
+    specs = [notebook_spec(path) for path in discover_notebooks(folder, select)]
+    parameters = validate_parameters(config, specs, injected={"output_dir": None})
+    record = _input_record(config, root)
+    if record["events_path"] is not None:
+        for chosen, spec in zip(parameters.values(), specs, strict=True):
+            if "events_path" in spec.parameters:
+                chosen["events_path"] = record["events_path"]
+    reports = Path(reports_dir).absolute() if reports_dir is not None else root / "reports"
+    return RunPlan(config, specs, parameters, root, reports, record)
+
+
+@dataclass
+class NotebookResult:
+    """Outcome of one notebook in a run."""
+
+    name: str
+    status: str
+    duration_s: float
+    parameters: dict[str, Any]
+    executed: str | None = None
+    html: str | None = None
+    error: dict[str, Any] | None = None
+    alerts: dict[str, Any] | None = None
+    source: str = ""
+    source_sha256: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready record for the manifest."""
+        return {
+            "name": self.name,
+            "status": self.status,
+            "duration_s": round(self.duration_s, 2),
+            "source": self.source,
+            "source_sha256": self.source_sha256,
+            "executed": self.executed,
+            "html": self.html,
+            "parameters": self.parameters,
+            "error": self.error,
+            "alerts": self.alerts,
+        }
+
+
+@dataclass
+class RunResult:
+    """A finished (published) run."""
+
+    run_id: str
+    folder: Path
+    status: str
+    notebooks: list[NotebookResult]
+    manifest: dict[str, Any]
+    index: Path
+    previous_latest: str | None = None
+    latest: str | None = None
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every notebook succeeded."""
+        return self.status == "ok"
+
+
+def make_run_id(as_of: str | None, now: dt.datetime | None = None) -> str:
+    """``<as-of>_<UTC timestamp>``, e.g. ``2021-12-27_20250106T060000Z``; safe characters only.
+
+    >>> make_run_id("2021-12-27", dt.datetime(2025, 1, 6, 6, 0, tzinfo=dt.UTC))
+    '2021-12-27_20250106T060000Z'
+    >>> make_run_id(None, dt.datetime(2025, 1, 6, 6, 0, tzinfo=dt.UTC))
+    'latest_20250106T060000Z'
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    label = re.sub(r"[^A-Za-z0-9.-]+", "-", str(as_of)).strip("-.") if as_of else "latest"
+    return f"{label or 'latest'}_{now.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}"
+
+
+def _unique_run_id(reports_dir: Path, base: str) -> str:
+    folder = runs_dir(reports_dir)
+    candidate, n = base, 1
+    while (folder / candidate).exists() or (folder / (TMP_PREFIX + candidate)).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    assert _SAFE_ID.match(candidate), candidate
+    return candidate
+
+
+@contextlib.contextmanager
+def kernel_environment() -> Iterator[str]:
+    """A private ``python3`` kernelspec that runs this interpreter; yields the kernel name.
+
+    The spec is written to a temporary folder put first on ``JUPYTER_PATH``
+    (restored afterwards), so a user-level ``python3`` kernel pointing at
+    another Python cannot capture the run. The kernel's matplotlib backend is
+    the headless inline one (Agg rendering) whatever the caller's ``MPLBACKEND``.
+    """
+    with tempfile.TemporaryDirectory(prefix="forecast-kernel-") as tmp:
+        spec_dir = Path(tmp) / "kernels" / KERNEL_NAME
+        spec_dir.mkdir(parents=True)
+        spec = {
+            # log_level=ERROR: the kernel's start-up warnings (TCP without encryption on
+            # localhost) would otherwise reach the runner's stderr and every cron mail.
+            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--IPKernelApp.log_level=ERROR"],
+            "display_name": "Python 3 (forecast runner)",
+            "language": "python",
+            # The inline backend renders with Agg (headless, no windows) and, unlike plain
+            # Agg, puts pyplot figures into the notebook, so they reach the HTML report.
+            "env": {"MPLBACKEND": INLINE_BACKEND, "PYDEVD_DISABLE_FILE_VALIDATION": "1"},
+            "metadata": {"debugger": False},
+        }
+        (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+        saved = os.environ.get("JUPYTER_PATH")
+        os.environ["JUPYTER_PATH"] = os.pathsep.join([tmp, *([saved] if saved else [])])
+        try:
+            yield KERNEL_NAME
+        finally:
+            if saved is None:
+                os.environ.pop("JUPYTER_PATH", None)
+            else:
+                os.environ["JUPYTER_PATH"] = saved
+
+
+def _git_commit(project_root: Path) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(project_root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (done.stdout.strip() or None) if done.returncode == 0 else None
+
+
+def _one_line(text: Any, limit: int = 300) -> str:
+    flat = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(text)).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _execute(
+    spec: NotebookSpec,
+    parameters: dict[str, Any],
+    output: Path,
+    *,
+    kernel_name: str,
+    cwd: Path,
+    cell_timeout: int | None,
+) -> dict[str, Any] | None:
+    """Run one notebook with papermill; return None on success or the error record."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    # papermill's own parameter inference cannot read annotations like `str | None`
+    # or None defaults and warns for each; forecast.config has already checked them.
+    papermill_logger = logging.getLogger("papermill")
+    saved_level = papermill_logger.level
+    papermill_logger.setLevel(logging.ERROR)
+    try:
+        pm.execute_notebook(
+            str(spec.path),
+            str(output),
+            parameters=parameters,
+            kernel_name=kernel_name,
+            cwd=str(cwd),
+            progress_bar=False,
+            log_output=False,
+            start_timeout=120,
+            execution_timeout=cell_timeout,
+        )
+    except PapermillExecutionError as exc:
+        return {
+            "ename": exc.ename,
+            "evalue": _one_line(exc.evalue),
+            "cell_index": exc.cell_index,
+            "execution_count": exc.exec_count,
+        }
+    except Exception as exc:  # noqa: BLE001 - kernel death, timeouts: the run records them and goes on
+        return {"ename": type(exc).__name__, "evalue": _one_line(exc), "cell_index": None, "execution_count": None}
+    finally:
+        papermill_logger.setLevel(saved_level)
+    return None
+
+
+def _collect_alerts(run_folder: Path, name: str) -> dict[str, Any] | None:
+    """Move ``alerts.json`` written by notebook ``name`` to ``<name>.alerts.json`` and return it."""
+    written = run_folder / report_pages.ALERTS_FILE
+    if not written.exists():
+        return None
+    target = run_folder / f"{name}.alerts.json"
+    os.replace(written, target)
+    try:
+        summary = json.loads(target.read_text(encoding="utf-8"))
+    except ValueError:
+        logger.warning("%s wrote an unreadable %s; ignored", name, report_pages.ALERTS_FILE)
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
+def run_reports(
+    config_path: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    notebooks_dir: str | Path | None = None,
+    select: Sequence[str] | str | None = None,
+    reports_dir: str | Path | None = None,
+    project_root: str | Path | None = None,
+    progress: Progress | None = None,
+    cell_timeout: int | None = None,
+    raise_on_failure: bool = True,
+    now: dt.datetime | None = None,
+) -> RunResult:
+    """Run the report notebooks and publish a run folder.
+
+    Parameters
+    ----------
+    config_path, overrides, notebooks_dir, select, reports_dir, project_root
+        See :func:`plan_run`.
+    progress
+        Called with one line per notebook (name, status, duration) and a
+        closing line; None is silent.
+    cell_timeout
+        Seconds a single cell may run (None: no limit).
+    raise_on_failure
+        Raise :class:`RunError` when a notebook fails (after publishing the
+        failed run); otherwise return the result with ``status == "failed"``.
+    now
+        Clock for the run id (tests).
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    ParameterError
+        Before anything is written.
+    LockError
+        Another run holds the reports dir.
+    RunError
+        A notebook failed (the previous latest run stays the latest).
+    """
+    say = progress or (lambda _message: None)
+    plan = plan_run(
+        config_path,
+        overrides,
+        notebooks_dir=notebooks_dir,
+        select=select,
+        reports_dir=reports_dir,
+        project_root=project_root,
+    )
+    reports = plan.reports_dir
+    with RunLock(reports, purpose="run", on_recover=say):
+        _clean_interrupted(reports, say)
+        previous = latest_successful(read_manifests(reports))
+        run_id = _unique_run_id(reports, make_run_id(plan.config.values.get("as_of"), now))
+        building = runs_dir(reports) / (TMP_PREFIX + run_id)
+        building.mkdir(parents=True)
+        try:
+            result = _build_run(plan, run_id, building, say, cell_timeout)
+            final = runs_dir(reports) / run_id
+            os.replace(building, final)
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)  # interrupted: leave nothing half-built
+            raise
+        result.folder = final
+        result.previous_latest = None if previous is None else previous["run_id"]
+        result.index = publish_index(reports)
+        latest = latest_successful(read_manifests(reports))
+        result.latest = None if latest is None else latest["run_id"]
+
+    try:
+        shown = final.relative_to(Path.cwd())
+    except ValueError:
+        shown = final
+    if result.ok:
+        say(f"run {run_id}: ok, {len(result.notebooks)} notebooks in {shown}; index: {result.index}")
+        return result
+    failed = [entry for entry in result.notebooks if entry.status != "ok"]
+    first = failed[0]
+    error = first.error or {}
+    where = f" (cell {error['cell_index']})" if error.get("cell_index") is not None else ""
+    keep = f"the latest report is still {result.latest}" if result.latest else "there is no successful run yet"
+    message = (
+        f"run {run_id} failed: {first.name} raised {error.get('ename')}: {error.get('evalue')}{where}"
+        + (f" (+{len(failed) - 1} more failed)" if len(failed) > 1 else "")
+        + f"; executed copy: {shown / (first.executed or '')}; {keep}"
+    )
+    say(f"run {run_id}: FAILED ({len(failed)} of {len(result.notebooks)} notebooks); index: {result.index}")
+    if raise_on_failure:
+        raise RunError(message)
+    result.messages.append(message)
+    return result
+
+
+def _build_run(plan: RunPlan, run_id: str, building: Path, say: Progress, cell_timeout: int | None) -> RunResult:
+    started = dt.datetime.now(dt.UTC)
+    results: list[NotebookResult] = []
+    total = len(plan.notebooks)
+    with kernel_environment() as kernel_name:
+        for position, spec in enumerate(plan.notebooks, start=1):
+            parameters = dict(plan.parameters[spec.name])
+            if "output_dir" in spec.parameters:
+                parameters["output_dir"] = str(building)
+            executed = building / spec.path.name
+            clock = time.monotonic()
+            error = _execute(spec, parameters, executed, kernel_name=kernel_name, cwd=plan.project_root, cell_timeout=cell_timeout)
+            duration = time.monotonic() - clock
+            result = NotebookResult(
+                name=spec.name,
+                status="ok" if error is None else "failed",
+                duration_s=duration,
+                parameters={key: value for key, value in parameters.items() if key != "output_dir"},
+                executed=executed.name if executed.exists() else None,
+                error=error,
+                alerts=_collect_alerts(building, spec.name),
+                source=str(spec.path),
+                source_sha256=sha256_file(spec.path),
+            )
+            results.append(result)
+            detail = "" if error is None else f" ({error['ename']}: {_one_line(error['evalue'], 120)})"
+            say(f"[{position}/{total}] {spec.name}: {'ok' if error is None else 'FAILED'} in {duration:.1f} s{detail}")
+
+    merged_alerts = report_pages.merge_alert_summaries(result.alerts for result in results)
+    values = plan.config.values
+    links = [("All runs (index)", "../../index.html")] + [
+        (result.name, f"{result.name}.html") for result in results if result.executed
+    ]
+    for result in results:
+        if not result.executed:
+            continue
+        title = report_pages.report_title(result.name, values)
+        failure = None
+        if result.error:
+            failure = f"{result.error['ename']}: {result.error['evalue']}"
+        header = report_pages.report_header(
+            title=title, parameters=values, alerts=merged_alerts, links=links, failure=failure, run_id=run_id
+        )
+        report_pages.export_html(building / result.executed, building / f"{result.name}.html", title=title, header_html=header)
+        result.html = f"{result.name}.html"
+
+    finished = dt.datetime.now(dt.UTC)
+    status = "ok" if all(result.status == "ok" for result in results) else "failed"
+    manifest = _manifest(plan, run_id, status, started, finished, results, merged_alerts)
+    write_json_atomic(building / MANIFEST_NAME, manifest)
+    return RunResult(run_id=run_id, folder=building, status=status, notebooks=results, manifest=manifest, index=plan.reports_dir / INDEX_NAME)
+
+
+def _manifest(
+    plan: RunPlan,
+    run_id: str,
+    status: str,
+    started: dt.datetime,
+    finished: dt.datetime,
+    results: list[NotebookResult],
+    alerts: dict[str, Any] | None,
+) -> dict[str, Any]:
+    import nbconvert
+    import papermill
+
+    return {
+        "schema": "forecast.run/1",
+        "run_id": run_id,
+        "status": status,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": finished.isoformat(timespec="seconds"),
+        "duration_s": round((finished - started).total_seconds(), 2),
+        "synthetic": plan.config.is_synthetic,
+        "config_file": None if plan.config.path is None else str(Path(plan.config.path).absolute()),
+        "overrides": plan.config.overrides,
+        "parameters": plan.config.values,
+        "input": plan.input,
+        "package_version": __version__,
+        "python_version": platform.python_version(),
+        "python": sys.executable,
+        "kernel": KERNEL_NAME,
+        "tools": {"papermill": papermill.__version__, "nbconvert": nbconvert.__version__},
+        "git_commit": _git_commit(plan.project_root),
+        "hostname": socket.gethostname(),
+        "project_root": str(plan.project_root),
+        "notebooks": [result.as_dict() for result in results],
+        "alerts": alerts,
+    }
+
+
+# ---------------------------------------------------------------------------
+# Retention
+# ---------------------------------------------------------------------------
+
+
+def prune_runs(reports_dir: str | Path, keep: int, *, progress: Progress | None = None) -> list[str]:
+    """Delete all but the ``keep`` newest runs; never the latest successful one.
+
+    Parameters
+    ----------
+    reports_dir
+        The reports folder.
+    keep
+        Runs to keep (at least 1).
+    progress
+        Called with one line per deleted run.
+
+    Returns
+    -------
+    list of str
+        Run ids deleted.
+    """
+    if type(keep) is not int or keep < 1:
+        raise ParameterError(f"--keep must be 1 or more, got {keep!r}")
+    reports_dir = Path(reports_dir)
+    say = progress or (lambda _message: None)
+    with RunLock(reports_dir, purpose="prune", on_recover=say):
+        manifests = read_manifests(reports_dir)
+        latest = latest_successful(manifests)
+        doomed = [m for m in manifests[keep:] if latest is None or m["run_id"] != latest["run_id"]]
+        trash: list[Path] = []
+        for manifest in doomed:
+            folder = reports_dir / manifest["folder"]
+            # Out of the index's sight first (a .tmp- name is skipped), delete after republishing.
+            hidden = folder.with_name(f"{TMP_PREFIX}prune-{folder.name}")
+            os.replace(folder, hidden)
+            trash.append(hidden)
+            say(f"deleted run {manifest['run_id']} ({manifest.get('status')})")
+        publish_index(reports_dir)
+        for hidden in trash:
+            shutil.rmtree(hidden, ignore_errors=True)
+    return [manifest["run_id"] for manifest in doomed]
+
+
+# ---------------------------------------------------------------------------
+# Scheduling
+# ---------------------------------------------------------------------------
+
+_MACROS = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}
+_MONTHS = {name: n for n, name in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
+_DAYS = {name: n for n, name in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])}
+_SYSTEMD_DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def _cron_number(text: str, field_name: str, low: int, high: int, names: dict[str, int] | None) -> int:
+    key = text.lower()
+    if names and key in names:
+        return names[key]
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ParameterError(f"--cron: {field_name} '{text}' is not a number from {low} to {high}")
+    return int(text)
+
+
+def _cron_field(text: str, field_name: str, low: int, high: int, names: dict[str, int] | None = None, width: int = 2) -> str:
+    """One cron field as a systemd calendar component (``*``, ``1,3``, ``1..5``, ``00/15``)."""
+    if text == "*":
+        return "*"
+    parts = []
+    for item in text.split(","):
+        base, slash, step = item.partition("/")
+        if slash:
+            if not step.isdigit() or int(step) < 1:
+                raise ParameterError(f"--cron: {field_name} step '{step}' must be a positive number")
+            if base == "*":
+                parts.append(f"{low:0{width}d}/{int(step)}")
+                continue
+            if "-" in base:
+                raise ParameterError(f"--cron: {field_name} '{item}' (a range with a step) has no systemd equivalent; list the values")
+            parts.append(f"{_cron_number(base, field_name, low, high, names):0{width}d}/{int(step)}")
+            continue
+        if "-" in base:
+            first, _, last = base.partition("-")
+            a = _cron_number(first, field_name, low, high, names)
+            b = _cron_number(last, field_name, low, high, names)
+            parts.append(f"{a:0{width}d}..{b:0{width}d}")
+            continue
+        parts.append(f"{_cron_number(base, field_name, low, high, names):0{width}d}")
+    return ",".join(parts)
+
+
+def _cron_weekdays(text: str) -> str:
+    if text == "*":
+        return ""
+    parts = []
+    for item in text.split(","):
+        if "/" in item:
+            raise ParameterError(f"--cron: day-of-week '{item}' with a step has no systemd equivalent; list the days")
+        if "-" in item:
+            first, _, last = item.partition("-")
+            a = _cron_number(first, "day-of-week", 0, 7, _DAYS)
+            b = _cron_number(last, "day-of-week", 0, 7, _DAYS)
+            parts.append(f"{_SYSTEMD_DAYS[a]}..{_SYSTEMD_DAYS[b]}")
+        else:
+            parts.append(_SYSTEMD_DAYS[_cron_number(item, "day-of-week", 0, 7, _DAYS)])
+    return ",".join(parts)
+
+
+def cron_to_oncalendar(expression: str) -> str:
+    """Translate a five-field cron expression into a systemd ``OnCalendar=`` value.
+
+    >>> cron_to_oncalendar("0 6 * * 1")
+    'Mon *-*-* 06:00:00'
+    >>> cron_to_oncalendar("*/15 8-18 * * mon-fri")
+    'Mon..Fri *-*-* 08..18:00/15:00'
+    >>> cron_to_oncalendar("@daily")
+    '*-*-* 00:00:00'
+    """
+    text = _MACROS.get(expression.strip().lower(), expression.strip())
+    fields = text.split()
+    if len(fields) != 5:
+        raise ParameterError(f"--cron '{expression}' needs five fields: minute hour day-of-month month day-of-week, e.g. \"0 6 * * 1\"")
+    minute, hour, day, month, weekday = fields
+    if day != "*" and weekday != "*":
+        raise ParameterError(
+            f"--cron '{expression}': cron runs when either the day of month or the weekday matches, "
+            "systemd only when both do; restrict one of them"
+        )
+    days = _cron_weekdays(weekday)
+    date = f"*-{_cron_field(month, 'month', 1, 12, _MONTHS)}-{_cron_field(day, 'day-of-month', 1, 31)}"
+    clock = f"{_cron_field(hour, 'hour', 0, 23)}:{_cron_field(minute, 'minute', 0, 59)}:00"
+    return f"{days + ' ' if days else ''}{date} {clock}"
+
+
+def forecast_executable() -> list[str]:
+    """The command that runs ``forecast`` in this virtual environment (absolute paths)."""
+    script = Path(sys.executable).absolute().parent / "forecast"
+    if script.is_file():
+        return [str(script)]
+    return [str(Path(sys.executable).absolute()), "-m", "forecast.cli"]  # pragma: no cover - not installed as script
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A crontab line and a systemd service + timer pair running ``forecast run``."""
+
+    cron: str
+    oncalendar: str
+    command: list[str]
+    project_root: Path
+    crontab: str
+    service: str
+    timer: str
+    unit_name: str
+
+    def text(self) -> str:
+        """Everything, with install hints, for printing."""
+        return "\n".join(
+            [
+                "# --- cron: add with `crontab -e` ---",
+                self.crontab,
+                "",
+                f"# --- systemd: save as ~/.config/systemd/user/{self.unit_name}.service ---",
+                self.service,
+                f"# --- systemd: save as ~/.config/systemd/user/{self.unit_name}.timer, then:",
+                f"#     systemctl --user daemon-reload && systemctl --user enable --now {self.unit_name}.timer",
+                "#     (add `loginctl enable-linger $USER` so it runs while you are logged out) ---",
+                self.timer,
+            ]
+        )
+
+
+def _systemd_quote(word: str) -> str:
+    if re.fullmatch(r"[A-Za-z0-9_./:=@+-]+", word):
+        return word
+    return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def make_schedule(
+    cron: str,
+    *,
+    config_path: str | Path | None = None,
+    reports_dir: str | Path | None = None,
+    project_root: str | Path | None = None,
+    unit_name: str = "forecast-report",
+) -> Schedule:
+    """Build the crontab line and systemd units for a scheduled ``forecast run --quiet``.
+
+    All paths are absolute and the command is this virtual environment's
+    ``forecast``, so the job does not depend on the scheduler's PATH or working directory.
+    """
+    oncalendar = cron_to_oncalendar(cron)
+    root = Path(project_root).absolute() if project_root is not None else find_project_root()
+    config = Path(config_path).absolute() if config_path is not None else root / DEFAULT_CONFIG
+    if not config.is_file():
+        raise ParameterError("parameter file not found; pass --config FILE", path=config)
+    command = [*forecast_executable(), "run", "--config", str(config), "--quiet"]
+    if reports_dir is not None:
+        command += ["--reports-dir", str(Path(reports_dir).absolute())]
+    fields = _MACROS.get(cron.strip().lower(), cron.strip())
+    # cron treats an unescaped % as a newline; quiet mode prints only errors, which cron mails.
+    shell_command = " ".join(shlex.quote(word) for word in command).replace("%", r"\%")
+    crontab = f"{fields} cd {shlex.quote(str(root)).replace('%', chr(92) + '%')} && {shell_command}"
+    service = "\n".join(
+        [
+            "[Unit]",
+            f"Description=forecast: run the report notebooks ({root})",
+            "",
+            "[Service]",
+            "Type=oneshot",
+            f"WorkingDirectory={root}",
+            "Environment=MPLBACKEND=Agg",
+            "ExecStart=" + " ".join(_systemd_quote(word) for word in command),
+            "",
+        ]
+    )
+    timer = "\n".join(
+        [
+            "[Unit]",
+            f"Description=forecast: scheduled report run ({cron.strip()})",
+            "",
+            "[Timer]",
+            f"OnCalendar={oncalendar}",
+            "Persistent=true",
+            "",
+            "[Install]",
+            "WantedBy=timers.target",
+            "",
+        ]
+    )
+    return Schedule(cron.strip(), oncalendar, command, root, crontab, service, timer, unit_name)
+
+
+def list_runs(reports_dir: str | Path) -> list[dict[str, Any]]:
+    """One summary per published run, newest first: id, status, finished, as-of, alerts, latest flag."""
+    manifests = read_manifests(reports_dir)
+    latest = latest_successful(manifests)
+    return [
+        {
+            "run_id": manifest.get("run_id"),
+            "status": manifest.get("status"),
+            "finished": manifest.get("finished"),
+            "as_of": manifest.get("parameters", {}).get("as_of"),
+            "source": manifest.get("parameters", {}).get("source"),
+            "alerts": report_pages.alert_counts_text(manifest.get("alerts")),
+            "latest": latest is not None and manifest.get("run_id") == latest.get("run_id"),
+            "folder": manifest.get("folder"),
+        }
+        for manifest in manifests
+    ]

@@ -1,0 +1,106 @@
+"""Report pages in a real browser: headless Chromium opens them without console errors.
+
+Needs the Debian packages ``chromium`` and ``chromium-driver`` (``.ci/run``
+installs them). Without them the test skips with the reason, except under
+``CI=true``, where a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from forecast.runner import run_reports
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent
+NOTEBOOKS = HERE / "data" / "notebooks"
+XSS = "<script>alert(1)</script>"
+
+
+def _find(name: str, fallback: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    return fallback if Path(fallback).is_file() else None
+
+
+def _need_browser() -> tuple[str, str]:
+    chromium = _find("chromium", "/usr/bin/chromium")
+    driver = _find("chromedriver", "/usr/bin/chromedriver")
+    missing = [name for name, path in (("chromium", chromium), ("chromedriver", driver)) if path is None]
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append("the selenium package")
+    if missing:
+        reason = f"headless browser test needs {', '.join(missing)} (apt-get install chromium chromium-driver)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + "; CI=true requires it")
+        pytest.skip(reason)
+    return chromium, driver  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium, driver_path = _need_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--window-size=1280,1600"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("browser") / "reports"
+    run_reports(
+        ROOT / "config" / "default.yaml",
+        ["horizon=4", f"actor={XSS}"],
+        notebooks_dir=NOTEBOOKS,
+        select="01,02",
+        reports_dir=folder,
+        project_root=ROOT,
+    )
+    return folder
+
+
+def _open(browser, page: Path, screenshot: Path):
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.common.by import By
+
+    browser.get_log("browser")  # drop anything from an earlier page
+    browser.get(page.as_uri())
+    assert browser.execute_script("return document.readyState") == "complete"
+    table = browser.find_element(By.CSS_SELECTOR, "table.alert-table")
+    assert table.is_displayed()
+    assert browser.save_screenshot(str(screenshot))
+    assert screenshot.stat().st_size > 1000
+    with pytest.raises(NoAlertPresentException):  # the hostile actor name did not run
+        browser.switch_to.alert.text  # noqa: B018
+    errors = [entry for entry in browser.get_log("browser") if entry.get("level") == "SEVERE"]
+    assert errors == [], errors
+    return table
+
+
+@pytest.mark.slow
+def test_index_and_a_report_open_without_console_errors(browser, reports, tmp_path):
+    table = _open(browser, reports / "index.html", tmp_path / "index.png")
+    assert XSS in table.text  # shown as text, not run
+    run_folder = next(path for path in (reports / "runs").iterdir() if path.is_dir())
+    table = _open(browser, run_folder / "02_alerts.html", tmp_path / "02_alerts.png")
+    assert "1 alarm · 1 watch of 3 units" in table.text
+    from selenium.webdriver.common.by import By
+
+    assert "SYNTHETIC DATA" in browser.find_element(By.CSS_SELECTOR, ".synthetic-label").text
+    assert browser.find_elements(By.CSS_SELECTOR, ".jp-CodeCell .jp-InputArea") == []  # no code shown
