@@ -1,0 +1,374 @@
+"""Poisson and negative-binomial GLMs per unit (statsmodels), with trend, seasonality and lags.
+
+For each unit the log of the expected count at period ``t`` is
+
+.. math::
+
+    \\log \\mu_t = \\beta_0 + \\beta_{trend} \\frac{t}{P}
+        + \\sum_{k=1}^{K} \\left[ a_k \\sin \\frac{2 \\pi k t}{S} + b_k \\cos \\frac{2 \\pi k t}{S} \\right]
+        + \\sum_{l=1}^{p} \\phi_l \\log(1 + y_{t-l})
+        + \\gamma \\log(1 + \\bar y^{nb}_{t-1})
+
+with ``t`` counted from the first period of the fitted panel, ``P`` the
+periods per year (52 weekly, 12 monthly: the trend is per year), ``S`` the
+season (``season``), ``K`` the number of harmonics, ``p`` the autoregressive
+order (``ar``; an INGARCH-like feedback of the unit's own recent counts) and
+``\\bar y^{nb}`` the mean count of the unit's neighbours (``neighbours=True``).
+``glm_poisson`` fits it by IRLS; ``glm_negbin`` by maximum likelihood (NB2,
+variance ``mu + alpha mu^2``, ``alpha`` estimated) started from the Poisson fit.
+
+Forecasts beyond one step feed the simulated counts back into the lags (and
+neighbours' simulated counts into the neighbour term, jointly across units),
+so uncertainty propagates along each path. Each draw also uses its own
+coefficient vector drawn from the estimates' normal approximation
+(``parameter_draws=True``), so predictive intervals include estimation error.
+The exact (plug-in) distribution is reported where it is exact given the
+estimates: step 1, or every step for a model without lags.
+
+Series with fewer than ``min_nonzero`` non-zero periods (all-zero ones
+included), too short for the number of coefficients, or whose fit fails or does
+not converge use ``hist_mean`` instead; the ``fallback`` column says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from statsmodels.discrete.discrete_model import NegativeBinomial
+from statsmodels.tools.sm_exceptions import PerfectSeparationError
+
+from forecast.errors import ForecastError, ParameterError
+from forecast.models.base import DEFAULT_DRAWS, ForecastFrame
+from forecast.models.baselines import (
+    Neighbours,
+    PanelData,
+    SeriesFitError,
+    SeriesForecast,
+    SeriesModel,
+    _Fallback,
+    check_draws,
+    check_horizon,
+    check_int_option,
+    default_season,
+    draw_counts,
+    periods_per_year,
+    unit_rng,
+)
+
+__all__ = ["CountGLM", "NegBinGLM", "PoissonGLM", "resolve_neighbours"]
+
+
+def resolve_neighbours(units: Sequence[str], neighbours: Neighbours | None) -> dict[str, list[str]]:
+    """Adjacency restricted to ``units``: from ``neighbours`` or, if None, the AFG gazetteer.
+
+    Raises
+    ------
+    ParameterError
+        No adjacency given and the gazetteer is unavailable or does not know the units.
+    """
+    if neighbours is None:
+        try:
+            from forecast.gazetteer import Gazetteer
+
+            gazetteer = Gazetteer.load("AFG")
+            neighbours = {unit: list(gazetteer.neighbours(unit)) for unit in units}
+        except (ImportError, AttributeError, ForecastError, KeyError) as exc:
+            raise ParameterError(
+                f"neighbours=True needs the units' adjacency and the AFG gazetteer cannot give it ({exc}); "
+                "pass neighbours={unit_id: [neighbour ids]} to fit() or forecast_panel()"
+            ) from exc
+    known = set(units)
+    return {unit: [n for n in neighbours.get(unit, ()) if n in known and n != unit] for unit in units}
+
+
+@dataclass
+class _GLMState:
+    """One unit's fitted GLM."""
+
+    terms: list[str]  # names of the kept columns
+    keep: np.ndarray  # mask over the full design's columns
+    beta: np.ndarray
+    cov: np.ndarray
+    size: float | None  # NB size 1/alpha; None for Poisson
+    alpha_se: float
+    cap: float  # largest mean a simulation may reach (guards log-link explosions)
+    note: str | None = None  # a simpler fit used for this unit, and why (the ``fallback`` column)
+
+
+@dataclass
+class CountGLM(SeriesModel):
+    """Count GLM per unit; use :class:`PoissonGLM` or :class:`NegBinGLM`.
+
+    Parameters
+    ----------
+    trend
+        Include a linear trend (per year) in the log mean.
+    season
+        Periods per seasonal cycle; None: from the frequency (52 weekly,
+        12 monthly); 0: no seasonality.
+    harmonics
+        Number of Fourier sine/cosine pairs for the season.
+    ar
+        Number of lags of ``log(1 + y)`` (0: none).
+    neighbours
+        Include ``log(1 + mean neighbour count)`` at lag 1. The adjacency comes
+        from ``fit(panel, neighbours={...})`` or else the AFG gazetteer.
+    min_nonzero
+        Series with fewer non-zero periods use the fallback baseline.
+    parameter_draws
+        Draw a coefficient vector per predictive draw (estimation uncertainty).
+    alias
+        Name in the output's ``model`` column.
+    """
+
+    trend: bool = True
+    season: int | None = None
+    harmonics: int = 2
+    ar: int = 1
+    neighbours: bool = False
+    min_nonzero: int = 3
+    parameter_draws: bool = True
+    alias: str = "glm"
+
+    family: ClassVar[str] = "poisson"
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        check_int_option(name, "season", self.season, 0, allow_none=True)
+        check_int_option(name, "harmonics", self.harmonics, 0)
+        check_int_option(name, "ar", self.ar, 0)
+        check_int_option(name, "min_nonzero", self.min_nonzero, 1)
+        for option in ("trend", "neighbours", "parameter_draws"):
+            if not isinstance(getattr(self, option), bool):
+                raise ParameterError(f"{self.alias}: option {option} must be True or False, got {getattr(self, option)!r}")
+
+    # ------------------------------------------------------------- design
+    def _prepare(self, data: PanelData, neighbours: Neighbours | None) -> None:
+        season = default_season(data.freq) if self.season is None else self.season
+        self.season_ = season or 0
+        self.harmonics_ = self.harmonics if self.season_ else 0
+        if self.harmonics_ and 2 * self.harmonics_ >= self.season_:
+            raise ParameterError(
+                f"{self.alias}: harmonics={self.harmonics} needs season > {2 * self.harmonics} "
+                f"(season is {self.season_}); use fewer harmonics"
+            )
+        self.per_year_ = periods_per_year(data.freq)
+        self.n_lag_ = max(self.ar, 1 if self.neighbours else 0)
+        self.adjacency_: dict[str, list[str]] = {}
+        self.neighbour_rows_: list[np.ndarray] = []
+        if self.neighbours:
+            self.adjacency_ = resolve_neighbours(data.units, neighbours)
+            self.neighbour_rows_ = [
+                np.array([data.units.index(n) for n in self.adjacency_[u]], dtype=int) for u in data.units
+            ]
+        self.data_ = data  # the neighbour term reads other units' counts while fitting
+
+    def _deterministic(self, t: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """Intercept, trend and Fourier columns for period indices ``t``."""
+        columns, names = [np.ones(len(t))], ["intercept"]
+        if self.trend:
+            columns.append(t / self.per_year_)
+            names.append("trend")
+        for k in range(1, self.harmonics_ + 1):
+            angle = 2 * np.pi * k * t / self.season_
+            columns += [np.sin(angle), np.cos(angle)]
+            names += [f"sin{k}", f"cos{k}"]
+        return np.column_stack(columns), names
+
+    def _n_terms(self) -> int:
+        return 1 + int(self.trend) + 2 * self.harmonics_ + self.ar + int(self.neighbours)
+
+    def _neighbour_mean(self, row: int, y: np.ndarray) -> np.ndarray:
+        """Mean count of ``row``'s neighbours per period, from the count matrix ``y`` (units first)."""
+        rows = self.neighbour_rows_[row]
+        return y[rows].mean(axis=0) if len(rows) else np.zeros(y.shape[1:])
+
+    # -------------------------------------------------------------- fit
+    def _unsuitable(self, y: np.ndarray) -> str | None:
+        nonzero = int(np.count_nonzero(y))
+        if nonzero == 0:
+            return "all zeros in fit window"
+        if nonzero < self.min_nonzero:
+            return f"only {nonzero} non-zero period(s) in fit window (min_nonzero={self.min_nonzero})"
+        usable = len(y) - self.n_lag_
+        if usable < 2 * self._n_terms():
+            return f"only {len(y)} periods for {self._n_terms()} coefficients"
+        return None
+
+    def _fit_series(self, y: np.ndarray, unit: int) -> _GLMState:
+        t = np.arange(self.n_lag_, len(y))
+        design, names = self._deterministic(t.astype(float))
+        columns = [design]
+        for lag in range(1, self.ar + 1):
+            columns.append(np.log1p(y[t - lag])[:, None])
+            names = [*names, f"ar{lag}"]
+        if self.neighbours:
+            columns.append(np.log1p(self._neighbour_mean(unit, self.data_.y)[t - 1])[:, None])
+            names = [*names, "neighbours"]
+        full = np.hstack(columns)
+        # A lag or neighbour column without variation (e.g. no neighbours in the
+        # panel) is collinear with the intercept: drop it for this unit only.
+        keep = np.ones(full.shape[1], dtype=bool)
+        keep[1:] = full[:, 1:].std(axis=0) > 0
+        X, endog = full[:, keep], y[t].astype(float)
+        terms = [n for n, k in zip(names, keep, strict=True) if k]
+        beta, cov, size, alpha_se, note = self._estimate(endog, X)
+        if not (np.all(np.isfinite(beta)) and np.all(np.isfinite(cov))):
+            raise SeriesFitError("GLM estimates or their covariance are not finite (near-singular fit)")
+        cap = 10.0 * float(y.max()) + 10.0
+        if np.exp(X @ beta).max() > cap:
+            raise SeriesFitError("GLM fitted means explode (separation in the data)")
+        return _GLMState(terms, keep, beta, cov, size, alpha_se, cap, note)
+
+    def _estimate(self, endog: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, float | None, float, str | None]:
+        """Coefficients, their covariance, NB size (None: Poisson), alpha's standard error and a note."""
+        try:
+            poisson = sm.GLM(endog, X, family=sm.families.Poisson()).fit()
+            params, cov = np.asarray(poisson.params), np.asarray(poisson.cov_params())
+        except (np.linalg.LinAlgError, ValueError, PerfectSeparationError, FloatingPointError) as exc:
+            raise SeriesFitError(f"Poisson GLM failed ({type(exc).__name__})") from exc
+        if not poisson.converged:
+            raise SeriesFitError("Poisson GLM did not converge")
+        return params, cov, None, np.nan, None
+
+    # ---------------------------------------------------------- predict
+    def predict(self, h: int, *, n_draws: int = DEFAULT_DRAWS, seed: int = 0) -> ForecastFrame:
+        """Simulate ``n_draws`` paths ``h`` steps ahead for all units jointly."""
+        self._check_fitted()
+        h, n_draws = check_horizon(h), check_draws(n_draws)
+        data = self.data_
+        n_units, n_obs = data.y.shape
+        rngs = [unit_rng(seed, type(self).__name__, u) for u in data.units]
+        paths = np.zeros((n_units, h, n_draws), dtype=np.int64)
+        forecasts: dict[str, SeriesForecast] = {}
+        fitted: dict[int, tuple[_GLMState, np.ndarray]] = {}
+        for row, unit in enumerate(data.units):
+            state = self.states_[unit]
+            if isinstance(state, _Fallback):
+                forecasts[unit] = state.model._forecast_series(state.state, h, n_draws, rngs[row])
+                paths[row] = forecasts[unit].draws
+            else:
+                fitted[row] = (state, self._coefficient_draws(state, n_draws, rngs[row]))
+
+        def counts_at(row: int, t: int) -> np.ndarray:
+            # Observed counts before the forecast origin, simulated paths after it.
+            return np.full(n_draws, data.y[row, t], dtype=float) if t < n_obs else paths[row, t - n_obs].astype(float)
+
+        deterministic, _ = self._deterministic(np.arange(n_obs, n_obs + h, dtype=float))
+        exact_every_step = self.ar == 0 and not self.neighbours
+        plug_in = {row: np.full(h, np.nan) for row in fitted}
+        for step in range(h):
+            t = n_obs + step
+            for row, (state, beta_draws) in fitted.items():
+                columns = [np.broadcast_to(deterministic[step], (n_draws, deterministic.shape[1]))]
+                columns += [np.log1p(counts_at(row, t - lag))[:, None] for lag in range(1, self.ar + 1)]
+                if self.neighbours:
+                    rows = self.neighbour_rows_[row]
+                    mean = np.mean([counts_at(n, t - 1) for n in rows], axis=0) if len(rows) else np.zeros(n_draws)
+                    columns.append(np.log1p(mean)[:, None])
+                X = np.hstack(columns)[:, state.keep]
+                mu = np.exp(np.minimum(np.einsum("dk,dk->d", X, beta_draws), np.log(state.cap)))
+                paths[row, step] = draw_counts(mu, state.size, rngs[row])
+                if step == 0 or exact_every_step:
+                    plug_in[row][step] = min(float(np.exp(X[0] @ state.beta)), state.cap)
+        for row, (state, _) in fitted.items():
+            size = None if state.size is None else np.full(h, state.size)
+            family = self.family if state.size is not None else "poisson"
+            forecasts[data.units[row]] = SeriesForecast(paths[row], family, plug_in[row], size)
+        return self._assemble(forecasts, h)
+
+    def _coefficient_draws(self, state: _GLMState, n_draws: int, rng: np.random.Generator) -> np.ndarray:
+        """One coefficient vector per draw: the estimate, plus normal estimation error if enabled."""
+        if not self.parameter_draws:
+            return np.broadcast_to(state.beta, (n_draws, len(state.beta)))
+        # eigh tolerates the semi-definite covariances of nearly collinear designs.
+        values, vectors = np.linalg.eigh((state.cov + state.cov.T) / 2)
+        root = vectors * np.sqrt(np.clip(values, 0, None))
+        return state.beta + rng.standard_normal((n_draws, len(state.beta))) @ root.T
+
+    def _forecast_series(self, state: _GLMState, h: int, n_draws: int, rng: np.random.Generator) -> SeriesForecast:
+        raise NotImplementedError("CountGLM forecasts all units jointly in predict()")  # pragma: no cover
+
+    # ------------------------------------------------------------ report
+    def coef_table(self) -> pd.DataFrame:
+        """Estimates and standard errors per unit and term (``alpha`` for the negative binomial).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``unit_id, term, estimate, std_error``; units on a fallback are absent.
+        """
+        self._check_fitted()
+        rows = []
+        for unit, state in self.states_.items():
+            if isinstance(state, _Fallback):
+                continue
+            se = np.sqrt(np.clip(np.diag(state.cov), 0, None))
+            rows += [(unit, term, b, s) for term, b, s in zip(state.terms, state.beta, se, strict=True)]
+            if state.size is not None:
+                rows.append((unit, "alpha", 1.0 / state.size, state.alpha_se))
+        return pd.DataFrame(rows, columns=["unit_id", "term", "estimate", "std_error"])
+
+
+@dataclass
+class PoissonGLM(CountGLM):
+    """Poisson GLM per unit (``glm_poisson``); see :class:`CountGLM` for the options.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> panel = pd.DataFrame({"unit_id": "A", "ds": pd.date_range("2015-01-05", periods=208, freq="W-MON"),
+    ...                       "y": rng.poisson(4.0, 208)})
+    >>> ff = PoissonGLM(trend=False, season=0, ar=0).fit(panel).predict(3, n_draws=4000)
+    >>> np.round(ff.mean(), 0).tolist()
+    [4.0, 4.0, 4.0]
+    """
+
+    alias: str = "glm_poisson"
+
+    family: ClassVar[str] = "poisson"
+
+
+@dataclass
+class NegBinGLM(CountGLM):
+    """Negative-binomial (NB2) GLM per unit (``glm_negbin``); see :class:`CountGLM` for the options."""
+
+    alias: str = "glm_negbin"
+
+    family: ClassVar[str] = "negbin"
+
+    def _estimate(self, endog: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, float | None, float, str | None]:
+        poisson = super()._estimate(endog, X)
+        start = poisson[0]
+        try:
+            # BFGS works on log(alpha), so equidispersed series (alpha -> 0) stay finite
+            # where Newton steps would leave the parameter space.
+            result = NegativeBinomial(endog, X, loglike_method="nb2").fit(
+                start_params=np.append(start, 0.1), method="bfgs", maxiter=500, disp=0
+            )
+            # cov_params raises ValueError when the Hessian could not be inverted.
+            params, cov = np.asarray(result.params), np.asarray(result.cov_params())
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError, OverflowError) as exc:
+            # Mostly cov_params on a singular Hessian: the data do not identify alpha.
+            failure = f"fit failed, dispersion not identified ({type(exc).__name__})"
+        else:
+            alpha = float(params[-1])
+            failure = None
+            if not result.mle_retvals.get("converged", False):
+                failure = "fit did not converge"
+            elif not (np.all(np.isfinite(params)) and np.all(np.isfinite(cov)) and alpha >= 0):
+                failure = "dispersion not estimable"
+        if failure:
+            # Sparse series rarely identify the dispersion; the converged Poisson
+            # fit of the same terms is the next simpler model.
+            return (*poisson[:4], f"negative-binomial {failure}: used glm_poisson")
+        # An equidispersed series drives alpha to 0; a huge finite size keeps the
+        # distribution a (numerically Poisson) negative binomial that scorers accept.
+        size = 1.0 / max(alpha, 1e-8)
+        return params[:-1], cov[:-1, :-1], size, float(np.sqrt(max(cov[-1, -1], 0.0))), None

@@ -1,0 +1,385 @@
+"""Models by name, and the one loop that forecasts a panel with several of them.
+
+A model is named by a short spec string, so notebooks and the command line
+choose models from parameters::
+
+    "glm_negbin"                                # defaults
+    "glm_negbin(trend=True, season=52, ar=2)"   # keyword options, Python literals
+    "ensemble(members=['glm_negbin', 'prophet'], weights={'glm_negbin': 2, 'prophet': 1})"
+
+Specs are parsed with :mod:`ast` and option values read with
+:func:`ast.literal_eval`: nothing is executed. Every model takes an ``alias``
+option (its name in the output), so two configurations of one model can be
+compared side by side.
+
+Examples
+--------
+>>> ModelSpec.parse("glm_negbin(trend=True, season=52)")
+ModelSpec(name='glm_negbin', options={'trend': True, 'season': 52})
+>>> str(ModelSpec("bootstrap", {"window": 8}))
+'bootstrap(window=8)'
+>>> parse_model_list("zero, glm_negbin(season=52, ar=2),prophet")
+['zero', 'glm_negbin(season=52, ar=2)', 'prophet']
+>>> make_model("hist_mean(window=52)")
+HistoricalMean(window=52, alias='hist_mean')
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import importlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, Self
+
+import pandas as pd
+
+from forecast.errors import EmptyDataError, ParameterError
+from forecast.models.base import DEFAULT_DRAWS, ForecastFrame
+from forecast.models.baselines import CountModel, Neighbours, PanelData, check_draws, check_horizon
+
+__all__ = [
+    "ModelSpec",
+    "available_models",
+    "forecast_panel",
+    "make_model",
+    "model_class",
+    "model_options",
+    "parse_model_list",
+]
+
+#: Registry name -> "module:Class". Modules are imported on first use, so naming
+#: ``zero`` does not import prophet.
+MODELS: dict[str, str] = {
+    "zero": "forecast.models.baselines:Zero",
+    "last": "forecast.models.baselines:LastObserved",
+    "hist_mean": "forecast.models.baselines:HistoricalMean",
+    "bootstrap": "forecast.models.baselines:Bootstrap",
+    "seasonal_naive": "forecast.models.baselines:SeasonalNaive",
+    "glm_poisson": "forecast.models.glm:PoissonGLM",
+    "glm_negbin": "forecast.models.glm:NegBinGLM",
+    "prophet": "forecast.models.prophet:ProphetCount",
+    "ensemble": "forecast.models.ensemble:Ensemble",
+    "endemic_epidemic": "forecast.models.registry:EndemicEpidemicModel",
+}
+
+
+@dataclass
+class EndemicEpidemicModel(CountModel):
+    """The spread model (:mod:`forecast.models.endemic_epidemic`) under the common interface.
+
+    One joint fit over all units (no per-unit fallback: a failed fit raises).
+    Options are the literal-valued fields of
+    :class:`~forecast.models.endemic_epidemic.EndemicEpidemicConfig`;
+    ``season_period=None`` takes the season of the panel's frequency. The
+    neighbourhood is ``fit(..., neighbours={unit: [...]})`` or else the AFG
+    gazetteer's borders; no population offset is used.
+    """
+
+    trend: bool = True
+    season_period: float | None = None
+    harmonics: int = 1
+    unit_intercepts: bool = False
+    weights: str = "adjacency"
+    maxlag: int = 5
+    family: str = "negbin1"
+    overdispersion: str = "shared"
+    ar: bool = True
+    ne: bool = True
+    alias: str = "endemic_epidemic"
+
+    def __post_init__(self) -> None:
+        self._config(52.0)  # options fail here, when the model is named, not at fit time
+
+    def _config(self, season: float) -> Any:
+        from forecast.models.endemic_epidemic import EndemicEpidemicConfig
+
+        options = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "alias"}
+        options["season_period"] = self.season_period or season
+        return EndemicEpidemicConfig(**options)
+
+    def fit(
+        self,
+        panel: pd.DataFrame,
+        *,
+        neighbours: Neighbours | None = None,
+        freq: str | None = None,
+        progress: bool = False,
+    ) -> Self:
+        """Fit jointly to all units of ``panel``."""
+        from forecast.models.baselines import default_season
+        from forecast.models.endemic_epidemic import EndemicEpidemic
+        from forecast.models.glm import resolve_neighbours
+
+        data = PanelData.from_panel(panel, freq=freq)
+        borders = None
+        if self.ne:
+            adjacency = resolve_neighbours(data.units, neighbours)
+            borders = pd.DataFrame(
+                [(a, b) for a, nbs in adjacency.items() for b in nbs], columns=["from", "to"]
+            )
+        self.model_ = EndemicEpidemic(self._config(float(default_season(data.freq) or 52)))
+        self.model_.fit(data.to_frame(), borders, freq=data.freq)
+        self.data_ = data
+        return self
+
+    def predict(self, h: int, *, n_draws: int = DEFAULT_DRAWS, seed: int = 0) -> ForecastFrame:
+        """Simulated paths of the joint model for steps ``1..h``."""
+        self._check_fitted()
+        frame = self.model_.predict(check_horizon(h), n_draws=check_draws(n_draws), seed=seed)
+        frame.index["model"] = self.alias
+        return frame
+
+
+def available_models() -> list[str]:
+    """Names :func:`make_model` accepts."""
+    return list(MODELS)
+
+
+def model_class(name: str) -> type[CountModel]:
+    """The class registered under ``name``.
+
+    Raises
+    ------
+    ParameterError
+        Unknown name; the message lists the available ones.
+    """
+    if name not in MODELS:
+        close = difflib.get_close_matches(name, MODELS, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ParameterError(f"unknown model '{name}'{hint}; available models: {', '.join(MODELS)}")
+    module, _, cls = MODELS[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def model_options(name: str) -> dict[str, Any]:
+    """Options of model ``name`` with their defaults.
+
+    Examples
+    --------
+    >>> model_options("bootstrap")
+    {'window': 12, 'alias': 'bootstrap'}
+    """
+    return {f.name: f.default for f in fields(model_class(name)) if f.init}  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model name and its keyword options; ``str(spec)`` gives the text form back."""
+
+    name: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str) -> ModelSpec:
+        """Read ``"name"`` or ``"name(option=value, ...)"``; values are Python literals.
+
+        Raises
+        ------
+        ParameterError
+            The text is not of that form, or a value is not a literal.
+        """
+        form = "write a model as name or name(option=value, ...), e.g. glm_negbin(season=52)"
+        if not isinstance(text, str) or not text.strip():
+            raise ParameterError(f"empty model specification; {form}")
+        try:
+            node = ast.parse(text.strip(), mode="eval").body
+        except SyntaxError as exc:
+            raise ParameterError(f"cannot read model specification '{text}'; {form}") from exc
+        if isinstance(node, ast.Name):
+            return cls(node.id, {})
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+            raise ParameterError(f"cannot read model specification '{text}'; {form}")
+        if node.args or any(k.arg is None for k in node.keywords):
+            raise ParameterError(f"model '{node.func.id}': options must be named (option=value) in '{text}'")
+        options = {}
+        for keyword in node.keywords:
+            try:
+                options[keyword.arg] = ast.literal_eval(keyword.value)
+            except (ValueError, SyntaxError, TypeError) as exc:
+                raise ParameterError(
+                    f"model '{node.func.id}': option {keyword.arg}={ast.unparse(keyword.value)} is not a "
+                    "literal; use numbers, 'strings', True/False/None, lists or dicts"
+                ) from exc
+        return cls(node.func.id, options)
+
+    def __str__(self) -> str:
+        if not self.options:
+            return self.name
+        return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in self.options.items())})"
+
+    def build(self) -> CountModel:
+        """Instantiate the model; unknown options raise :class:`ParameterError` listing valid ones."""
+        cls = model_class(self.name)
+        valid = cls.option_names()
+        unknown = [k for k in self.options if k not in valid]
+        if unknown:
+            raise ParameterError(
+                f"model '{self.name}' has no option {', '.join(repr(k) for k in unknown)}; "
+                f"valid options: {', '.join(valid)}"
+            )
+        alias = self.options.get("alias", "")
+        if "alias" in self.options and (not isinstance(alias, str) or not alias.strip()):
+            raise ParameterError(f"model '{self.name}': alias must be a non-empty string, got {alias!r}")
+        try:
+            return cls(**self.options)
+        except TypeError as exc:  # e.g. an option of the wrong kind that the class did not check
+            raise ParameterError(f"model '{self.name}': {exc}") from exc
+
+
+def make_model(spec: str | ModelSpec | CountModel) -> CountModel:
+    """A model from a spec string, a :class:`ModelSpec` or an existing model (returned as is).
+
+    Examples
+    --------
+    >>> make_model("glm_negbin(season=52, ar=2)").ar
+    2
+    >>> make_model("glm_nebgin")
+    Traceback (most recent call last):
+    ...
+    forecast.errors.ParameterError: unknown model 'glm_nebgin' (did you mean 'glm_negbin'?); available models: zero, last, hist_mean, bootstrap, seasonal_naive, glm_poisson, glm_negbin, prophet, ensemble, endemic_epidemic
+    """
+    if isinstance(spec, CountModel):
+        return spec
+    if isinstance(spec, ModelSpec):
+        return spec.build()
+    if isinstance(spec, str):
+        return ModelSpec.parse(spec).build()
+    raise ParameterError(f"a model is a name like 'glm_negbin(season=52)', a ModelSpec or a model; got {spec!r}")
+
+
+def parse_model_list(text: str) -> list[str]:
+    """Split ``"a, b(x=1, y=[2, 3]), c"`` at top-level commas (not inside brackets or quotes)."""
+    parts, depth, quote, current = [], 0, "", []
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current).strip())
+    if any(not p for p in parts) or depth or quote:
+        raise ParameterError(f"cannot split model list '{text}'; write e.g. --models zero,last,glm_negbin(ar=2)")
+    return parts
+
+
+def truncate_panel(panel: pd.DataFrame, as_of: str | pd.Timestamp | None, freq: str) -> pd.DataFrame:
+    """The periods complete by ``as_of`` (all when None): what was known at a forecast origin.
+
+    Delegates to :func:`forecast.panel.truncate` (a period counts only once it
+    has ended), with a clear error when nothing is left.
+    """
+    if as_of is None:
+        return panel
+    from forecast.panel import truncate
+
+    try:
+        cutoff = pd.Timestamp(as_of)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"as_of must be a date like 2021-06-27, got {as_of!r}") from exc
+    panel = panel.assign(ds=pd.to_datetime(panel["ds"]))
+    panel.attrs = {**panel.attrs, "freq": freq}
+    kept = truncate(panel, cutoff)
+    if kept.empty:
+        raise EmptyDataError(
+            f"no complete period on or before as_of={cutoff.date()}; the panel starts "
+            f"{pd.to_datetime(panel['ds']).min().date()}"
+        )
+    return kept
+
+
+def forecast_panel(
+    panel: pd.DataFrame,
+    models: str | ModelSpec | CountModel | Sequence[str | ModelSpec | CountModel],
+    horizon: int,
+    *,
+    as_of: str | pd.Timestamp | None = None,
+    n_draws: int = DEFAULT_DRAWS,
+    seed: int = 0,
+    progress: bool = True,
+    neighbours: Neighbours | None = None,
+    freq: str | None = None,
+) -> ForecastFrame:
+    """Fit every model to every unit and forecast steps ``1..horizon`` after the last period.
+
+    Parameters
+    ----------
+    panel
+        Long, complete panel ``unit_id, ds, y`` (see :data:`forecast.schema.PANEL`).
+    models
+        Model specs (``"glm_negbin(season=52)"``), :class:`ModelSpec`\\ s or model
+        objects; a single string may list several separated by commas.
+    horizon
+        Number of periods ahead.
+    as_of
+        Forecast origin: only periods complete by ``as_of`` are used (see
+        :func:`forecast.panel.truncate`); the forecast starts at the next period.
+    n_draws, seed
+        Predictive draws per unit and step, and the seed that makes them reproducible.
+    progress
+        Show a tqdm progress bar per model over the units.
+    neighbours
+        Adjacency ``{unit_id: [neighbour ids]}`` for models with neighbour terms
+        (default: the AFG gazetteer).
+    freq
+        Panel frequency; inferred from the dates when None.
+
+    Returns
+    -------
+    ForecastFrame
+        All models' forecasts stacked; ``meta`` records the origin and settings.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> ds = pd.date_range("2020-01-06", periods=60, freq="W-MON")
+    >>> panel = pd.DataFrame({"unit_id": np.repeat(["A", "B"], 60), "ds": np.tile(ds, 2),
+    ...                       "y": np.random.default_rng(0).poisson(3, 120)})
+    >>> ff = forecast_panel(panel, "zero,last", horizon=4, n_draws=100, progress=False)
+    >>> ff.summary().groupby("model").size().to_dict()
+    {'last': 8, 'zero': 8}
+    """
+    horizon, n_draws = check_horizon(horizon), check_draws(n_draws)
+    if isinstance(models, str):
+        models = parse_model_list(models)
+    elif isinstance(models, ModelSpec | CountModel):
+        models = [models]
+    built = [make_model(m) for m in models]
+    if not built:
+        raise ParameterError(f"no models given; available models: {', '.join(MODELS)}")
+    aliases = [m.alias for m in built]
+    clashes = sorted({a for a in aliases if aliases.count(a) > 1})
+    if clashes:
+        raise ParameterError(
+            f"several models are called {clashes}; give each an alias, e.g. glm_negbin(ar=2, alias='glm_negbin_ar2')"
+        )
+    # Validate up front, so a bad panel fails before any model is fitted.
+    freq = PanelData.from_panel(panel, freq=freq).freq
+    panel = truncate_panel(panel, as_of, freq)
+    data = PanelData.from_panel(panel, freq=freq)
+    frames = []
+    for model in built:
+        model.fit(panel, neighbours=neighbours, freq=data.freq, progress=progress)
+        frames.append(model.predict(horizon, n_draws=n_draws, seed=seed))
+    result = ForecastFrame.concat(frames)
+    result.meta.update(
+        {
+            "models": [repr(m) for m in built],
+            "as_of": None if as_of is None else str(pd.Timestamp(as_of).date()),
+            "last_ds": data.ds[-1],
+            "freq": data.freq,
+            "horizon": horizon,
+            "n_draws": n_draws,
+            "seed": seed,
+        }
+    )
+    return result

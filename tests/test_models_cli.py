@@ -1,0 +1,53 @@
+"""`forecast predict`: events file in, forecasts out (table, JSON, parquet)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from forecast.cli import main
+from forecast.models import ForecastFrame
+
+
+@pytest.fixture(scope="module")
+def events_file(tmp_path_factory):
+    from forecast.synthetic import generate_scenario
+
+    path = tmp_path_factory.mktemp("events") / "events.parquet"
+    generate_scenario(seed=3, start="2019-01-07", end="2021-06-27").events.to_parquet(path, index=False)
+    return path
+
+
+def test_predict_json_and_parquet(events_file, tmp_path, capsys):
+    out = tmp_path / "forecasts.parquet"
+    args = ["predict", "--events", str(events_file), "--source", "canonical", "--freq", "W-MON",
+            "--horizon", "3", "--models", "hist_mean,glm_negbin(ar=1, season=0)", "--as-of", "2021-05-31",
+            "--n-draws", "200", "--out", str(out), "--no-progress", "--json"]
+    assert main(args) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["last_period"] == "2021-05-24"  # the week ending Sunday 2021-05-30 is the last complete one
+    assert payload["models"] == ["hist_mean", "glm_negbin"]
+    rows = payload["forecasts"]
+    assert len(rows) == 34 * 3 * 2
+    first = rows[0]
+    assert set(first) >= {"unit_id", "ds", "step", "model", "mean", "q05", "q50", "q95", "p_ge_1"}
+    assert first["ds"] == "2021-05-31" and first["step"] == 1
+    assert all(r["q05"] <= r["q50"] <= r["q95"] and 0 <= r["p_ge_1"] <= 1 and r["mean"] >= 0 for r in rows)
+    back = ForecastFrame.read_parquet(out)
+    assert back.n_draws == 200 and len(back.index) == len(rows)
+
+
+def test_predict_prints_a_table(events_file, capsys):
+    assert main(["predict", "--events", str(events_file), "--source", "canonical", "--horizon", "2",
+                 "--models", "last", "--n-draws", "50", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "34 units, steps 1-2" in out and "AF-NAN" in out
+
+
+def test_predict_unknown_model_is_a_one_line_error(events_file, capsys):
+    status = main(["predict", "--events", str(events_file), "--source", "canonical", "--horizon", "2",
+                   "--models", "glm_negbinn", "--no-progress"])
+    assert status == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: unknown model 'glm_negbinn'") and "\n" not in err

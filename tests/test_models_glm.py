@@ -1,0 +1,211 @@
+"""Count GLMs: parameter recovery, calibrated intervals, lags, neighbours and fallbacks."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast.errors import ParameterError
+from forecast.models import ForecastFrame, NegBinGLM, PanelData, PoissonGLM, forecast_panel
+
+TRUE = {"intercept": 1.0, "trend": 0.08, "sin1": 0.5, "cos1": -0.3}
+ALPHA = 0.4
+
+
+def simulate_negbin_glm(n_units: int, n_periods: int, seed: int, coefs=TRUE, alpha=ALPHA) -> np.ndarray:
+    """Counts from log mu_t = b0 + b1 t/52 + a sin(2 pi t/52) + b cos(2 pi t/52), NB2 noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_periods)
+    angle = 2 * np.pi * t / 52
+    mu = np.exp(coefs["intercept"] + coefs["trend"] * t / 52 + coefs["sin1"] * np.sin(angle) + coefs["cos1"] * np.cos(angle))
+    return rng.negative_binomial(1 / alpha, 1 / (1 + alpha * mu), size=(n_units, n_periods))
+
+
+def simulate_ingarch(n_units: int, n_periods: int, seed: int, b0=1.2, phi=0.5, amp=0.4, alpha=0.3) -> np.ndarray:
+    """Counts from log mu_t = b0 + phi log(1 + y_{t-1}) + amp sin(2 pi t/52), NB2 noise."""
+    rng = np.random.default_rng(seed)
+    y = np.zeros((n_units, n_periods), dtype=np.int64)
+    previous = np.zeros(n_units)
+    for t in range(n_periods):
+        mu = np.exp(b0 + phi * np.log1p(previous) + amp * np.sin(2 * np.pi * t / 52))
+        y[:, t] = previous = rng.negative_binomial(1 / alpha, 1 / (1 + alpha * mu))
+    return y
+
+
+def interval_coverage(ff: ForecastFrame, observed: np.ndarray) -> tuple[float, float]:
+    """Share of observations in [q05, q95], and inside the central 90 % by randomised PIT.
+
+    The closed interval of a discrete distribution holds at least 90 %, more for
+    small counts; the randomised PIT is exactly uniform for a calibrated forecast.
+    """
+    q05, q95 = ff.quantiles((0.05, 0.95)).T
+    closed = np.mean((observed >= q05) & (observed <= q95))
+    below = (ff.draws < observed[:, None]).mean(axis=1)
+    at_most = (ff.draws <= observed[:, None]).mean(axis=1)
+    pit = below + np.random.default_rng(0).random(len(observed)) * (at_most - below)
+    return float(closed), float(np.mean((pit >= 0.05) & (pit <= 0.95)))
+
+
+def test_negbin_glm_recovers_known_coefficients_within_two_standard_errors():
+    y = simulate_negbin_glm(1, 520, seed=3)  # ten years weekly
+    model = NegBinGLM(trend=True, season=52, harmonics=1, ar=0).fit(PanelData.from_counts(y).to_frame())
+    table = model.coef_table().set_index("term")
+    truth = pd.Series({**TRUE, "alpha": ALPHA})
+    z = (table["estimate"] - truth) / table["std_error"]
+    assert set(z.index) == set(truth.index)
+    assert (z.abs() < 2).all(), z.round(2).to_dict()
+
+
+def test_negbin_glm_standard_errors_are_honest_across_many_series():
+    y = simulate_negbin_glm(60, 416, seed=1)
+    table = NegBinGLM(trend=True, season=52, harmonics=1, ar=0).fit(PanelData.from_counts(y).to_frame()).coef_table()
+    z = (table["estimate"] - table["term"].map({**TRUE, "alpha": ALPHA})) / table["std_error"]
+    within = float((z.abs() < 2).mean())  # 300 estimates; 95.4 % expected
+    assert 0.9 <= within <= 0.99, within
+    assert abs(float(z.mean())) < 0.3
+
+
+def test_negbin_glm_intervals_cover_90_percent_over_1200_unit_steps():
+    horizon = 12
+    y = simulate_negbin_glm(100, 260 + horizon, seed=2, coefs={**TRUE, "intercept": 2.0})
+    model = NegBinGLM(trend=True, season=52, harmonics=1, ar=0).fit(PanelData.from_counts(y[:, :260]).to_frame())
+    ff = model.predict(horizon, n_draws=1000, seed=3)
+    closed, pit = interval_coverage(ff, y[:, 260:].reshape(-1))
+    assert ff.draws.shape == (1200, 1000)
+    assert 0.85 <= closed <= 0.95, closed
+    assert 0.85 <= pit <= 0.95, pit
+
+
+def test_autoregressive_glm_recovers_lag_and_propagates_uncertainty():
+    horizon = 8
+    y = simulate_ingarch(150, 300 + horizon, seed=1)
+    model = NegBinGLM(trend=False, season=52, harmonics=1, ar=1).fit(PanelData.from_counts(y[:, :300]).to_frame())
+    table = model.coef_table()
+    ar1 = table[table["term"] == "ar1"]
+    assert abs(ar1["estimate"].mean() - 0.5) < 0.03
+    ff = model.predict(horizon, n_draws=1000, seed=0)
+    closed, pit = interval_coverage(ff, y[:, 300:].reshape(-1))
+    assert 0.85 <= closed <= 0.95, closed
+    assert 0.85 <= pit <= 0.95, pit
+    # Only the one-step forecast has an exact distribution; later steps are simulated paths.
+    assert ff.index.loc[ff.index["step"] == 1, "family"].eq("negbin").all()
+    assert ff.index.loc[ff.index["step"] > 1, "dist_mu"].isna().all()
+    # Feeding simulated counts back into the lag widens the distribution with the horizon.
+    spread = ff.summary(levels=(0.05, 0.95)).assign(width=lambda s: s["q95"] - s["q05"]).groupby("step")["width"].mean()
+    assert spread[horizon] > spread[1]
+
+
+def test_glm_without_lags_reports_exact_distribution_for_every_step():
+    y = simulate_negbin_glm(3, 200, seed=4)
+    ff = NegBinGLM(ar=0, season=52, harmonics=1).fit(PanelData.from_counts(y).to_frame()).predict(4, n_draws=4000)
+    assert ff.index["family"].eq("negbin").all() and ff.index["dist_size"].gt(0).all()
+    # The plug-in mean and the draws (with coefficient uncertainty) agree closely.
+    np.testing.assert_allclose(ff.mean(), ff.draws.mean(axis=1), rtol=0.12)
+
+
+def test_poisson_glm_recovers_level_and_is_poisson():
+    rng = np.random.default_rng(5)
+    y = rng.poisson(6.0, size=(4, 300))
+    model = PoissonGLM(trend=False, season=0, ar=0).fit(PanelData.from_counts(y).to_frame())
+    table = model.coef_table()
+    assert set(table["term"]) == {"intercept"}
+    z = (table["estimate"] - np.log(6.0)) / table["std_error"]
+    assert (z.abs() < 3).all()
+    ff = model.predict(2, n_draws=20_000, seed=1)
+    assert ff.index["family"].eq("poisson").all() and ff.index["dist_size"].isna().all()
+    np.testing.assert_allclose(ff.draws.var(axis=1) / ff.draws.mean(axis=1), 1.0, atol=0.06)
+
+
+def test_neighbour_term_uses_the_given_adjacency():
+    # B's rate follows A's count of the previous week; C has no neighbours.
+    rng = np.random.default_rng(8)
+    n = 400
+    a = rng.poisson(np.exp(1.5 + 0.8 * np.sin(2 * np.pi * np.arange(n) / 26)))
+    b = rng.poisson(np.exp(0.2 + 0.7 * np.log1p(np.r_[0, a[:-1]])))
+    c = rng.poisson(3.0, n)
+    panel = PanelData.from_counts(np.vstack([a, b, c]), units=["A", "B", "C"]).to_frame()
+    model = PoissonGLM(trend=False, season=0, ar=0, neighbours=True).fit(panel, neighbours={"B": ["A"], "A": []})
+    table = model.coef_table().set_index(["unit_id", "term"])
+    estimate, se = table.loc[("B", "neighbours")]
+    assert abs(estimate - 0.7) < 2 * se
+    assert ("C", "neighbours") not in table.index  # no neighbour: the term is dropped, not singular
+    ff = model.predict(3, n_draws=500)
+    assert np.isfinite(ff.mean()).all()
+
+
+def test_neighbours_without_adjacency_or_gazetteer_is_a_parameter_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "forecast.gazetteer", None)  # as if the gazetteer were absent
+    panel = PanelData.from_counts(simulate_negbin_glm(2, 120, seed=1)).to_frame()
+    with pytest.raises(ParameterError, match="adjacency"):
+        NegBinGLM(neighbours=True).fit(panel)
+
+
+def test_neighbours_default_to_gazetteer_for_afghan_provinces():
+    pytest.importorskip("forecast.gazetteer")
+    from forecast.gazetteer import Gazetteer
+
+    units = ["AF-NAN", "AF-KNR", "AF-LAG", "AF-KAN"]
+    assert "AF-KNR" in Gazetteer.load("AFG").neighbours("AF-NAN")
+    panel = PanelData.from_counts(simulate_negbin_glm(4, 150, seed=6), units=units).to_frame()
+    model = PoissonGLM(neighbours=True, ar=0).fit(panel)
+    assert set(model.adjacency_["AF-NAN"]) == {"AF-KNR", "AF-LAG"}
+    assert model.adjacency_["AF-KAN"] == []
+
+
+def test_all_zero_and_near_zero_series_fall_back_quietly():
+    rng = np.random.default_rng(2)
+    y = np.zeros((4, 200), dtype=np.int64)
+    y[1, [50, 120]] = [1, 2]  # two non-zero weeks
+    y[2] = rng.poisson(4.0, 200)
+    y[3, -3:] = [30, 40, 60]  # silence, then a burst at the very end
+    panel = PanelData.from_counts(y, units=["zeros", "sparse", "regular", "burst"]).to_frame()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning escaping the per-series loop fails the test
+        ff = forecast_panel(panel, ["glm_negbin", "glm_poisson(trend=False)"], 3, n_draws=200, progress=False)
+    reasons = ff.index.drop_duplicates(["model", "unit_id"]).set_index(["model", "unit_id"])["fallback"]
+    assert reasons[("glm_negbin", "zeros")] == "all zeros in fit window: used hist_mean"
+    assert "only 2 non-zero period(s)" in reasons[("glm_negbin", "sparse")]
+    assert pd.isna(reasons[("glm_negbin", "regular")])
+    assert ff.draws[(ff.index["unit_id"] == "zeros").to_numpy()].max() == 0
+    assert ff.draws.min() >= 0 and np.isfinite(ff.mean()).all()
+
+
+def test_negbin_without_identifiable_dispersion_uses_the_poisson_fit():
+    y = np.zeros((1, 400), dtype=np.int64)
+    y[0, [30, 150, 260, 380]] = 1  # four isolated single events: no overdispersion to estimate
+    model = NegBinGLM().fit(PanelData.from_counts(y).to_frame())
+    ff = model.predict(2, n_draws=100)
+    assert ff.index["fallback"].iloc[0].endswith(": used glm_poisson")
+    assert ff.index["family"].iloc[0] == "poisson" and np.isnan(ff.index["dist_size"].iloc[0])
+    assert "alpha" not in set(model.coef_table()["term"])
+
+
+def test_short_series_falls_back_instead_of_overfitting():
+    y = np.random.default_rng(0).poisson(5.0, size=(1, 12))
+    ff = NegBinGLM().fit(PanelData.from_counts(y).to_frame()).predict(2, n_draws=100)
+    assert ff.index["fallback"].iloc[0].startswith("only 12 periods for")
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"harmonics": 30, "season": 52}, "harmonics"),
+        ({"ar": -1}, "ar"),
+        ({"trend": "yes"}, "trend"),
+    ],
+)
+def test_invalid_glm_options(spec, message):
+    with pytest.raises(ParameterError, match=message):
+        NegBinGLM(**spec).fit(PanelData.from_counts(simulate_negbin_glm(1, 120, seed=1)).to_frame())
+
+
+def test_monthly_panel_uses_twelve_month_season():
+    y = simulate_negbin_glm(2, 96, seed=5)
+    model = NegBinGLM(ar=1).fit(PanelData.from_counts(y, start="2014-01-01", freq="MS").to_frame())
+    assert model.season_ == 12 and model.per_year_ == 12.0
+    ff = model.predict(6, n_draws=200)
+    assert ff.index["ds"].iloc[0] == pd.Timestamp("2022-01-01")
