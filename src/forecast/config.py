@@ -161,10 +161,11 @@ def _check_models(value: Any) -> str | None:
 
 
 def _check_stronghold(value: Any) -> str | None:
+    # A single name (or "A,B") is as good as a list; the gazetteer checks the names themselves.
     if isinstance(value, str):
-        return None if value == "auto" else f"is '{value}'; write \"auto\" or a list of unit names"
+        return None if value.strip() else 'is empty; write "auto", a unit name or a list of unit names'
     if not value or not all(isinstance(item, str) and item for item in value):
-        return 'must be "auto" or a non-empty list of unit names'
+        return 'must be "auto", a unit name or a non-empty list of unit names'
     return None
 
 
@@ -215,7 +216,7 @@ GLOBAL_PARAMETERS: dict[str, GlobalParameter] = {
     "freq": GlobalParameter((str,), "period of the panel (pandas alias, e.g. W-MON)", _check_freq),
     "horizon": GlobalParameter((int,), "periods ahead to forecast", _check_horizon),
     "models": GlobalParameter((list,), "model spec strings", _check_models),
-    "stronghold": GlobalParameter((str, list), '"auto" or a list of unit names', _check_stronghold),
+    "stronghold": GlobalParameter((str, list), '"auto", a unit name or a list of unit names', _check_stronghold),
     "as_of": GlobalParameter((str, NoneType), "last observed period (ISO date); null = last full period", _check_as_of),
     "seed": GlobalParameter((int,), "random seed of predictive draws", _check_seed),
     "thresholds": GlobalParameter((dict,), "warning-rule settings"),
