@@ -8,6 +8,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CONFIG ?= config/default.yaml
 PYTEST_ARGS ?=
+# Extra arguments of `forecast run`, e.g. make report ARGS="-p source=ucdp -p events_path=data/raw/ucdp/GEDEvent_v25_1.csv"
+ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install report test test-fast lint bench gazetteer clean
@@ -24,7 +26,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## Create .venv and install the package with its dev extras
 
 report: $(STAMP) ## Run the whole notebook suite on the embedded synthetic scenario; HTML under reports/
-	$(BIN)/forecast run --config $(CONFIG)
+	$(BIN)/forecast run --config $(CONFIG) $(ARGS)
 
 test: $(STAMP) ## Run the whole test suite (slow tests included)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

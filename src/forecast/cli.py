@@ -520,6 +520,27 @@ def spread_fit(
         typer.echo(f"  {name:<14} {value: .6f}  (se {fit.std_errors[name]:.6f})")
 
 
+@app.command()
+def warn(
+    events: Annotated[Path, typer.Option(help="Event file in the --source format.")],
+    source: Annotated[str, typer.Option(help="Format of --events: ucdp, acled, gtd, csv or canonical.")],
+    as_of: Annotated[str, typer.Option(help="Date of the assessment; events after it are ignored.")],
+    columns: Annotated[str | None, typer.Option(help="Generic CSV column mapping: admin1=Province,date=Date.")] = None,
+    actor: Annotated[str | None, typer.Option(help="Keep events whose actor/side names match this regex.")] = None,
+    country: Annotated[str | None, typer.Option(help="Keep one country (name or ISO code).")] = None,
+    freq: Annotated[str, typer.Option(help="Period: W-MON (weeks from Monday) or MS (months).")] = "W-MON",
+    stronghold: Annotated[str, typer.Option(help="auto, or the stronghold's province names: Nangarhar,Kunar.")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the assessment as JSON (schema: forecast/schemas/warn.schema.json).")] = False,
+) -> None:
+    """Alert level and plain-language reason for every province outside the group's stronghold."""
+    from forecast.sources import read_events
+    from forecast.warning import warn_events
+
+    read = read_events(source, events, country=country, actor=actor, columns=_parse_columns(columns))
+    result = warn_events(read.events, as_of, freq=freq, stronghold=stronghold, country=country)
+    typer.echo(result.to_json() if as_json else result.to_text())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     try:
@@ -529,13 +550,11 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
-    except (typer.BadParameter, typer.Abort) as exc:  # pragma: no cover - click formats these
-        typer.echo(f"error: {exc}", err=True)
-        return 2
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:
+        # Usage errors (unknown option, bad value) are click exceptions; typer
+        # now vendors its own click, so recognise them by their interface
+        # rather than by a class that may live in either package.
+        if callable(getattr(exc, "format_message", None)) and hasattr(exc, "exit_code"):
             typer.echo(f"error: {exc.format_message()}", err=True)
             return 2
         raise

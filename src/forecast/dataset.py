@@ -61,6 +61,7 @@ class Dataset:
     as_of: pd.Timestamp | None
     input_sha256: str
     actor: str | None = None
+    events_path: str | None = None
     scenario: Any = None
     ingest_summary: dict[str, Any] = field(default_factory=dict)
 
@@ -77,9 +78,17 @@ class Dataset:
         return {"source": self.label, "actor": self.actor, "synthetic": self.synthetic}
 
     def attributions(self) -> list[str]:
-        """Citation and licence lines the report must carry for this source."""
-        from forecast.attribution import attribution_for
+        """Citation and licence lines the report must carry for this source.
 
+        For a downloaded file the provenance sidecar names the release, so the
+        citation carries its version.
+        """
+        from forecast.attribution import attribution_for, attribution_for_file
+
+        if self.events_path:
+            lines = attribution_for_file(self.events_path)
+            if lines:
+                return lines
         return attribution_for([self.source])
 
 
@@ -190,6 +199,7 @@ def load_dataset(
         as_of=as_of_ts,
         input_sha256=sha,
         actor=actor,
+        events_path=None if events_path is None else str(events_path),
         scenario=scenario,
         ingest_summary=summary,
     )

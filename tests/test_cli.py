@@ -1,0 +1,43 @@
+"""The command line's own contract: usage errors are one line and exit 2, --version, help."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from forecast import __version__
+from forecast.cli import main
+
+
+def test_unknown_option_is_a_one_line_error_with_status_2(capsys):
+    assert main(["ingest", "--password", "secret"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: No such option: --password"
+
+
+def test_missing_argument_and_bad_value(capsys):
+    assert main(["ingest"]) == 2
+    assert "Missing argument" in capsys.readouterr().err
+    assert main(["predict", "--events", "x.csv", "--source", "csv", "--horizon", "eight"]) == 2
+    assert "--horizon" in capsys.readouterr().err
+
+
+def test_version_and_help_exit_0(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == __version__
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for command in ("ingest", "panel", "predict", "backtest", "warn", "run", "spread", "fetch", "data"):
+        assert command in out
+
+
+def test_console_script_exit_status_from_a_real_process(tmp_path):
+    missing = tmp_path / "missing.csv"
+    result = subprocess.run(
+        [sys.executable, "-m", "forecast.cli", "ingest", "csv", str(missing), "--country", "AFG"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "missing.csv" in result.stderr
