@@ -1,0 +1,357 @@
+"""Measure the skill of the alarm rules on synthetic scenarios with known spread.
+
+For many seeds, :func:`forecast.warning.skill_scenarios` draws three target
+provinces and their onset weeks (mid-2019 to late 2021) and simulates the
+synthetic process (:mod:`forecast.synthetic`) from 2017 to 2021. Every rule
+and the combined level are computed for every week from data known then
+(:func:`forecast.warning.alarm_history`), and scored:
+
+- detection: probability of an alarm within 4, 8 and 12 weeks of the true
+  onset (the onset week counts as week 0), median delay in weeks;
+- false alarms: weeks with an alarm per unit-year in provinces that never
+  spread and are not the stronghold, from 2019 on (also counted as episodes,
+  i.e. runs of consecutive alarm weeks, and split into the stronghold's
+  neighbours, neighbours of a spreading province and the rest).
+
+It also sweeps the main thresholds to show the trade-off, repeats the
+evaluation for weaker and stronger spread, the embedded default scenario and
+scenarios without spread, writes the figures into the ``alarms`` section of
+``bench/RESULTS.md`` (between ``<!-- alarms:start -->`` and
+``<!-- alarms:end -->``, leaving the rest alone) and the machine-readable
+``src/forecast/alarm_skill.json`` that reports show next to each alert.
+
+Usage::
+
+    python bench/bench_alarms.py [--seeds 100] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecast import __version__
+from forecast.io import write_json_atomic, write_text_atomic
+from forecast.warning import (
+    WARNING,
+    WarningConfig,
+    alarm_history,
+    evaluate_alarm_skill,
+    skill_scenarios,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "RESULTS.md"
+SKILL_JSON = REPO / "src" / "forecast" / "alarm_skill.json"
+START, END = "<!-- alarms:start -->", "<!-- alarms:end -->"
+
+#: The design every figure refers to (see forecast.warning.skill_scenarios).
+DESIGN = {"targets": 3, "onsets": ("2019-07-01", "2021-09-27"), "start": "2017-01-02", "end": "2021-12-27"}
+FALSE_ALARMS_FROM = "2019-01-07"
+#: Spread strengths (synthetic parameters). "realistic" is the synthetic default.
+STRENGTHS = {
+    "weak": {"spread_rate": 0.2, "import_strength": 0.05},
+    "realistic": {"spread_rate": 0.4, "import_strength": 0.1},
+    "strong": {"spread_rate": 0.8, "import_strength": 0.2},
+}
+#: Threshold sweeps around the defaults (one knob at a time).
+SWEEPS = {
+    "cusum_h": [3.5, 4.0, 4.5, 5.0, 6.0, 8.0],
+    "alpha": [0.0002, 0.001, 0.005],
+    "emergence_events": [2, 3, 4],
+}
+METRICS = ["detected_4", "detected_8", "detected_12", "median_delay", "false_alarms_per_unit_year",
+           "false_episodes_per_unit_year"]
+WARNING_RULES = ("emergence", "exceedance", "cusum")
+
+
+def metrics(row: pd.Series) -> dict[str, Any]:
+    """JSON-simple metrics of one row of a skill summary."""
+    out: dict[str, Any] = {"targets": int(row["targets"])}
+    for key in METRICS:
+        value = row[key]
+        out["median_delay_weeks" if key == "median_delay" else key] = None if pd.isna(value) else round(float(value), 4)
+    out["false_alarms_by_group"] = {
+        key.removeprefix("false_alarms_"): (None if pd.isna(row[key]) else round(float(row[key]), 4))
+        for key in row.index if key.startswith("false_alarms_") and key != "false_alarms_per_unit_year"
+    }
+    return out
+
+
+def no_spread_at_end(scenarios: list, config: WarningConfig) -> dict[str, Any]:
+    """Share of no-spread scenarios without any warning in the last ``recent_periods`` (the as-of view)."""
+    quiet = []
+    for scenario in scenarios:
+        history = alarm_history(scenario.counts[["unit_id", "ds", "y"]], scenario.stronghold, config, rules=WARNING_RULES)
+        recent = history.level[:, -config.recent_periods:]
+        quiet.append(not (recent >= WARNING).any())
+    return {"scenarios": len(quiet), "share_without_warning_at_end": round(float(np.mean(quiet)), 4)}
+
+
+def table(rows: list[tuple[str, dict]], first: str) -> list[str]:
+    """Markdown table of metric dicts."""
+    lines = [
+        f"| {first} | targets | within 4 wk | within 8 wk | within 12 wk | median delay (wk) | false alarms / unit-yr | false episodes / unit-yr |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, m in rows:
+        def pct(key: str, m: dict = m) -> str:
+            return "n/a" if m.get(key) is None else f"{m[key]:.0%}"
+
+        delay = "n/a" if m.get("median_delay_weeks") is None else f"{m['median_delay_weeks']:g}"
+        lines.append(
+            f"| {name} | {m['targets']} | {pct('detected_4')} | {pct('detected_8')} | {pct('detected_12')} | {delay} | "
+            f"{m['false_alarms_per_unit_year']:.3f} | {m['false_episodes_per_unit_year']:.3f} |"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=100, help="scenarios per evaluation (default 100)")
+    parser.add_argument("--quick", action="store_true", help="few seeds, for trying the script; writes nothing")
+    args = parser.parse_args(argv)
+    n_seeds = 8 if args.quick else args.seeds
+    config = WarningConfig()
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def timed(label: str, func, *a, **k):
+        t0 = time.perf_counter()
+        value = func(*a, **k)
+        timings[label] = time.perf_counter() - t0
+        print(f"{label}: {timings[label]:.1f} s", file=sys.stderr)
+        return value
+
+    seeds = range(n_seeds)
+    realistic = timed("generate", lambda: list(skill_scenarios(seeds, **DESIGN, **STRENGTHS["realistic"])))
+    main_eval = timed(
+        "main", evaluate_alarm_skill, realistic, config,
+        rules=("emergence", "exceedance", "cusum", "hotspot"), start=FALSE_ALARMS_FROM,
+    )
+    summary = main_eval.summary.set_index("alarm")
+
+    imported_seeds = range(min(4, n_seeds))
+    imported_eval = timed(
+        "imported", evaluate_alarm_skill, [realistic[i] for i in imported_seeds], config,
+        rules=("emergence", "exceedance", "cusum", "imported"), start=FALSE_ALARMS_FROM, imported_every=8,
+    )
+    imported_summary = imported_eval.summary.set_index("alarm")
+
+    sweep_rows = []
+    for knob, values in SWEEPS.items():
+        for value in values:
+            result = evaluate_alarm_skill(realistic, replace(config, **{knob: value}), rules=WARNING_RULES,
+                                          start=FALSE_ALARMS_FROM)
+            row = result.summary.set_index("alarm").loc["warning"]
+            sweep_rows.append({"knob": knob, "value": value, "default": getattr(config, knob) == value, **metrics(row)})
+
+    strengths = []
+    for label, options in STRENGTHS.items():
+        if label == "realistic":
+            result, attacks = main_eval, main_eval.attacks_per_month
+        else:
+            scenarios = list(skill_scenarios(range(n_seeds // 2 or 1), **DESIGN, **options))
+            result = evaluate_alarm_skill(scenarios, config, rules=WARNING_RULES, start=FALSE_ALARMS_FROM)
+            attacks = result.attacks_per_month
+        strengths.append({
+            "label": label, **options, "attacks_per_month": round(attacks, 2),
+            "warning": metrics(result.summary.set_index("alarm").loc["warning"]),
+        })
+
+    from forecast.synthetic import DEFAULT_SPREAD, generate_scenario
+
+    default_scenarios = [generate_scenario(seed=s, start="2018-01-01") for s in range(1, n_seeds // 2 + 2)]
+    default_eval = evaluate_alarm_skill(default_scenarios, config, rules=WARNING_RULES, start=FALSE_ALARMS_FROM)
+    by_target = (
+        default_eval.detections[default_eval.detections["alarm"] == "warning"]
+        .groupby("unit_id")[["detected_4", "detected_8", "detected_12"]].mean()
+    )
+
+    quiet_scenarios = list(skill_scenarios(range(n_seeds // 2 or 1), **{**DESIGN, "targets": 0}))
+    quiet_eval = evaluate_alarm_skill(quiet_scenarios, config, rules=WARNING_RULES, start=FALSE_ALARMS_FROM)
+    quiet_summary = quiet_eval.summary.set_index("alarm")
+    no_spread = {
+        **no_spread_at_end(quiet_scenarios, config),
+        "false_warnings_per_unit_year": round(float(quiet_summary.loc["warning", "false_alarms_per_unit_year"]), 4),
+        "false_alerts_per_unit_year": round(float(quiet_summary.loc["alert", "false_alarms_per_unit_year"]), 4),
+    }
+    total = time.perf_counter() - started
+
+    skill = {
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "package_version": __version__,
+        "design": {
+            "scenario": "forecast.warning.skill_scenarios: random target provinces and onset weeks, "
+                        "synthetic endemic-epidemic process (forecast.synthetic), stronghold Nangarhar",
+            "seeds": f"0-{n_seeds - 1}",
+            "targets_per_scenario": DESIGN["targets"],
+            "onsets": list(DESIGN["onsets"]),
+            "period": [DESIGN["start"], DESIGN["end"]],
+            "false_alarms_from": FALSE_ALARMS_FROM,
+            "detection": "alarm in the onset week or the h-1 weeks after it (delay < h)",
+            "false_alarm": "a week with the alarm in a province that never spread and is not the stronghold",
+        },
+        "strength": {"label": "realistic", **STRENGTHS["realistic"],
+                     "attacks_per_month": round(main_eval.attacks_per_month, 2),
+                     "definition": "median attacks per month in a target during the 8 weeks from its onset"},
+        "config": config.to_dict(),
+        "levels": {level: metrics(summary.loc[level]) for level in ("watch", "warning", "alert")},
+        "rules": {
+            **{rule: metrics(summary.loc[rule]) for rule in ("emergence", "exceedance", "cusum", "hotspot")},
+            "imported": {**metrics(imported_summary.loc["imported"]), "seeds": f"0-{len(imported_seeds) - 1}",
+                         "note": "spread model refitted every 8 weeks on data up to then, verdict held in between"},
+        },
+        "notes": [
+            "alert is measured without the imported-risk family (too slow to refit for every week of every seed)",
+            "levels at warning or above depend only on the exceedance, emergence and CUSUM families",
+        ],
+        "no_spread": no_spread,
+        "strengths": strengths,
+        "default_scenario": {
+            "seeds": f"1-{len(default_scenarios)}",
+            "spread": dict(DEFAULT_SPREAD),
+            "warning": metrics(default_eval.summary.set_index("alarm").loc["warning"]),
+            "detected_by_target": {
+                unit: {k: round(float(v), 3) for k, v in row.items()} for unit, row in by_target.iterrows()
+            },
+        },
+        "tradeoff": sweep_rows,
+        "seconds": round(total, 1),
+    }
+    if args.quick:
+        print(json.dumps(skill["levels"]["warning"], indent=2))
+        return 0
+    write_json_atomic(SKILL_JSON, skill)
+    write_results(skill, total)
+    print(f"wrote {SKILL_JSON.relative_to(REPO)} and the alarms section of {RESULTS.relative_to(REPO)} "
+          f"({total:.0f} s)")
+    return 0
+
+
+def write_results(skill: dict[str, Any], seconds: float) -> None:
+    """Replace the alarms section of bench/RESULTS.md (create the file or the section if missing)."""
+    config = skill["config"]
+    strength = skill["strength"]
+    warning = skill["levels"]["warning"]
+    lines = [
+        START,
+        "## Alarms: detection of spread on synthetic scenarios",
+        "",
+        f"Written by `bench/bench_alarms.py` on {skill['generated']}; Python {platform.python_version()}, "
+        f"numpy {np.__version__}, {os.cpu_count()} CPUs; {seconds:.0f} s. The same figures are in "
+        "`src/forecast/alarm_skill.json` (`forecast.warning.alarm_skill()`), which reports show next to each alert.",
+        "",
+        f"Design: seeds {skill['design']['seeds']}, {skill['design']['targets_per_scenario']} random target provinces "
+        f"per scenario with onset weeks drawn from {skill['design']['onsets'][0]} to {skill['design']['onsets'][1]}, "
+        f"weekly synthetic process {skill['design']['period'][0]} to {skill['design']['period'][1]}, stronghold Nangarhar. "
+        "Every alarm at week t uses data up to t only. Detection: an alarm in the onset week or the h-1 weeks after. "
+        f"False alarms: weeks with the alarm in provinces that never spread (not the stronghold), from "
+        f"{skill['design']['false_alarms_from']}, per unit-year; episodes count runs of consecutive alarm weeks once.",
+        "",
+        f"Realistic strength = the synthetic defaults `spread_rate={strength['spread_rate']}`, "
+        f"`import_strength={strength['import_strength']}`: a target gains {strength['spread_rate']} attacks a week "
+        f"(times the season) plus {strength['import_strength']} per stronghold attack the week before; the median "
+        f"target saw {strength['attacks_per_month']:.1f} attacks a month in its first 8 weeks (compare: ISIS-K struck "
+        "Kunduz and Kandahar a few times in October 2021).",
+        "",
+        "### Default thresholds, realistic strength",
+        "",
+        *table([(f"level >= {k}", skill["levels"][k]) for k in ("watch", "warning", "alert")]
+               + [(f"rule `{k}`", v) for k, v in skill["rules"].items()], "alarm"),
+        "",
+        f"The imported-risk rule was measured on seeds {skill['rules']['imported']['seeds']} only, with the spread "
+        "model refitted every 8 weeks; alert is measured without it. "
+        "False warnings (level >= warning) per unit-year by group: "
+        + ", ".join(f"{k.replace('_', ' ')} {v:.3f}" for k, v in warning["false_alarms_by_group"].items() if v is not None)
+        + ".",
+        "",
+        "### Trade-off (level >= warning; one threshold varied, the others at their defaults)",
+        "",
+        "| threshold | value | within 4 wk | within 8 wk | within 12 wk | median delay (wk) | false warnings / unit-yr |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in skill["tradeoff"]:
+        mark = " (default)" if row["default"] else ""
+        delay = "n/a" if row["median_delay_weeks"] is None else f"{row['median_delay_weeks']:g}"
+        lines.append(
+            f"| `{row['knob']}` | {row['value']:g}{mark} | {row['detected_4']:.0%} | {row['detected_8']:.0%} | "
+            f"{row['detected_12']:.0%} | {delay} | {row['false_alarms_per_unit_year']:.3f} |"
+        )
+    lines += [
+        "",
+        "The CUSUM threshold `cusum_h` sets the trade-off: lowering it buys a few points of detection within 8 "
+        "weeks and costs false warnings, which double between 4.5 and 4.0 because at 4.0 two attacks in "
+        "consecutive weeks in a quiet province already signal (the first scores about 3.6, the second, expected "
+        "as an aftershock by the in-control forecast, about 0.4). The default 4.5 is the lowest threshold that "
+        "keeps false warnings under 0.2 per unit-year. Exceedance (`alpha`) and emergence add almost no detection "
+        "that the CUSUM does not already give; they are set where they add few false warnings and serve as "
+        "plain-language evidence in the reasons.",
+        "",
+        "The watch-level families are weak on these scenarios. Gi* hot spots rarely single out one province "
+        "among 33 after FDR control. The imported-risk share has no detection skill here: the synthetic process "
+        "imports into targets whatever their distance, while the fitted spread model (one neighbour coefficient, "
+        "power-law weights) concentrates the stronghold's influence on its own neighbours, whose share then "
+        "follows the stronghold's surges. Both only raise a watch, or turn a warning into an alert.",
+        "",
+        "### Strength of the spread (level >= warning)",
+        "",
+        "| strength | `spread_rate` | `import_strength` | attacks / month | within 4 wk | within 8 wk | within 12 wk | median delay (wk) | false warnings / unit-yr |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in skill["strengths"]:
+        m = row["warning"]
+        delay = "n/a" if m["median_delay_weeks"] is None else f"{m['median_delay_weeks']:g}"
+        lines.append(
+            f"| {row['label']} | {row['spread_rate']} | {row['import_strength']} | {row['attacks_per_month']:.1f} | "
+            f"{m['detected_4']:.0%} | {m['detected_8']:.0%} | {m['detected_12']:.0%} | {delay} | "
+            f"{m['false_alarms_per_unit_year']:.3f} |"
+        )
+    default = skill["default_scenario"]
+    no_spread = skill["no_spread"]
+    lines += [
+        "",
+        f"Embedded default scenario (five 2021 onsets: {', '.join(default['spread'])}; seeds {default['seeds']}): "
+        f"{default['warning']['detected_4']:.0%} / {default['warning']['detected_8']:.0%} / "
+        f"{default['warning']['detected_12']:.0%} detected within 4 / 8 / 12 weeks, "
+        f"{default['warning']['false_alarms_per_unit_year']:.3f} false warnings per unit-year; by target within 8 weeks: "
+        + ", ".join(f"{unit} {row['detected_8']:.0%}" for unit, row in default["detected_by_target"].items())
+        + " (late-autumn onsets and provinces bordering the stronghold are the hard cases).",
+        "",
+        f"Without spread ({no_spread['scenarios']} scenarios): {no_spread['false_warnings_per_unit_year']:.3f} false "
+        f"warnings and {no_spread['false_alerts_per_unit_year']:.3f} false alerts per unit-year; "
+        f"{no_spread['share_without_warning_at_end']:.0%} of the scenarios show no province above watch as of "
+        "their last week.",
+        "",
+        "Default thresholds: " + ", ".join(
+            f"`{k}={v}`" for k, v in config.items()
+            if k in ("alpha", "cusum_h", "cusum_shift", "cusum_factor", "emergence_events", "quiet_periods",
+                     "recent_periods", "baseline_periods", "guard_periods", "prior_events", "hotspot_alpha",
+                     "imported_share", "imported_factor")
+        ) + ".",
+        END,
+    ]
+    section = "\n".join(lines)
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    if START in text and END in text:
+        before, rest = text.split(START, 1)
+        _, after = rest.split(END, 1)
+        text = before + section + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    write_text_atomic(RESULTS, text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""Stronghold, spread indicators and spillover share (forecast.spread)."""
+
+from __future__ import annotations
+
+import doctest
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import forecast.spread
+from forecast.errors import EmptyDataError, ParameterError
+from forecast.gazetteer import Gazetteer
+from forecast.panel import build_panel
+from forecast.spread import (
+    Stronghold,
+    find_stronghold,
+    haversine_km,
+    quiet_before,
+    spillover_share,
+    spread_indicators,
+)
+from forecast.synthetic import generate_scenario
+
+WEEKS = pd.date_range("2021-01-04", periods=6, freq="W-MON")
+
+
+def small_panel(counts: dict[str, list[int]]) -> pd.DataFrame:
+    """A long panel from unit -> weekly counts (all the same length)."""
+    n = len(next(iter(counts.values())))
+    return pd.DataFrame({
+        "unit_id": np.repeat(list(counts), n),
+        "ds": np.tile(WEEKS[:n], len(counts)),
+        "y": np.concatenate(list(counts.values())),
+    })
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return generate_scenario(seed=11, start="2019-01-07", end="2021-12-27", spread={"Kunduz": "2021-06-07"})
+
+
+# ------------------------------------------------------------------ stronghold
+def test_auto_stronghold_is_the_smallest_set_holding_half():
+    # 40 % + 30 % + 30 %: one unit is not enough, two are.
+    panel = small_panel({"AF-NAN": [4, 0], "AF-KNR": [3, 0], "AF-KAB": [3, 0]})
+    found = find_stronghold(panel, window=2)
+    assert found.unit_ids == ["AF-NAN", "AF-KAB"]  # the tie KNR/KAB broken by unit id
+    assert found.share == pytest.approx(0.7)
+    assert found.names == ["Nangarhar", "Kabul"]
+    assert not found.given and found.note is None
+
+
+def test_stronghold_window_ends_at_as_of():
+    panel = small_panel({"AF-NAN": [9, 9, 0, 0, 0, 0], "AF-KNR": [0, 0, 1, 1, 1, 1]})
+    late = find_stronghold(panel, as_of="2021-02-14", window=3)
+    assert late.unit_ids == ["AF-KNR"]
+    assert (f"{late.start:%F}", f"{late.end:%F}") == ("2021-01-25", "2021-02-08")
+    early = find_stronghold(panel, as_of="2021-01-17", window=3)
+    assert early.unit_ids == ["AF-NAN"] and early.share == 1.0
+
+
+def test_stronghold_on_the_synthetic_scenario(scenario):
+    found = find_stronghold(scenario.counts, "2021-05-31")
+    assert found.unit_ids == ["AF-NAN"] and found.share > 0.5
+
+
+def test_given_stronghold_resolves_names_and_reports_its_share():
+    panel = small_panel({"AF-NAN": [4, 0], "AF-KNR": [3, 0], "AF-KAB": [3, 0]})
+    given = find_stronghold(panel, window=2, given="nangarhar province, Kunar")
+    assert given.unit_ids == ["AF-NAN", "AF-KNR"] and given.given
+    assert given.share == pytest.approx(0.7)
+    assert given.unit_shares == {"AF-NAN": pytest.approx(0.4), "AF-KNR": pytest.approx(0.3)}
+    assert find_stronghold(panel, window=2, given="auto").unit_ids == ["AF-NAN", "AF-KAB"]
+
+
+def test_unknown_stronghold_name_suggests_close_names():
+    panel = small_panel({"AF-NAN": [4, 0], "AF-KNR": [3, 0]})
+    with pytest.raises(ParameterError, match="Nangahar.*did you mean Nangarhar"):
+        find_stronghold(panel, given="Nangahar")
+
+
+def test_given_stronghold_without_events_is_an_answer_with_a_note():
+    panel = small_panel({"AF-NAN": [4, 0], "AF-KNR": [3, 0], "AF-BDS": [0, 0]})
+    quiet = find_stronghold(panel, window=2, given="Badakhshan")
+    assert quiet.share == 0.0 and not quiet.has_events
+    assert "had no events" in quiet.note and "Badakhshan" in quiet.note
+    assert quiet.to_records() == [{"unit_id": "AF-BDS", "name": "Badakhshan", "share": 0.0, "events": 0}]
+
+
+def test_auto_stronghold_without_events_is_an_error():
+    panel = small_panel({"AF-NAN": [0, 0], "AF-KNR": [0, 0]})
+    with pytest.raises(EmptyDataError, match="no events in the stronghold baseline window 2021-01-04 to 2021-01-11"):
+        find_stronghold(panel)
+
+
+def test_single_unit_is_a_clear_error():
+    with pytest.raises(ParameterError, match="at least 2 units, the panel has 1"):
+        find_stronghold(small_panel({"AF-NAN": [3, 4]}))
+
+
+def test_as_of_before_the_data_names_both_dates():
+    panel = small_panel({"AF-NAN": [3, 4], "AF-KNR": [0, 1]})
+    with pytest.raises(ParameterError, match="2020-12-01 is before the data.*starts 2021-01-04"):
+        find_stronghold(panel, as_of="2020-12-01")
+
+
+def test_bad_window_and_share():
+    panel = small_panel({"AF-NAN": [3, 4], "AF-KNR": [0, 1]})
+    with pytest.raises(ParameterError, match="window"):
+        find_stronghold(panel, window=0)
+    with pytest.raises(ParameterError, match="share"):
+        find_stronghold(panel, share=1.5)
+
+
+# ------------------------------------------------------------------ indicators
+def test_indicators_from_a_panel():
+    panel = small_panel({"AF-NAN": [2, 2, 1, 0], "AF-KAB": [0, 0, 1, 0], "AF-KNR": [0, 0, 0, 0]})
+    table = spread_indicators(panel, ["AF-NAN"], quiet_periods=2)
+    assert table["events"].tolist() == [2, 2, 2, 0]
+    assert table["active_units"].tolist() == [1, 1, 2, 0]
+    assert table["events_outside"].tolist() == [0, 0, 1, 0]
+    assert table["share_outside"].iloc[:3].tolist() == [0.0, 0.0, 0.5] and math.isnan(table["share_outside"].iloc[3])
+    assert math.isnan(table["new_units"].iloc[0]) and table["new_units"].iloc[1:].tolist() == [0, 1, 0]
+    assert table["hhi"].iloc[2] == pytest.approx(0.5)
+    assert table["entropy"].iloc[2] == pytest.approx(math.log(2))
+    gaz = Gazetteer.load("AFG").units.set_index("unit_id")
+    kabul = haversine_km(gaz.loc["AF-KAB", "latitude"], gaz.loc["AF-KAB", "longitude"],
+                         gaz.loc["AF-NAN", "latitude"], gaz.loc["AF-NAN", "longitude"])
+    assert table["mean_distance_km"].iloc[0] == pytest.approx(0.0, abs=1e-9)
+    assert table["mean_distance_km"].iloc[2] == pytest.approx(kabul / 2)
+    assert table["standard_distance_km"].iloc[2] == pytest.approx(kabul / math.sqrt(2))
+
+
+def test_pooled_window_sums_periods():
+    panel = small_panel({"AF-NAN": [2, 2, 1, 0], "AF-KAB": [0, 0, 1, 0]})
+    pooled = spread_indicators(panel, ["AF-NAN"], window=2)
+    assert pooled["events"].tolist() == [2, 4, 4, 2]
+    assert pooled["events_outside"].tolist() == [0, 0, 1, 1]
+
+
+def test_indicators_from_events_match_the_panel(scenario):
+    events = scenario.events
+    stronghold = find_stronghold(scenario.counts, "2021-12-27")
+    from_events = spread_indicators(events, stronghold, freq="W-MON")
+    panel = build_panel(events, start="2019-01-07", end="2021-12-27")
+    from_panel = spread_indicators(panel, stronghold)
+    merged = from_events.merge(from_panel, on="ds", suffixes=("_e", "_p"))
+    assert (merged["events_e"] == merged["events_p"]).all()
+    assert (merged["events_outside_e"] == merged["events_outside_p"]).all()
+    # Events sit inside their province, so their distance differs from the centroid's but not by much.
+    both = merged.dropna(subset=["mean_distance_km_e"])
+    assert (both["mean_distance_km_e"] - both["mean_distance_km_p"]).abs().median() < 60
+
+
+def test_quiet_before_counts_zero_runs():
+    quiet, never = quiet_before(np.array([[0, 0, 3, 0, 0, 0], [0, 0, 0, 0, 0, 0]]), lag=0)
+    assert quiet.tolist() == [[1, 2, 0, 1, 2, 3], [1, 2, 3, 4, 5, 6]]
+    assert never[0].tolist() == [True, True, False, False, False, False] and never[1].all()
+
+
+# ------------------------------------------------------------------- spillover
+def test_spillover_share_from_the_spread_model(scenario):
+    result = spillover_share(scenario.counts[["unit_id", "ds", "y"]], ["AF-NAN"], "2021-10-04")
+    assert result.available and result.note is None
+    table = result.units.set_index("unit_id")
+    assert "AF-NAN" not in table.index and len(table) == 33
+    assert ((table["share"] >= 0) & (table["share"] <= 1)).all()
+    assert (table["share_lo"] <= table["share"] + 1e-12).all() and (table["share"] <= table["share_hi"] + 1e-12).all()
+    # The model's neighbour weights favour the stronghold's own neighbours.
+    neighbours = Gazetteer.load("AFG").neighbours("AF-NAN")
+    assert table.loc[neighbours, "share"].mean() > table.drop(index=neighbours)["share"].mean()
+    assert result.recent == (pd.Timestamp("2021-09-06"), pd.Timestamp("2021-09-27"))
+
+
+def test_spillover_share_without_stronghold_events_is_unavailable():
+    ds = pd.date_range("2020-01-06", periods=40, freq="W-MON")
+    rng = np.random.default_rng(1)
+    panel = pd.DataFrame({
+        "unit_id": np.repeat(["AF-NAN", "AF-KAB", "AF-KNR"], 40),
+        "ds": np.tile(ds, 3),
+        "y": np.concatenate([np.zeros(40, int), rng.poisson(2, 40), rng.poisson(1, 40)]),
+    })
+    result = spillover_share(panel, Stronghold(["AF-NAN"], ["Nangarhar"], 0.0, 52, ds[0], ds[-1]))
+    assert not result.available and "no events" in result.note
+    assert result.units.empty
+
+
+def test_module_examples():
+    failures, _ = doctest.testmod(forecast.spread, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert failures == 0
