@@ -283,6 +283,13 @@ class WarningConfig:
         >>> WarningConfig.for_freq("MS").quiet_periods
         12
         """
+        unknown = sorted(set(overrides) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ParameterError(
+                f"unknown warning threshold(s) {unknown}; valid: {', '.join(sorted(cls.__dataclass_fields__))}"
+            )
+        # Lists from YAML/JSON parameters become the tuples the rules expect.
+        overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
         if freq == "MS":
             monthly = dict(
                 recent_periods=1, baseline_periods=12, guard_periods=1, min_baseline_periods=6,
@@ -1904,3 +1911,87 @@ def alarm_skill(path: str | Path | None = None) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise InputError(f"the alarm-skill file is not valid JSON ({exc.msg}); rerun bench/bench_alarms.py",
                          path=path or ALARM_SKILL_FILE) from exc
+
+
+#: Plain names of the rule families for tables read by people.
+RULE_LABELS = {
+    "exceedance": "forecast exceedance",
+    "emergence": "emergence after quiet",
+    "cusum": "sustained increase (CUSUM)",
+    "hotspot": "emerging hot spot (Gi*)",
+    "imported": "imported risk (spread model)",
+}
+
+
+def skill_table(skill: dict[str, Any] | None = None) -> pd.DataFrame:
+    """The measured alarm skill as a table: one row per rule and per combined level.
+
+    Parameters
+    ----------
+    skill
+        As returned by :func:`alarm_skill` (default: the committed figures).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``alarm, detected_4, detected_8, detected_12`` (probability of detection
+        within 4, 8, 12 weeks of the true onset), ``median_delay_weeks`` and
+        ``false_alarms_per_unit_year`` (in provinces that never spread).
+
+    Examples
+    --------
+    >>> table = skill_table()
+    >>> table["alarm"].tolist()[:3]
+    ['level watch', 'level warning or above', 'level alert']
+    """
+    skill = skill if skill is not None else alarm_skill()
+    columns = ["detected_4", "detected_8", "detected_12", "median_delay_weeks", "false_alarms_per_unit_year"]
+    rows = []
+    for level, figures in skill.get("levels", {}).items():
+        label = "level warning or above" if level == "warning" else f"level {level}"
+        rows.append({"alarm": label, **{c: figures.get(c) for c in columns}})
+    for rule, figures in skill.get("rules", {}).items():
+        rows.append({"alarm": RULE_LABELS.get(rule, rule), **{c: figures.get(c) for c in columns}})
+    return pd.DataFrame(rows, columns=["alarm", *columns])
+
+
+def alert_table(result: WarningResult, skill: dict[str, Any] | None = None) -> pd.DataFrame:
+    """The alert table a report shows first: every unit with its level, reason and rule skill.
+
+    Parameters
+    ----------
+    result
+        From :func:`evaluate_warnings`.
+    skill
+        Measured skill (default :func:`alarm_skill`); each row's ``rule_skill``
+        says, for the rules that fired, how often they caught a real spread
+        within 8 weeks and how many false alarms they raise per province-year.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``name, level, reason, rules, rule_skill, recent_events, unit_id``,
+        most severe first.
+    """
+    skill = skill if skill is not None else alarm_skill()
+    figures = skill.get("rules", {})
+
+    def describe(rules: Sequence[str]) -> str:
+        parts = []
+        for rule in rules:
+            measured = figures.get(rule)
+            if not measured:
+                continue
+            parts.append(
+                f"{RULE_LABELS.get(rule, rule)}: detects {100 * (measured.get('detected_8') or 0):.0f} % "
+                f"of spreads within 8 weeks, {measured.get('false_alarms_per_unit_year', float('nan')):.2f} "
+                "false alarms per province-year"
+            )
+        return "; ".join(parts)
+
+    table = result.units.copy()
+    table["rule_skill"] = table["rules"].map(describe)
+    table["rules"] = table["rules"].map(lambda rules: ", ".join(RULE_LABELS.get(r, r) for r in rules))
+    table["level"] = table["level"].astype(str)
+    columns = ["name", "level", "reason", "rules", "rule_skill", "recent_events", "unit_id"]
+    return table[[c for c in columns if c in table.columns]].reset_index(drop=True)
