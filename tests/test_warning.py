@@ -342,3 +342,39 @@ def test_alarm_skill_file_has_the_figures_reports_show():
 def test_module_examples():
     failures, _ = doctest.testmod(forecast.warning, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert failures == 0
+
+
+def test_skill_table_lists_levels_and_rules_with_committed_figures():
+    from forecast.warning import alarm_skill, skill_table
+
+    skill = alarm_skill()
+    table = skill_table(skill).set_index("alarm")
+    assert table.loc["level warning or above", "detected_8"] == skill["levels"]["warning"]["detected_8"]
+    assert table.loc["sustained increase (CUSUM)", "false_alarms_per_unit_year"] == (
+        skill["rules"]["cusum"]["false_alarms_per_unit_year"]
+    )
+    assert len(table) == len(skill["levels"]) + len(skill["rules"])
+
+
+def test_alert_table_puts_rule_skill_next_to_each_alert():
+    from forecast.dataset import load_dataset
+    from forecast.warning import alert_table, evaluate_warnings
+
+    data = load_dataset(as_of="2021-12-26")
+    result = evaluate_warnings(data.panel, "2021-12-26", "Nangarhar", spillover=False)
+    table = alert_table(result, {"rules": {"cusum": {"detected_8": 0.5, "false_alarms_per_unit_year": 0.25}}})
+    assert table["level"].iloc[0] in ("alert", "warning")
+    fired = table[table["rules"].str.contains("CUSUM")]
+    assert len(fired) and fired["rule_skill"].str.contains("detects 50 % of spreads within 8 weeks, 0.25 false").all()
+    quiet = table[table["level"] == "none"]
+    assert (quiet["rule_skill"] == "").all()
+    assert "Nangarhar" not in set(table["name"])
+
+
+def test_thresholds_override_by_name_and_unknown_names_are_refused():
+    from forecast.warning import WarningConfig
+
+    assert WarningConfig.for_freq("W-MON", cusum_h=4.0).cusum_h == 4.0
+    assert WarningConfig.for_freq("MS", warning_rules=["cusum"]).warning_rules == ("cusum",)
+    with pytest.raises(ParameterError, match="unknown warning threshold"):
+        WarningConfig.for_freq("W-MON", cusum=4.0)
