@@ -91,26 +91,38 @@ def test_autoregressive_glm_recovers_lag_and_propagates_uncertainty():
     closed, pit = interval_coverage(ff, y[:, 300:].reshape(-1))
     assert 0.85 <= closed <= 0.95, closed
     assert 0.85 <= pit <= 0.95, pit
-    # Only the one-step forecast has an exact distribution; later steps are simulated paths.
-    assert ff.index.loc[ff.index["step"] == 1, "family"].eq("negbin").all()
-    assert ff.index.loc[ff.index["step"] > 1, "dist_mu"].isna().all()
+    # With coefficient draws every step is a mixture over the coefficients: draws only.
+    assert ff.index["dist_mu"].isna().all() and ff.index["family"].isna().all()
     # Feeding simulated counts back into the lag widens the distribution with the horizon.
     spread = ff.summary(levels=(0.05, 0.95)).assign(width=lambda s: s["q95"] - s["q05"]).groupby("step")["width"].mean()
     assert spread[horizon] > spread[1]
 
 
-def test_glm_without_lags_reports_exact_distribution_for_every_step():
-    y = simulate_negbin_glm(3, 200, seed=4)
-    ff = NegBinGLM(ar=0, season=52, harmonics=1).fit(PanelData.from_counts(y).to_frame()).predict(4, n_draws=4000)
-    assert ff.index["family"].eq("negbin").all() and ff.index["dist_size"].gt(0).all()
-    # The plug-in mean and the draws (with coefficient uncertainty) agree closely.
-    np.testing.assert_allclose(ff.mean(), ff.draws.mean(axis=1), rtol=0.12)
+def test_exact_columns_describe_the_same_distribution_as_the_draws():
+    panel = PanelData.from_counts(simulate_negbin_glm(3, 200, seed=4)).to_frame()
+    # Without coefficient draws and lags every step is exactly NB(dist_mu, dist_size): the draws agree.
+    fixed = NegBinGLM(ar=0, season=52, harmonics=1, parameter_draws=False).fit(panel).predict(4, n_draws=4000)
+    assert fixed.index["family"].eq("negbin").all() and fixed.index["dist_size"].gt(0).all()
+    mu, size = fixed.index["dist_mu"].to_numpy(), fixed.index["dist_size"].to_numpy()
+    standard_error = np.sqrt((mu + mu**2 / size) / 4000)
+    assert np.all(np.abs(fixed.draws.mean(axis=1) - mu) < 4 * standard_error)
+    # With lags, only step 1 is exact (later steps feed simulated counts back).
+    lagged = NegBinGLM(ar=1, season=52, harmonics=1, parameter_draws=False).fit(panel).predict(3, n_draws=4000)
+    assert lagged.index.loc[lagged.index["step"] == 1, "family"].eq("negbin").all()
+    assert lagged.index.loc[lagged.index["step"] > 1, "dist_mu"].isna().all()
+    one = lagged.index["step"].eq(1).to_numpy()
+    np.testing.assert_allclose(lagged.draws[one].mean(axis=1), lagged.index.loc[one, "dist_mu"], rtol=0.1)
+    # With coefficient draws the distribution is a mixture: no exact columns, the mean is the draws'.
+    mixed = NegBinGLM(ar=0, season=52, harmonics=1).fit(panel).predict(4, n_draws=4000)
+    assert mixed.index["dist_mu"].isna().all()
+    np.testing.assert_array_equal(mixed.mean(), mixed.draws.mean(axis=1))
+    np.testing.assert_allclose(mixed.mean(), fixed.mean(), rtol=0.12)
 
 
 def test_poisson_glm_recovers_level_and_is_poisson():
     rng = np.random.default_rng(5)
     y = rng.poisson(6.0, size=(4, 300))
-    model = PoissonGLM(trend=False, season=0, ar=0).fit(PanelData.from_counts(y).to_frame())
+    model = PoissonGLM(trend=False, season=0, ar=0, parameter_draws=False).fit(PanelData.from_counts(y).to_frame())
     table = model.coef_table()
     assert set(table["term"]) == {"intercept"}
     z = (table["estimate"] - np.log(6.0)) / table["std_error"]
@@ -176,9 +188,10 @@ def test_all_zero_and_near_zero_series_fall_back_quietly():
 
 def test_negbin_without_identifiable_dispersion_uses_the_poisson_fit():
     y = np.zeros((1, 400), dtype=np.int64)
-    y[0, [30, 150, 260, 380]] = 1  # four isolated single events: no overdispersion to estimate
-    model = NegBinGLM().fit(PanelData.from_counts(y).to_frame())
+    y[0, np.arange(10, 400, 20)] = 1  # twenty isolated single events: no overdispersion to estimate
+    model = NegBinGLM(trend=False, season=0, ar=0, parameter_draws=False).fit(PanelData.from_counts(y).to_frame())
     ff = model.predict(2, n_draws=100)
+    assert ff.index["fallback"].iloc[0].startswith("negative-binomial fit failed, dispersion not identified")
     assert ff.index["fallback"].iloc[0].endswith(": used glm_poisson")
     assert ff.index["family"].iloc[0] == "poisson" and np.isnan(ff.index["dist_size"].iloc[0])
     assert "alpha" not in set(model.coef_table()["term"])
@@ -196,6 +209,8 @@ def test_short_series_falls_back_instead_of_overfitting():
         ({"harmonics": 30, "season": 52}, "harmonics"),
         ({"ar": -1}, "ar"),
         ({"trend": "yes"}, "trend"),
+        ({"events_per_coef": -1}, "events_per_coef"),
+        ({"max_log_se": float("nan")}, "max_log_se"),
     ],
 )
 def test_invalid_glm_options(spec, message):
@@ -209,3 +224,91 @@ def test_monthly_panel_uses_twelve_month_season():
     assert model.season_ == 12 and model.per_year_ == 12.0
     ff = model.predict(6, n_draws=200)
     assert ff.index["ds"].iloc[0] == pd.Timestamp("2022-01-01")
+
+
+# ------------------------------------------- sparse series: sane or fallback
+@pytest.fixture(scope="module")
+def synthetic_forecasts():
+    """The embedded default (34 provinces x 416 weeks, sparse outside the stronghold), 8 weeks ahead."""
+    from forecast.dataset import load_dataset
+
+    panel = load_dataset("synthetic", as_of="2021-12-26").panel
+    ff = forecast_panel(panel, ["hist_mean", "glm_negbin", "glm_poisson"], 8, n_draws=1000, seed=1, progress=False)
+    return panel, ff
+
+
+def test_sparse_provinces_get_sane_glm_forecasts_on_the_synthetic_default(synthetic_forecasts):
+    panel, ff = synthetic_forecasts
+    wide = panel.pivot(index="unit_id", columns="ds", values="y")
+    last_two_years = wide.iloc[:, -104:]
+    bound = 3 * last_two_years.max(axis=1) + 3
+    summary = ff.summary()
+    q95 = summary[summary["step"] == 8].pivot(index="unit_id", columns="model", values="q95")
+    total = summary.pivot_table(index="unit_id", columns="model", values="mean", aggfunc="sum")
+    for model in ("glm_negbin", "glm_poisson"):
+        too_wide = q95[model][q95[model] > bound.reindex(q95.index)]
+        assert too_wide.empty, f"{model}: step-8 q95 above 3 x recent max + 3: {too_wide.to_dict()}"
+        sparse = last_two_years.sum(axis=1) < 10
+        ratio = (total.loc[sparse, model] / total.loc[sparse, "hist_mean"]).round(2)
+        assert ratio.between(1 / 3, 3).all(), f"{model}: 8-week totals vs hist_mean {ratio.to_dict()}"
+    # The provinces of the original report: Ghor's 18 events in 8 years carry no 7-coefficient GLM.
+    reasons = ff.index.drop_duplicates(["model", "unit_id"]).set_index(["model", "unit_id"])["fallback"]
+    assert reasons[("glm_negbin", "AF-GHO")] == (
+        "only 18 events in fit window for 7 coefficients (needs 21: events_per_coef=3): used hist_mean"
+    )
+    assert "GLM not identified" in reasons[("glm_negbin", "AF-KDZ")]
+    assert pd.isna(reasons[("glm_negbin", "AF-NAN")])  # the stronghold carries the model
+    assert total.loc["AF-NAN", "glm_negbin"] == pytest.approx(15, abs=4)  # winter: below the yearly mean (25)
+
+
+def test_reported_mean_agrees_with_the_draws(synthetic_forecasts):
+    _, ff = synthetic_forecasts
+    summary = ff.summary()
+    draws_mean = ff.draws.mean(axis=1)
+    exact = summary["dist_mu"].notna().to_numpy()
+    # Rows without exact columns report the draws' mean; exact rows agree with their draws.
+    np.testing.assert_array_equal(summary["mean"].to_numpy()[~exact], draws_mean[~exact])
+    mu, size = summary["dist_mu"].to_numpy()[exact], summary["dist_size"].fillna(np.inf).to_numpy()[exact]
+    standard_error = np.sqrt((mu + mu**2 / size) / ff.n_draws)
+    assert np.all(np.abs(draws_mean[exact] - mu) <= 5 * standard_error + 1e-9)
+
+
+def test_unidentified_fits_are_detected_even_below_the_event_thresholds(synthetic_forecasts):
+    # With the event thresholds switched off, the identification checks still catch the
+    # original report's provinces: Ghor's GLM sits at the boundary (winter rate -> 0),
+    # Nuristan's (4 events) has standard errors in the thousands of percent.
+    panel, _ = synthetic_forecasts
+    quiet = panel[panel["unit_id"].isin(["AF-GHO", "AF-NUR"])]
+    for cls in (PoissonGLM, NegBinGLM):
+        model = cls(min_nonzero=1, events_per_coef=0).fit(quiet)
+        reasons = model.fallbacks()
+        assert reasons["AF-GHO"].startswith("GLM not identified: fitted means span a factor e^27")
+        assert reasons["AF-NUR"].startswith("GLM not identified: standard error of the fitted log mean up to 3.")
+        assert all(r.endswith(": used hist_mean") for r in reasons.values())
+        assert model.predict(8, n_draws=500, seed=0).mean().max() < 0.1  # hist_mean: 0.04 and 0.01 a week
+
+
+def test_trend_is_held_at_the_last_fitted_level():
+    t = np.arange(260)
+    y = np.random.default_rng(7).poisson(np.exp(0.5 + 0.6 * t / 52))[None]  # rising 0.6 per year
+    model = PoissonGLM(trend=True, season=0, ar=0, parameter_draws=False).fit(PanelData.from_counts(y).to_frame())
+    ff = model.predict(26, n_draws=200)
+    beta = model.coef_table().set_index("term")["estimate"]
+    level = np.exp(beta["intercept"] + beta["trend"] * 259 / 52)
+    assert abs(beta["trend"] - 0.6) < 0.05
+    np.testing.assert_allclose(ff.index["dist_mu"], level)  # not exp(... (259 + step) / 52)
+
+
+def test_autoregression_fitted_above_one_does_not_explode_in_simulation():
+    # Sparse self-exciting counts: log(1 + y) feedback is estimated near 3 (non-stationary as a
+    # log-linear model), so the simulation keeps the lag within the range it was fitted on.
+    rng = np.random.default_rng(11)
+    y = np.zeros(600, dtype=np.int64)
+    for t in range(1, 600):
+        y[t] = rng.poisson(0.05 + 0.6 * y[t - 1])
+    for model in (PoissonGLM(trend=False, season=0, ar=1), NegBinGLM(trend=False, season=0, ar=1)):
+        model.fit(PanelData.from_counts(y[None]).to_frame())
+        assert model.coef_table().set_index("term").loc["ar1", "estimate"] > 2
+        ff = model.predict(8, n_draws=2000, seed=0)
+        assert np.quantile(ff.draws, 0.999) <= 3 * y.max() + 3
+        assert ff.draws.mean(axis=1)[-1] < 0.5

@@ -17,17 +17,60 @@ order (``ar``; an INGARCH-like feedback of the unit's own recent counts) and
 ``glm_poisson`` fits it by IRLS; ``glm_negbin`` by maximum likelihood (NB2,
 variance ``mu + alpha mu^2``, ``alpha`` estimated) started from the Poisson fit.
 
+Forecasting
+-----------
+The trend is fitted but **held at the level it reached in the last fitted
+period**: forecasts do not extrapolate it. A log-linear trend fitted to a few
+events extrapolates exponentially (and its estimation error grows with the
+distance from the data), which is what made sparse provinces "forecast" dozens
+of attacks a week; over a horizon of weeks a held level loses little for series
+that do carry a trend.
+
 Forecasts beyond one step feed the simulated counts back into the lags (and
 neighbours' simulated counts into the neighbour term, jointly across units),
-so uncertainty propagates along each path. Each draw also uses its own
-coefficient vector drawn from the estimates' normal approximation
-(``parameter_draws=True``), so predictive intervals include estimation error.
-The exact (plug-in) distribution is reported where it is exact given the
-estimates: step 1, or every step for a model without lags.
+so uncertainty propagates along each path. The lag and neighbour terms are
+kept within the range they took in the fitted periods: on sparse series the
+``log(1 + y)`` feedback is often estimated above 1 (a few events cluster in
+consecutive weeks), and a path that wandered beyond the counts ever observed
+would then feed on itself. Each draw also uses its own coefficient vector
+drawn from the estimates' normal approximation (``parameter_draws=True``, the
+default), so predictive intervals include estimation error. Each simulated
+mean is capped at ``10 x max(y) + 10``, a guard against numerical overflow
+only: the checks below keep out the fits for which it would bind.
 
-Series with fewer than ``min_nonzero`` non-zero periods (all-zero ones
-included), too short for the number of coefficients, or whose fit fails or does
-not converge use ``hist_mean`` instead; the ``fallback`` column says why.
+The exact-distribution columns (``family, dist_mu, dist_size``) describe the
+same distribution as the draws or are left empty: they are filled only with
+``parameter_draws=False``, at step 1 (every step for a model without lags or
+neighbours), where the draws come from exactly that Poisson / negative
+binomial. With parameter draws the predictive distribution is a mixture over
+the coefficients, which is not a Poisson or negative binomial, so means,
+quantiles and scores come from the draws.
+
+When a series cannot carry the model
+------------------------------------
+A GLM with several coefficients fitted to a handful of events is not
+identified: the likelihood is maximised at the boundary (e.g. the rate in the
+quiet season goes to 0), the standard errors are huge, and draws from such a
+fit are absurd. Such series use ``hist_mean`` instead, and the ``fallback``
+column says why, when
+
+* the series is all zeros, or has fewer than ``min_nonzero`` (10) non-zero
+  periods, or fewer than ``events_per_coef`` (3) events per coefficient, or
+  fewer than two periods per coefficient;
+* the fit fails or does not converge;
+* the fit is not identified: a non-finite covariance, fitted means spanning
+  more than a factor ``e^15`` (coefficients at the boundary: quasi-separation),
+  or a fitted log mean whose standard error exceeds ``max_log_se`` (1.0, i.e. a
+  95 % interval for the mean wider than a factor of about 50) in some fitted
+  period.
+
+On the embedded synthetic default this leaves the GLMs to the provinces with
+enough events (the stronghold, its neighbours, Kabul); the others, like Ghor
+with 18 events in eight years, get ``hist_mean``, where the unchecked GLM had
+"forecast" up to 40 attacks a week.
+
+A negative binomial whose dispersion cannot be estimated uses the Poisson fit
+of the same terms (recorded too).
 """
 
 from __future__ import annotations
@@ -61,6 +104,12 @@ from forecast.models.baselines import (
 )
 
 __all__ = ["CountGLM", "NegBinGLM", "PoissonGLM", "resolve_neighbours"]
+
+#: Largest spread of a fit's log means over the fitted periods (a factor of
+#: e^15, about 3 million): beyond it coefficients sit at the boundary of the
+#: parameter space (quasi-separation), as when every event of a sparse series
+#: falls in one season and the rate elsewhere is estimated as zero.
+MAX_LOG_MEAN_RANGE = 15.0
 
 
 def resolve_neighbours(units: Sequence[str], neighbours: Neighbours | None) -> dict[str, list[str]]:
@@ -97,6 +146,7 @@ class _GLMState:
     size: float | None  # NB size 1/alpha; None for Poisson
     alpha_se: float
     cap: float  # largest mean a simulation may reach (guards log-link explosions)
+    lag_range: tuple[np.ndarray, np.ndarray]  # fitted range of the kept lag / neighbour columns
     note: str | None = None  # a simpler fit used for this unit, and why (the ``fallback`` column)
 
 
@@ -120,8 +170,17 @@ class CountGLM(SeriesModel):
         from ``fit(panel, neighbours={...})`` or else the AFG gazetteer.
     min_nonzero
         Series with fewer non-zero periods use the fallback baseline.
+    events_per_coef
+        Series with fewer events (the sum of the counts) than this many per
+        coefficient use the fallback baseline (0: no such check).
+    max_log_se
+        Largest standard error of a fitted log mean (in any fitted period) a
+        fit may have; above it the coefficients are not identified by the data
+        and the series uses the fallback baseline.
     parameter_draws
         Draw a coefficient vector per predictive draw (estimation uncertainty).
+        The forecast then has draws only (no exact ``dist_*`` columns): see
+        the module docstring.
     alias
         Name in the output's ``model`` column.
     """
@@ -131,7 +190,9 @@ class CountGLM(SeriesModel):
     harmonics: int = 2
     ar: int = 1
     neighbours: bool = False
-    min_nonzero: int = 3
+    min_nonzero: int = 10
+    events_per_coef: float = 3.0
+    max_log_se: float = 1.0
     parameter_draws: bool = True
     alias: str = "glm"
 
@@ -143,6 +204,12 @@ class CountGLM(SeriesModel):
         check_int_option(name, "harmonics", self.harmonics, 0)
         check_int_option(name, "ar", self.ar, 0)
         check_int_option(name, "min_nonzero", self.min_nonzero, 1)
+        for option, zero_ok in (("events_per_coef", True), ("max_log_se", False)):
+            value = getattr(self, option)
+            number = not isinstance(value, bool) and isinstance(value, int | float) and bool(np.isfinite(value))
+            if not number or value < 0 or (value == 0 and not zero_ok):
+                kind = "a number >= 0" if zero_ok else "a number > 0"
+                raise ParameterError(f"{name}: option {option} must be {kind}, got {value!r}")
         for option in ("trend", "neighbours", "parameter_draws"):
             if not isinstance(getattr(self, option), bool):
                 raise ParameterError(f"{self.alias}: option {option} must be True or False, got {getattr(self, option)!r}")
@@ -168,11 +235,15 @@ class CountGLM(SeriesModel):
             ]
         self.data_ = data  # the neighbour term reads other units' counts while fitting
 
-    def _deterministic(self, t: np.ndarray) -> tuple[np.ndarray, list[str]]:
-        """Intercept, trend and Fourier columns for period indices ``t``."""
+    def _deterministic(self, t: np.ndarray, trend_at: float | None = None) -> tuple[np.ndarray, list[str]]:
+        """Intercept, trend and Fourier columns for period indices ``t``.
+
+        ``trend_at``: hold the trend column at this period index (the forecast
+        origin) instead of following ``t``.
+        """
         columns, names = [np.ones(len(t))], ["intercept"]
         if self.trend:
-            columns.append(t / self.per_year_)
+            columns.append((t if trend_at is None else np.full(len(t), float(trend_at))) / self.per_year_)
             names.append("trend")
         for k in range(1, self.harmonics_ + 1):
             angle = 2 * np.pi * k * t / self.season_
@@ -193,11 +264,17 @@ class CountGLM(SeriesModel):
         nonzero = int(np.count_nonzero(y))
         if nonzero == 0:
             return "all zeros in fit window"
+        n_terms = self._n_terms()
+        if len(y) - self.n_lag_ < 2 * n_terms:
+            return f"only {len(y)} periods for {n_terms} coefficients"
         if nonzero < self.min_nonzero:
             return f"only {nonzero} non-zero period(s) in fit window (min_nonzero={self.min_nonzero})"
-        usable = len(y) - self.n_lag_
-        if usable < 2 * self._n_terms():
-            return f"only {len(y)} periods for {self._n_terms()} coefficients"
+        events, needed = int(y.sum()), self.events_per_coef * n_terms
+        if events < needed:
+            return (
+                f"only {events} events in fit window for {n_terms} coefficients "
+                f"(needs {needed:g}: events_per_coef={self.events_per_coef:g})"
+            )
         return None
 
     def _fit_series(self, y: np.ndarray, unit: int) -> _GLMState:
@@ -218,12 +295,27 @@ class CountGLM(SeriesModel):
         X, endog = full[:, keep], y[t].astype(float)
         terms = [n for n, k in zip(names, keep, strict=True) if k]
         beta, cov, size, alpha_se, note = self._estimate(endog, X)
+        self._check_identified(X, beta, cov)
+        cap = 10.0 * float(y.max()) + 10.0
+        lags = X[:, int(keep[: design.shape[1]].sum()) :]  # the kept lag / neighbour columns
+        return _GLMState(terms, keep, beta, cov, size, alpha_se, cap, (lags.min(axis=0), lags.max(axis=0)), note)
+
+    def _check_identified(self, X: np.ndarray, beta: np.ndarray, cov: np.ndarray) -> None:
+        """Raise :class:`SeriesFitError` unless the data identify the coefficients (see the module docstring)."""
         if not (np.all(np.isfinite(beta)) and np.all(np.isfinite(cov))):
             raise SeriesFitError("GLM estimates or their covariance are not finite (near-singular fit)")
-        cap = 10.0 * float(y.max()) + 10.0
-        if np.exp(X @ beta).max() > cap:
-            raise SeriesFitError("GLM fitted means explode (separation in the data)")
-        return _GLMState(terms, keep, beta, cov, size, alpha_se, cap, note)
+        eta = X @ beta
+        if np.ptp(eta) > MAX_LOG_MEAN_RANGE:
+            raise SeriesFitError(
+                f"GLM not identified: fitted means span a factor e^{np.ptp(eta):.0f} "
+                "(coefficients at the boundary, too few events for the terms)"
+            )
+        se = float(np.sqrt(np.clip(np.einsum("ij,jk,ik->i", X, cov, X), 0, None)).max())
+        if not np.isfinite(se) or se > self.max_log_se:
+            raise SeriesFitError(
+                f"GLM not identified: standard error of the fitted log mean up to {se:.3g} "
+                f"(max_log_se={self.max_log_se:g}; too few events for the terms)"
+            )
 
     def _estimate(self, endog: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, float | None, float, str | None]:
         """Coefficients, their covariance, NB size (None: Poisson), alpha's standard error and a note."""
@@ -259,8 +351,11 @@ class CountGLM(SeriesModel):
             # Observed counts before the forecast origin, simulated paths after it.
             return np.full(n_draws, data.y[row, t], dtype=float) if t < n_obs else paths[row, t - n_obs].astype(float)
 
-        deterministic, _ = self._deterministic(np.arange(n_obs, n_obs + h, dtype=float))
+        # The trend is held at the last fitted period's level (module docstring).
+        deterministic, _ = self._deterministic(np.arange(n_obs, n_obs + h, dtype=float), trend_at=n_obs - 1)
+        # Exact columns only where the draws come from that very distribution.
         exact_every_step = self.ar == 0 and not self.neighbours
+        exact_any = not self.parameter_draws
         plug_in = {row: np.full(h, np.nan) for row in fitted}
         for step in range(h):
             t = n_obs + step
@@ -272,10 +367,13 @@ class CountGLM(SeriesModel):
                     mean = np.mean([counts_at(n, t - 1) for n in rows], axis=0) if len(rows) else np.zeros(n_draws)
                     columns.append(np.log1p(mean)[:, None])
                 X = np.hstack(columns)[:, state.keep]
+                # Lag and neighbour terms stay within the range they were fitted on.
+                n_fixed = X.shape[1] - len(state.lag_range[0])
+                X[:, n_fixed:] = np.clip(X[:, n_fixed:], *state.lag_range)
                 mu = np.exp(np.minimum(np.einsum("dk,dk->d", X, beta_draws), np.log(state.cap)))
                 paths[row, step] = draw_counts(mu, state.size, rngs[row])
-                if step == 0 or exact_every_step:
-                    plug_in[row][step] = min(float(np.exp(X[0] @ state.beta)), state.cap)
+                if exact_any and (step == 0 or exact_every_step):
+                    plug_in[row][step] = float(mu[0])
         for row, (state, _) in fitted.items():
             size = None if state.size is None else np.full(h, state.size)
             family = self.family if state.size is not None else "poisson"
