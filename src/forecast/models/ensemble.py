@@ -9,6 +9,13 @@ draw ``j`` is one simulated path, and the mixture keeps paths whole.
 Weights are equal by default; :func:`weights_from_scores` turns backtest
 scores (lower is better, e.g. mean CRPS per model) into weights.
 
+A *bare* ensemble (``members`` not given) stands for "the ensemble of the
+other models in this list": in :func:`~forecast.models.registry.forecast_panel`
+``["hist_mean", "glm_negbin", "ensemble"]`` mixes ``hist_mean`` and
+``glm_negbin`` with equal weights (or ``weights={alias: w}`` if given), and
+reuses their fits and forecasts instead of fitting them again. A bare ensemble
+on its own cannot be fitted.
+
 Examples
 --------
 >>> import numpy as np, pandas as pd
@@ -23,7 +30,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Self
 
 import numpy as np
@@ -98,7 +105,9 @@ class Ensemble(CountModel):
     Parameters
     ----------
     members
-        Model specs (``"glm_negbin(ar=2)"``) or model objects; aliases must differ.
+        Model specs (``"glm_negbin(ar=2)"``) or model objects; aliases must
+        differ. None (not given): a bare ensemble, whose members are the other
+        models of the list it is forecast with (see the module docstring).
     weights
         Weight per member alias (non-negative, not all zero; every member
         listed). None: equal weights.
@@ -106,24 +115,32 @@ class Ensemble(CountModel):
         Name in the output's ``model`` column.
     """
 
-    members: Sequence[Any] = field(default_factory=tuple)
+    members: Sequence[Any] | None = None
     weights: Mapping[str, float] | None = None
     alias: str = "ensemble"
 
     def __post_init__(self) -> None:
         from forecast.models.registry import make_model
 
-        if isinstance(self.members, str) or not self.members:
-            raise ParameterError("ensemble needs a list of members, e.g. ensemble(members=['glm_negbin', 'prophet'])")
-        self.models_: list[CountModel] = [make_model(m) for m in self.members]
+        if self.weights is not None and not isinstance(self.weights, Mapping):
+            raise ParameterError(f"ensemble weights must be a dict {{alias: weight}}, got {self.weights!r}")
+        self.models_: list[CountModel] = []
+        self.weights_: dict[str, float] = {}
+        if self.members is None:
+            return  # bare: the members come from the model list (registry.expand_ensembles)
+        if isinstance(self.members, str) or not isinstance(self.members, Sequence) or not self.members:
+            raise ParameterError(
+                f"ensemble members must be a non-empty list, got {self.members!r}; write "
+                "ensemble(members=['hist_mean', 'glm_negbin']), or a bare 'ensemble' next to the models "
+                "it should combine"
+            )
+        self.models_ = [make_model(m) for m in self.members]
         aliases = [m.alias for m in self.models_]
         if len(set(aliases)) < len(aliases):
             raise ParameterError(f"ensemble members need distinct aliases, got {aliases}; set alias='...' on one")
         if self.weights is None:
             weights = dict.fromkeys(aliases, 1.0)
         else:
-            if not isinstance(self.weights, Mapping):
-                raise ParameterError(f"ensemble weights must be a dict {{alias: weight}}, got {self.weights!r}")
             unknown = sorted(set(self.weights) - set(aliases))
             missing = sorted(set(aliases) - set(self.weights))
             if unknown or missing:
@@ -137,6 +154,31 @@ class Ensemble(CountModel):
             raise ParameterError(f"ensemble weights must be non-negative and not all zero, got {weights}")
         self.weights_ = dict(zip(aliases, values / values.sum(), strict=True))
 
+    @property
+    def bare(self) -> bool:
+        """True when no members were given (the ensemble of the other models in a list)."""
+        return self.members is None
+
+    def _check_members(self) -> None:
+        if self.bare:
+            raise ParameterError(
+                f"'{self.alias}' has no members: a bare ensemble combines the other models of the list "
+                "it is forecast with, e.g. forecast_panel(panel, ['hist_mean', 'glm_negbin', 'ensemble'], 8); "
+                "to use it on its own name them: ensemble(members=['hist_mean', 'glm_negbin'])"
+            )
+
+    def share_members(self, models: Sequence[CountModel]) -> None:
+        """Use the model objects in ``models`` for members equal to them (same class and options).
+
+        :func:`~forecast.models.registry.forecast_panel` calls this so a member
+        that is also in the model list is fitted and forecast once.
+        """
+        for i, member in enumerate(self.models_):
+            for model in models:
+                if model is not member and type(model) is type(member) and model == member:
+                    self.models_[i] = model
+                    break
+
     def fit(
         self,
         panel: pd.DataFrame,
@@ -144,18 +186,39 @@ class Ensemble(CountModel):
         neighbours: Neighbours | None = None,
         freq: str | None = None,
         progress: bool = False,
+        fitted: Sequence[CountModel] = (),
     ) -> Self:
-        """Fit every member with a positive weight."""
+        """Fit every member with a positive weight, except those in ``fitted``.
+
+        ``fitted``: model objects already fitted to this same panel (compared
+        by identity), e.g. the other models of a :func:`forecast_panel` call.
+        """
+        self._check_members()
+        done = {id(m) for m in fitted}
         for model in self.models_:
-            if self.weights_[model.alias] > 0:
+            if self.weights_[model.alias] > 0 and id(model) not in done:
                 model.fit(panel, neighbours=neighbours, freq=freq, progress=progress)
         self.data_ = True  # marks the ensemble as fitted
         return self
 
-    def predict(self, h: int, *, n_draws: int = DEFAULT_DRAWS, seed: int = 0) -> ForecastFrame:
-        """Mix the members' draws in proportion to the weights (seeded)."""
+    def predict(
+        self,
+        h: int,
+        *,
+        n_draws: int = DEFAULT_DRAWS,
+        seed: int = 0,
+        member_forecasts: Mapping[str, ForecastFrame] | None = None,
+    ) -> ForecastFrame:
+        """Mix the members' draws in proportion to the weights (seeded).
+
+        ``member_forecasts``: forecasts the members (by alias) already made with
+        the same ``h``, ``n_draws`` and ``seed``; they are used instead of
+        predicting again, which gives the same draws.
+        """
+        self._check_members()
         self._check_fitted()
         h, n_draws = check_horizon(h), check_draws(n_draws)
+        given = dict(member_forecasts or {})
         active = [m for m in self.models_ if self.weights_[m.alias] > 0]
         counts = mixture_counts([self.weights_[m.alias] for m in active], n_draws)
         rng = unit_rng(seed, type(self).__name__, self.alias)
@@ -163,7 +226,14 @@ class Ensemble(CountModel):
         index: pd.DataFrame | None = None
         parts, reasons = [], []
         for model, count in zip(active, counts, strict=True):
-            frame = model.predict(h, n_draws=n_draws, seed=seed)
+            frame = given.get(model.alias)
+            if frame is None:
+                frame = model.predict(h, n_draws=n_draws, seed=seed)
+            elif frame.n_draws != n_draws or int(frame.index["step"].max()) != h:
+                raise ModelError(
+                    f"ensemble member {model.alias}: the forecast given has {frame.n_draws} draws and "
+                    f"{int(frame.index['step'].max())} steps; expected {n_draws} and {h}"
+                )
             # Put every member's rows in one order (unit, step) before mixing row by row.
             order = np.lexsort((frame.index["step"].to_numpy(), frame.index["unit_id"].to_numpy()))
             rows = frame.index.iloc[order].reset_index(drop=True)

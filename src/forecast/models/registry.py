@@ -12,6 +12,15 @@ Specs are parsed with :mod:`ast` and option values read with
 option (its name in the output), so two configurations of one model can be
 compared side by side.
 
+A bare ``"ensemble"`` (no ``members``) in a model list means "the ensemble of
+the other models in this list" (ensembles excepted), with equal weights unless
+``weights`` are given: ``["hist_mean", "glm_negbin", "ensemble"]`` forecasts
+with ``hist_mean``, ``glm_negbin`` and their equal-weight mixture.
+:func:`forecast_panel` fits and forecasts each model once, also when it is an
+ensemble's member; :func:`expand_ensembles` writes the members out for other
+loops (e.g. a backtest). A bare ensemble with no other model in the list is a
+:class:`~forecast.errors.ParameterError`.
+
 Examples
 --------
 >>> ModelSpec.parse("glm_negbin(trend=True, season=52)")
@@ -22,6 +31,8 @@ ModelSpec(name='glm_negbin', options={'trend': True, 'season': 52})
 ['zero', 'glm_negbin(season=52, ar=2)', 'prophet']
 >>> make_model("hist_mean(window=52)")
 HistoricalMean(window=52, alias='hist_mean')
+>>> [str(m) for m in expand_ensembles(["hist_mean", "glm_negbin(ar=2)", "ensemble"])]
+['hist_mean', 'glm_negbin(ar=2)', "ensemble(members=['hist_mean', 'glm_negbin(ar=2)'])"]
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ from forecast.models.baselines import CountModel, Neighbours, PanelData, check_d
 __all__ = [
     "ModelSpec",
     "available_models",
+    "expand_ensembles",
     "forecast_panel",
     "make_model",
     "model_class",
@@ -249,6 +261,70 @@ def make_model(spec: str | ModelSpec | CountModel) -> CountModel:
     raise ParameterError(f"a model is a name like 'glm_negbin(season=52)', a ModelSpec or a model; got {spec!r}")
 
 
+def _is_ensemble(model: str | ModelSpec | CountModel) -> tuple[bool, bool]:
+    """Whether ``model`` is an ensemble, and whether it is a bare one (no members given)."""
+    from forecast.models.ensemble import Ensemble
+
+    if isinstance(model, Ensemble):
+        return True, model.bare
+    if isinstance(model, CountModel):
+        return False, False
+    spec = ModelSpec.parse(model) if isinstance(model, str) else model
+    is_ensemble = isinstance(spec, ModelSpec) and spec.name == "ensemble"
+    return is_ensemble, is_ensemble and spec.options.get("members") is None
+
+
+def expand_ensembles(
+    models: str | ModelSpec | CountModel | Sequence[str | ModelSpec | CountModel],
+) -> list[str | ModelSpec | CountModel]:
+    """The model list with each bare ``ensemble`` given the other models of the list as members.
+
+    The members of a bare ensemble are the list's models that are not
+    ensembles, in order; its ``weights`` and ``alias`` options are kept. A bare
+    ensemble written as text becomes a :class:`ModelSpec` (members as spec
+    text where the list had text), a bare :class:`~forecast.models.Ensemble`
+    object a new one; every other entry is returned as it is.
+
+    Raises
+    ------
+    ParameterError
+        A bare ensemble and no other model to combine.
+
+    Examples
+    --------
+    >>> [str(m) for m in expand_ensembles("zero, last, ensemble(weights={'zero': 1, 'last': 3})")]
+    ['zero', 'last', "ensemble(members=['zero', 'last'], weights={'zero': 1, 'last': 3})"]
+    """
+    from forecast.models.ensemble import Ensemble
+
+    if isinstance(models, str):
+        models = parse_model_list(models)
+    elif isinstance(models, ModelSpec | CountModel):
+        models = [models]
+    models = list(models)
+    kinds = [_is_ensemble(m) for m in models]
+    others = [m for m, (is_ensemble, _) in zip(models, kinds, strict=True) if not is_ensemble]
+    members = [str(m) if isinstance(m, ModelSpec) else m.strip() if isinstance(m, str) else m for m in others]
+    expanded: list[str | ModelSpec | CountModel] = []
+    for model, (_, bare) in zip(models, kinds, strict=True):
+        if not bare:
+            expanded.append(model)
+            continue
+        if not others:
+            raise ParameterError(
+                "a bare 'ensemble' combines the other models in the list, and there are none; list the "
+                "models to combine with it, e.g. models=['hist_mean', 'glm_negbin', 'ensemble'], or name "
+                "its members: ensemble(members=['hist_mean', 'glm_negbin'])"
+            )
+        if isinstance(model, Ensemble):
+            expanded.append(Ensemble(members=list(others), weights=model.weights, alias=model.alias))
+        else:
+            spec = ModelSpec.parse(model) if isinstance(model, str) else model
+            options = {key: value for key, value in spec.options.items() if key != "members"}
+            expanded.append(ModelSpec("ensemble", {"members": members, **options}))
+    return expanded
+
+
 def parse_model_list(text: str) -> list[str]:
     """Split ``"a, b(x=1, y=[2, 3]), c"`` at top-level commas (not inside brackets or quotes)."""
     parts, depth, quote, current = [], 0, "", []
@@ -317,7 +393,12 @@ def forecast_panel(
         Long, complete panel ``unit_id, ds, y`` (see :data:`forecast.schema.PANEL`).
     models
         Model specs (``"glm_negbin(season=52)"``), :class:`ModelSpec`\\ s or model
-        objects; a single string may list several separated by commas.
+        objects; a single string may list several separated by commas. A bare
+        ``"ensemble"`` is the ensemble of the other models in the list (equal
+        weights unless ``ensemble(weights={...})``; see :func:`expand_ensembles`).
+        Each model is fitted and forecast once, also where it is an
+        ensemble's member (a member equal to a listed model, same class and
+        options, is that model).
     horizon
         Number of periods ahead.
     as_of
@@ -347,12 +428,14 @@ def forecast_panel(
     >>> ff = forecast_panel(panel, "zero,last", horizon=4, n_draws=100, progress=False)
     >>> ff.summary().groupby("model").size().to_dict()
     {'last': 8, 'zero': 8}
+    >>> ff = forecast_panel(panel, "zero,last,ensemble", horizon=4, n_draws=100, progress=False)
+    >>> ff.models, ff.meta["models"][-1]
+    (['zero', 'last', 'ensemble'], "Ensemble(members=['zero', 'last'], weights=None, alias='ensemble')")
     """
+    from forecast.models.ensemble import Ensemble
+
     horizon, n_draws = check_horizon(horizon), check_draws(n_draws)
-    if isinstance(models, str):
-        models = parse_model_list(models)
-    elif isinstance(models, ModelSpec | CountModel):
-        models = [models]
+    models = expand_ensembles(models)
     built = [make_model(m) for m in models]
     if not built:
         raise ParameterError(f"no models given; available models: {', '.join(MODELS)}")
@@ -366,11 +449,19 @@ def forecast_panel(
     freq = PanelData.from_panel(panel, freq=freq).freq
     panel = truncate_panel(panel, as_of, freq)
     data = PanelData.from_panel(panel, freq=freq)
-    frames = []
-    for model in built:
+    # Models first, then ensembles, which reuse the listed models' fits and forecasts.
+    singles = [m for m in built if not isinstance(m, Ensemble)]
+    ensembles = [m for m in built if isinstance(m, Ensemble)]
+    frames: dict[int, ForecastFrame] = {}
+    for model in singles:
         model.fit(panel, neighbours=neighbours, freq=data.freq, progress=progress)
-        frames.append(model.predict(horizon, n_draws=n_draws, seed=seed))
-    result = ForecastFrame.concat(frames)
+        frames[id(model)] = model.predict(horizon, n_draws=n_draws, seed=seed)
+    for ensemble in ensembles:
+        ensemble.share_members(singles)
+        ensemble.fit(panel, neighbours=neighbours, freq=data.freq, progress=progress, fitted=singles)
+        done = {m.alias: frames[id(m)] for m in ensemble.models_ if id(m) in frames}
+        frames[id(ensemble)] = ensemble.predict(horizon, n_draws=n_draws, seed=seed, member_forecasts=done)
+    result = ForecastFrame.concat(frames[id(m)] for m in built)
     result.meta.update(
         {
             "models": [repr(m) for m in built],
