@@ -76,7 +76,7 @@ class ForecastFrame:
     ...     model="demo",
     ... )
     >>> ff.summary(levels=(0.5,), exceed=(1,))[["unit_id", "q50", "p_ge_1"]].round(2).to_dict("list")
-    {'unit_id': ['AF-NAN', 'AF-KNR'], 'q50': [5.0, 0.0], 'p_ge_1': [0.99, 0.4]}
+    {'unit_id': ['AF-NAN', 'AF-KNR'], 'q50': [5.0, 0.0], 'p_ge_1': [0.99, 0.39]}
     """
 
     index: pd.DataFrame
