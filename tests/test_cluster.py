@@ -1,0 +1,84 @@
+"""Where work runs (forecast.cluster)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast.cluster import DaskExecutor, InProcessExecutor, get_executor, run_tasks
+from forecast.errors import ParameterError
+
+
+def slow_square(x: int, delay: float) -> int:
+    """Module level, so worker processes can unpickle it."""
+    time.sleep(delay)
+    return x * x
+
+
+def fail_on_three(x: int) -> int:
+    if x == 3:
+        raise ValueError("three")
+    return x
+
+
+def test_in_process_runs_in_order_and_lazily():
+    calls = []
+
+    def record(x):
+        calls.append(x)
+        return -x
+
+    assert run_tasks(record, [(1,), (2,), (3,)]) == [-1, -2, -3]
+    assert calls == [1, 2, 3]
+    with get_executor() as executor:
+        assert isinstance(executor, InProcessExecutor)
+        future = executor.submit(fail_on_three, 3)
+        assert isinstance(future.exception(), ValueError)
+        assert run_tasks(divmod, [(7, 2)], executor=executor, progress=True) == [(3, 1)]
+
+
+def test_errors_propagate():
+    with pytest.raises(ValueError, match="three"):
+        run_tasks(fail_on_three, [(1,), (3,), (5,)])
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ParameterError, match="unknown executor kind 'threads'"):
+        get_executor("threads")
+    with pytest.raises(ParameterError, match="only applies to kind='dask'"):
+        get_executor("processes", address="tcp://127.0.0.1:8786")
+    with pytest.raises(ParameterError, match="workers must be"):
+        get_executor("processes", workers=0)
+
+
+def test_process_pool_returns_results_in_task_order():
+    # The first task finishes last; results still come back in task order.
+    tasks = [(1, 0.4), (2, 0.0), (3, 0.0), (4, 0.0)]
+    with get_executor("processes", workers=2) as executor:
+        assert isinstance(executor, concurrent.futures.ProcessPoolExecutor)
+        assert run_tasks(slow_square, tasks, executor=executor) == [1, 4, 9, 16]
+        with pytest.raises(ValueError, match="three"):
+            run_tasks(fail_on_three, [(1,), (3,)], executor=executor)
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_on_loopback_runs_a_backtest():
+    pytest.importorskip("distributed")
+    from forecast.backtest import backtest
+
+    ds = pd.date_range("2020-01-06", periods=30, freq="W-MON")
+    panel = pd.DataFrame({"unit_id": np.repeat(["A", "B"], 30), "ds": np.tile(ds, 2),
+                          "y": np.random.default_rng(2).poisson(3, 60)})
+    run = dict(horizon=2, start="2020-04-06", every=5, n_draws=50, seed=1, progress=False)
+    with get_executor("dask", workers=2) as executor:
+        assert isinstance(executor, DaskExecutor)
+        assert executor.client.scheduler.address.startswith("tcp://127.0.0.1:")
+        assert run_tasks(slow_square, [(2, 0.0), (3, 0.0)], executor=executor) == [4, 9]
+        remote = backtest(panel, "hist_mean,bootstrap", executor=executor, **run)
+    assert executor.cluster.status.name == "closed"
+    local = backtest(panel, "hist_mean,bootstrap", **run)
+    pd.testing.assert_frame_equal(remote.scores, local.scores)
