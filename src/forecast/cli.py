@@ -541,6 +541,35 @@ def warn(
     typer.echo(result.to_json() if as_json else result.to_text())
 
 
+@spread_app.command("attribute")
+def spread_attribute(
+    source: Annotated[str, typer.Option(help="synthetic, or the format of --events: ucdp, acled, gtd, csv, canonical.")],
+    as_of: Annotated[str, typer.Option(help="Date of the assessment; events after it are ignored.")],
+    events: Annotated[Path | None, typer.Option(help="Event file in the --source format (not for synthetic).")] = None,
+    actor: Annotated[str | None, typer.Option(help="Keep events whose actor/side names match this regex.")] = None,
+    country: Annotated[str, typer.Option(help="ISO3 code of the country.")] = "AFG",
+    freq: Annotated[str, typer.Option(help="Period: W-MON or MS.")] = "W-MON",
+    stronghold: Annotated[str, typer.Option(help="auto, or the stronghold's province names: Nangarhar,Kunar.")] = "auto",
+    periods: Annotated[int, typer.Option(help="Report the last this many periods.")] = 4,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON records.")] = False,
+) -> None:
+    """Split each province's expected attacks in the last periods into endemic, own-past and imported parts."""
+    from forecast.dataset import load_dataset
+    from forecast.spread import attribution_table, find_stronghold, spillover_share
+
+    data = load_dataset(source, events, actor=actor, country=country, freq=freq, as_of=as_of)
+    core = find_stronghold(data.panel, given=None if stronghold == "auto" else stronghold)
+    table = attribution_table(spillover_share(data.panel, core, recent_periods=periods), core)
+    if as_json:
+        typer.echo(table.to_json(orient="records", indent=2, double_precision=4))
+        return
+    typer.echo(f"{data.caption}; stronghold {core.label()}")
+    columns = ["name", "expected", "endemic", "autoregressive", "neighbour", "share", "share_lo", "share_hi"]
+    typer.echo(table[columns].head(15).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    for sentence in table.loc[table["share"] >= 0.05, "sentence"].head(5):
+        typer.echo(sentence)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     try:

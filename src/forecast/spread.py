@@ -34,13 +34,13 @@ import logging
 import math
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from forecast.errors import EmptyDataError, ForecastError, InputError, ParameterError
+from forecast.errors import EmptyDataError, ForecastError, InputError, ModelError, ParameterError
 from forecast.gazetteer import Gazetteer
 from forecast.panel import period_start, to_wide, truncate
 
@@ -747,13 +747,26 @@ def spillover_share(
         return Spillover.unavailable(
             "the stronghold had no events in the spread model's window, so nothing can be imported from it"
         )
+    decay_note = None
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             # Units without events give 0/0 shares inside the model; they are dropped below.
             warnings.simplefilter("ignore", RuntimeWarning)
-            fit = EndemicEpidemic(config or default_spillover_config()).fit(
-                window[["unit_id", "ds", "y"]], neighbourhood, population if population.notna().all() else None
-            )
+            chosen = config or default_spillover_config()
+            offsets = population if population.notna().all() else None
+            fit = EndemicEpidemic(chosen).fit(window[["unit_id", "ds", "y"]], neighbourhood, offsets)
+            if _decay_unidentified(fit):
+                # The data only say "influence stops at the border": the decay runs to
+                # infinity and its parameter draws swing between no reach and full reach,
+                # which would make every interval [0, share]. First-order adjacency is
+                # that limit, with well-defined uncertainty.
+                fit = EndemicEpidemic(replace(chosen, weights="adjacency")).fit(
+                    window[["unit_id", "ds", "y"]], neighbourhood, offsets
+                )
+                decay_note = (
+                    "the spread model could not estimate how influence decays beyond adjacent "
+                    "provinces (the data show none), so it uses first-order adjacency"
+                )
             components = fit.fitted_components()
             recent = pd.DatetimeIndex(periods[-int(recent_periods):])
             baseline = pd.DatetimeIndex(periods[-int(recent_periods + baseline_periods):-int(recent_periods)])
@@ -804,9 +817,10 @@ def spillover_share(
     # Quantiles of an average over draws need not bracket the plug-in share; keep it inside.
     table["share_lo"] = np.minimum(table["share_lo"], table["share"])
     table["share_hi"] = np.maximum(table["share_hi"], table["share"])
-    note = None
+    notes = [decay_note]
     if isinstance(stronghold, Stronghold) and not stronghold.has_events:
-        note = stronghold.note
+        notes.append(stronghold.note)
+    note = "; ".join(n for n in notes if n) or None
     return Spillover(
         units=table[SPILLOVER_COLUMNS].reset_index(drop=True),
         by_period=by_period[["unit_id", "ds", "imported", "expected", "share", "share_lo", "share_hi"]],
@@ -817,3 +831,67 @@ def spillover_share(
         recent=(recent[0], recent[-1]),
         baseline=(baseline[0], baseline[-1]) if len(baseline) else None,
     )
+
+
+def attribution_table(spillover: Spillover, stronghold: Stronghold, gazetteer: Gazetteer | None = None) -> pd.DataFrame:
+    """Each unit's expected count over the recent window split into its parts, with a sentence.
+
+    Parameters
+    ----------
+    spillover
+        From :func:`spillover_share` (must be available).
+    stronghold
+        The stronghold whose imports are reported.
+    gazetteer
+        Unit names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit outside the stronghold, largest imported share first:
+        ``unit_id, name, expected, endemic, autoregressive, neighbour`` (sums
+        over the recent window; the three parts add up to ``expected``),
+        ``imported`` (the part of ``neighbour`` from the stronghold), ``share,
+        share_lo, share_hi`` and ``sentence`` ("38 % of Kunar's expected
+        attacks in 2021-11-29 to 2021-12-20 are imported from Nangarhar
+        (90 % interval 21-52 %)").
+    """
+    if not spillover.available or spillover.fit is None or spillover.recent is None:
+        raise ModelError(f"no spillover attribution: {spillover.note or 'the spread model was not fitted'}")
+    first, last = spillover.recent
+    parts = spillover.fit.fitted_components()
+    parts = parts[(parts["ds"] >= first) & (parts["ds"] <= last) & ~parts["unit_id"].isin(stronghold.unit_ids)]
+    sums = parts.groupby("unit_id")[["mu", "endemic", "autoregressive", "neighbour"]].sum().rename(columns={"mu": "expected"})
+    shares = spillover.units.set_index("unit_id")[["imported", "share", "share_lo", "share_hi"]]
+    table = sums.join(shares, how="left").fillna(0.0).reset_index()
+    names = _names_for(table["unit_id"], gazetteer)
+    table.insert(1, "name", names)
+    period = f"{first:%Y-%m-%d}" if first == last else f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    table["sentence"] = [
+        f"{100 * row.share:.0f} % of {row.name}'s expected attacks in {period} are imported from "
+        f"{stronghold.label()} ({100 * spillover.level:.0f} % interval {100 * row.share_lo:.0f}-{100 * row.share_hi:.0f} %)"
+        for row in table.itertuples()
+    ]
+    return table.sort_values(["share", "expected"], ascending=False).reset_index(drop=True)
+
+
+def _names_for(unit_ids: pd.Series, gazetteer: Gazetteer | None) -> list[str]:
+    try:
+        gaz = gazetteer_for(list(unit_ids), gazetteer)
+    except ForecastError:
+        return list(unit_ids)
+    return [_name_of(gaz, unit) for unit in unit_ids]
+
+
+#: Above this standard error (or decay) the power-law decay is taken as unidentified.
+_MAX_DECAY_SE = 5.0
+_MAX_DECAY = 20.0
+
+
+def _decay_unidentified(fit: Any) -> bool:
+    """True when a power-law fit's decay ``neweights.d`` ran off to "adjacent only"."""
+    params, errors = fit.params, fit.std_errors
+    if "neweights.d" not in params:
+        return False
+    decay, error = float(params["neweights.d"]), float(errors["neweights.d"])
+    return not (np.isfinite(error) and error < _MAX_DECAY_SE and decay < _MAX_DECAY)
