@@ -391,3 +391,16 @@ def test_cli_backtest_bad_model_is_one_line(capsys):
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: unknown model 'glm_nebgin'") and "\n" not in err
+
+
+def test_bare_ensemble_combines_the_other_listed_models_not_the_added_baselines():
+    from forecast.backtest import backtest, with_baselines
+
+    ds = pd.date_range("2020-01-06", periods=40, freq="W-MON")
+    rng = np.random.default_rng(3)
+    panel = pd.DataFrame({"unit_id": np.repeat(["A", "B"], 40), "ds": np.tile(ds, 2), "y": rng.poisson(2, 80)})
+    result = backtest(panel, with_baselines(["last", "hist_mean", "ensemble"]), 2,
+                      start=ds[30], every=4, n_draws=50, seed=1, progress=False)
+    assert result.models == ["zero", "last", "hist_mean", "ensemble"]
+    assert "members=['last', 'hist_mean']" in result.specs["ensemble"]
+    assert result.failures.empty

@@ -85,7 +85,7 @@ from forecast.errors import ForecastError, InputError, ModelError, ParameterErro
 from forecast.models.base import DEFAULT_DRAWS, ForecastFrame, quantile_column
 from forecast.models.baselines import CountModel, Neighbours, PanelData, check_draws, check_horizon
 from forecast.models.ensemble import weights_from_scores
-from forecast.models.registry import ModelSpec, make_model, parse_model_list
+from forecast.models.registry import ModelSpec, expand_ensembles, make_model, parse_model_list
 from forecast.panel import check_frequency, truncate
 
 __all__ = [
@@ -559,6 +559,8 @@ def _resolve_models(models: Any) -> tuple[list[str], list[Any], dict[str, str]]:
         models = parse_model_list(models)
     elif isinstance(models, ModelSpec) or hasattr(models, "predict"):
         models = [models]
+    # A bare "ensemble" means the other models of the list, as in forecast_panel.
+    models = expand_ensembles(models)
     aliases, payloads, specs = [], [], {}
     for model in models:
         if isinstance(model, str | ModelSpec):
