@@ -132,3 +132,25 @@ def test_console_script_in_a_subprocess(tmp_path):
     assert bad.stderr.count("\n") == 1
     assert "acled_bad_date.csv, row 3, column 'event_date'" in bad.stderr
     assert bad.stdout == ""
+
+
+def test_unknown_province_resolved_by_alias_or_by_boundaries(tmp_path, capsys, shared_data):
+    from forecast.cli import main
+
+    source = DATA / "acled_unknown_province.csv"
+    out = tmp_path / "events.parquet"
+    assert main(["ingest", "acled", str(source), "--out", str(out)]) == 2
+    assert "Spin Boldak" in capsys.readouterr().err
+    # An alias the analyst supplies: the row goes where the alias says.
+    assert main(["ingest", "acled", str(source), "--aliases", "Spin Boldak=Kandahar", "--out", str(out)]) == 0
+    events = pd.read_parquet(out)
+    assert "AF-KAN" in set(events["admin1_code"])
+    # Boundaries place the row by its coordinates (Jalalabad lies in Nangarhar).
+    boundaries = shared_data / "afghanistan" / "provinces_adm1.geojson"
+    assert main(["ingest", "acled", str(source), "--boundaries", str(boundaries), "--out", str(out)]) == 0
+    events = pd.read_parquet(out)
+    jalalabad = events[(events["latitude"] - 34.4265).abs() < 1e-6]
+    assert jalalabad["admin1_code"].tolist() == ["AF-NAN"]
+    capsys.readouterr()
+    assert main(["ingest", "acled", str(source), "--aliases", "Spin Boldak"]) == 2
+    assert "--aliases" in capsys.readouterr().err

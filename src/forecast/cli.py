@@ -26,17 +26,22 @@ app = typer.Typer(
 )
 
 
-def _parse_columns(columns: str | None) -> dict[str, str] | None:
-    """Parse ``admin1=Province,date=Date`` into ``{"admin1": "Province", "date": "Date"}``."""
-    if not columns:
+def _parse_pairs(text: str | None, option: str, example: str) -> dict[str, str] | None:
+    """Parse ``a=b,c=d`` into ``{"a": "b", "c": "d"}``; a malformed pair names the option and an example."""
+    if not text:
         return None
     mapping: dict[str, str] = {}
-    for pair in columns.split(","):
-        canonical, sep, original = pair.partition("=")
-        if not sep or not canonical.strip() or not original.strip():
-            raise typer.BadParameter(f"'{pair}' is not NAME=COLUMN; write e.g. --columns admin1=Province,date=Date")
-        mapping[canonical.strip()] = original.strip()
+    for pair in text.split(","):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise typer.BadParameter(f"'{pair}' is not NAME=VALUE; write e.g. {option} {example}")
+        mapping[key.strip()] = value.strip()
     return mapping
+
+
+def _parse_columns(columns: str | None) -> dict[str, str] | None:
+    """Parse ``admin1=Province,date=Date`` into ``{"admin1": "Province", "date": "Date"}``."""
+    return _parse_pairs(columns, "--columns", "admin1=Province,date=Date")
 
 
 @app.callback(invoke_without_command=True)
@@ -58,6 +63,8 @@ def ingest(
     end: Annotated[str | None, typer.Option(help="Last date kept (YYYY-MM-DD).")] = None,
     columns: Annotated[str | None, typer.Option(help="Generic CSV column mapping: admin1=Province,date=Date.")] = None,
     unmatched: Annotated[str, typer.Option(help="Unknown province names: 'error' (default) or 'drop'.")] = "error",
+    aliases: Annotated[str | None, typer.Option(help="Extra province spellings: 'Nangahar=Nangarhar,Spin Boldak=Kandahar'.")] = None,
+    boundaries: Annotated[Path | None, typer.Option(help="Province boundaries (GeoJSON/shapefile) to place events with coordinates but no known name.")] = None,
     out: Annotated[Path, typer.Option(help="Canonical events parquet to write.")] = Path("data/processed/events.parquet"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
@@ -74,6 +81,8 @@ def ingest(
         end=end,
         columns=_parse_columns(columns),
         unmatched=unmatched,
+        aliases=_parse_pairs(aliases, "--aliases", "'Nangahar=Nangarhar,Spin Boldak=Kandahar'"),
+        boundaries=boundaries,
     )
     write_parquet_with_sidecar(
         result.events,

@@ -212,6 +212,9 @@ GLOBAL_PARAMETERS: dict[str, GlobalParameter] = {
     "source": GlobalParameter((str,), "data source: " + ", ".join(SOURCES), _check_source),
     "events_path": GlobalParameter((str, NoneType), "provider file or canonical parquet; null for synthetic"),
     "actor": GlobalParameter((str, NoneType), "actor filter (regex on actor names); null = all actors"),
+    "boundaries_path": GlobalParameter(
+        (str, NoneType), "province boundaries for maps (GeoJSON/shapefile); null = cached download or schematic"
+    ),
     "country": GlobalParameter((str, NoneType), "ISO3 code or name of the country"),
     "freq": GlobalParameter((str,), "period of the panel (pandas alias, e.g. W-MON)", _check_freq),
     "horizon": GlobalParameter((int,), "periods ahead to forecast", _check_horizon),
