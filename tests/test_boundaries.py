@@ -126,7 +126,7 @@ def test_fetch_downloads_simplified_geojson_with_sidecar(
     assert meta["api_url"] == geo_server.base + "/api/gbOpen/AFG/ADM1/"
     assert meta["licence"] == "Public Domain"
     assert "geoBoundaries" in meta["source"]
-    assert meta["fetched"] and meta["features"] == 3
+    assert meta["downloaded"] and meta["features"] == 3
     # Written through a temporary name: nothing else is left in the folder.
     assert sorted(p.name for p in fetched.path.parent.iterdir()) == [
         "AFG_ADM1.geojson",
@@ -202,7 +202,7 @@ def test_http_server_error_is_retried_then_reported(geo_server: GeoServer, tmp_p
 
 def test_offline_names_the_url_and_what_to_do(tmp_path: Path) -> None:
     # Port 9 (discard) on localhost: nothing listens, the connection is refused at once.
-    with pytest.raises(DownloadError, match=r"http://127\.0\.0\.1:9/AFG/1.*no connection.*by hand"):
+    with pytest.raises(DownloadError, match=r"http://127\.0\.0\.1:9/AFG/1.*cannot connect.*by hand"):
         fetch_boundaries(
             raw_dir=tmp_path, api_url_template="http://127.0.0.1:9/{iso3}/{level}", retries=1
         )
@@ -260,8 +260,8 @@ def test_cli_fetch_error_exits_2_with_one_line(
     ]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: could not download") and "\n" not in err
-    assert "HTTP 404" in err
+    assert err.startswith("error: ") and "\n" not in err
+    assert geo_server.base + "/api/gbOpen/AFG/ADM1/" in err and "HTTP 404" in err
 
 
 # ---------------------------------------------------------------------------- load

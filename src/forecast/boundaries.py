@@ -28,19 +28,15 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from forecast import __version__
 from forecast.errors import DownloadError, InputError
-from forecast.io import atomic_path, read_sidecar, sha256_file, sidecar_path, write_json_atomic
+from forecast.io import read_sidecar, sha256_file
+from forecast.sources.fetch import DownloadSettings, download, request_json, write_download_sidecar
 
 if TYPE_CHECKING:  # geopandas is heavy; import it where boundaries are actually built
     import geopandas as gpd
@@ -53,6 +49,11 @@ logger = logging.getLogger(__name__)
 GEOBOUNDARIES_API = "https://www.geoboundaries.org/api/current/gbOpen/{iso3}/ADM{level}/"
 #: Licence recorded when the API does not state one (gbOpen is public domain or open).
 GEOBOUNDARIES_LICENCE = "geoBoundaries gbOpen: public domain / open licence as stated by the API"
+#: The citation geoBoundaries asks for.
+GEOBOUNDARIES_ATTRIBUTION = (
+    "Runfola, D. et al. (2020) geoBoundaries: A global database of political administrative "
+    "boundaries. PLoS ONE 15(4): e0231866"
+)
 
 USER = "user"
 CACHED = "cached"
@@ -110,36 +111,17 @@ def _hand_download_hint(iso3: str, level: int, path: Path) -> str:
     )
 
 
-def _request(url: str, timeout: float, retries: int, backoff: float, hint: str) -> bytes:
-    """GET ``url``; retry transient failures (network, HTTP 5xx), never client errors."""
-    request = urllib.request.Request(
-        url, headers={"User-Agent": f"forecast/{__version__} (boundaries)"}
-    )
-    attempts = max(1, int(retries))
-    last = ""
-    for attempt in range(attempts):
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.read()
-        except urllib.error.HTTPError as exc:
-            last = f"HTTP {exc.code} {exc.reason}"
-            if exc.code < 500:  # 4xx will not change by asking again
-                break
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            last = f"no connection ({reason})"
-        if attempt + 1 < attempts:
-            time.sleep(backoff * 2**attempt)
-    raise DownloadError(f"could not download {url}: {last}; {hint}")
-
-
-def _parse_json(payload: bytes, url: str, what: str, hint: str) -> Any:
+def _count_features(path: Path, url: str, hint: str) -> int:
+    """The number of features in the GeoJSON file ``path`` downloaded from ``url``; raise if it has none."""
     try:
-        return json.loads(payload.decode("utf-8"))
+        geojson = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DownloadError(
-            f"{url} did not return {what} ({exc.__class__.__name__}: {exc}); {hint}"
-        ) from exc
+            f"{url} did not return GeoJSON ({exc.__class__.__name__}: {exc}); {hint}"
+        ) from None
+    if not isinstance(geojson, dict) or not geojson.get("features"):
+        raise DownloadError(f"{url} is not a GeoJSON FeatureCollection with features; {hint}")
+    return len(geojson["features"])
 
 
 def fetch_boundaries(
@@ -175,8 +157,9 @@ def fetch_boundaries(
     timeout
         Seconds per request.
     retries
-        Attempts per request; network errors and HTTP 5xx are retried with
-        exponential ``backoff`` seconds, HTTP 4xx is not.
+        Attempts per request; network errors, timeouts and HTTP 5xx/408/429
+        are retried with exponential ``backoff`` seconds, other HTTP 4xx is not
+        (the retry policy of :mod:`forecast.sources.fetch`).
     backoff
         First wait between attempts, in seconds.
     force
@@ -211,10 +194,10 @@ def fetch_boundaries(
         logger.info("boundaries for %s ADM%d from cache %s", iso3, level, destination)
         return BoundaryFile(destination, digest, str(meta.get("url", "")), from_cache=True)
 
+    # ``retries`` counts attempts here; DownloadSettings counts the attempts after the first.
+    settings = DownloadSettings(timeout=timeout, retries=max(0, int(retries) - 1), backoff=backoff)
     api_url = api_url_template.format(iso3=iso3, level=int(level))
-    meta_answer = _parse_json(
-        _request(api_url, timeout, retries, backoff, hint), api_url, "JSON", hint
-    )
+    meta_answer = request_json(api_url, settings=settings, hint=hint)
     # The API answers with one record, or a list of records when asked for several levels.
     if isinstance(meta_answer, list):
         meta_answer = meta_answer[0] if meta_answer else {}
@@ -226,32 +209,28 @@ def fetch_boundaries(
             f"{api_url} answered without a 'simplifiedGeometryGeoJSON' or 'gjDownloadURL' field; {hint}"
         )
 
-    payload = _request(file_url, timeout, retries, backoff, hint)
-    geojson = _parse_json(payload, file_url, "GeoJSON", hint)
-    if not isinstance(geojson, dict) or not geojson.get("features"):
-        raise DownloadError(f"{file_url} is not a GeoJSON FeatureCollection with features; {hint}")
+    features = 0
 
-    with atomic_path(destination) as tmp:
-        tmp.write_bytes(payload)
-    digest = sha256_file(destination)
-    write_json_atomic(
-        sidecar_path(destination),
-        {
-            "source": "geoBoundaries (www.geoboundaries.org), simplified geometry",
-            "licence": meta_answer.get("boundaryLicense") or GEOBOUNDARIES_LICENCE,
-            "api_url": api_url,
-            "url": file_url,
-            "sha256": digest,
-            "fetched": datetime.now(UTC).isoformat(timespec="seconds"),
-            "country": iso3,
-            "level": int(level),
-            "features": len(geojson["features"]),
-            "package_version": __version__,
-            **{
-                key: meta_answer[key]
-                for key in ("boundaryID", "boundarySource", "boundaryYearRepresented", "buildDate")
-                if key in meta_answer
-            },
+    def verify(path: Path) -> None:
+        nonlocal features
+        features = _count_features(path, file_url, hint)
+
+    digest = download(file_url, destination, settings=settings, verify=verify, hint=hint).sha256
+    write_download_sidecar(
+        destination,
+        source="geoBoundaries (www.geoboundaries.org), simplified geometry",
+        url=file_url,
+        version=meta_answer.get("buildDate"),
+        licence=meta_answer.get("boundaryLicense") or GEOBOUNDARIES_LICENCE,
+        attribution=[GEOBOUNDARIES_ATTRIBUTION],
+        api_url=api_url,
+        country=iso3,
+        level=int(level),
+        features=features,
+        **{
+            key: meta_answer[key]
+            for key in ("boundaryID", "boundarySource", "boundaryYearRepresented", "buildDate")
+            if key in meta_answer
         },
     )
     logger.info(
