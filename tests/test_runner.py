@@ -115,14 +115,20 @@ def test_overrides_are_yaml_but_dates_stay_iso_strings():
     assert parse_override('stronghold=["Nangarhar", "Kunar"]') == ("stronghold", ["Nangarhar", "Kunar"])
     with pytest.raises(ParameterError, match="not key=value"):
         parse_override("horizon")
-    config = load_config(CONFIG, ["thresholds.alpha=0.05", "as_of=2020-06-01", "country=NO"])
-    assert config.values["thresholds"]["alpha"] == 0.05
-    assert config.values["thresholds"]["quiet_periods"] == 26  # siblings untouched
+    config = load_config(
+        CONFIG, ["thresholds.alpha=0.05", "thresholds.cusum_h=4.0", "as_of=2020-06-01", "country=NO"]
+    )
+    # Threshold names are checked against the warning rules' settings, not the file's keys.
+    assert config.values["thresholds"] == {"alpha": 0.05, "cusum_h": 4.0}
     assert config.values["as_of"] == "2020-06-01"
     assert config.values["synthetic"]["start"] == "2014-01-06"  # a str, not a date, from the file too
-    assert config.overrides == {"thresholds.alpha": "0.05", "as_of": "2020-06-01", "country": "NO"}
-    with pytest.raises(ParameterError, match=r"unknown parameter 'thresholds.alfa'; 'thresholds' has: alpha"):
+    assert config.overrides == {
+        "thresholds.alpha": "0.05", "thresholds.cusum_h": "4.0", "as_of": "2020-06-01", "country": "NO"
+    }
+    with pytest.raises(ParameterError, match=r"unknown parameter 'thresholds.alfa'; 'thresholds' has: .*alpha"):
         load_config(CONFIG, ["thresholds.alfa=0.05"])
+    with pytest.raises(ParameterError, match=r"synthetic.sed"):
+        load_config(CONFIG, ["synthetic.sed=3"])
 
 
 def test_default_config_passes_the_global_checks():

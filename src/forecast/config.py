@@ -200,11 +200,28 @@ class GlobalParameter:
         One line for people.
     check
         Returns what is wrong with a value of the right type, or ``None``.
+    keys
+        For a mapping: the sub-keys it may hold (``-p name.key=value`` may add
+        any of them), or ``None`` when only the file's own keys may be set.
     """
 
     types: tuple[type, ...]
     help: str
     check: Callable[[Any], str | None] | None = None
+    keys: Callable[[], Sequence[str]] | None = None
+
+
+def _threshold_names() -> list[str]:
+    from forecast.warning import WarningConfig
+
+    return sorted(WarningConfig.__dataclass_fields__)
+
+
+def _check_thresholds(value: Any) -> str | None:
+    unknown = sorted(set(value) - set(_threshold_names()))
+    if unknown:
+        return f"has unknown threshold(s) {unknown}; valid: {', '.join(_threshold_names())}"
+    return None
 
 
 #: Keys every parameter file may hold, whether or not a selected notebook uses them.
@@ -222,7 +239,10 @@ GLOBAL_PARAMETERS: dict[str, GlobalParameter] = {
     "stronghold": GlobalParameter((str, list), '"auto", a unit name or a list of unit names', _check_stronghold),
     "as_of": GlobalParameter((str, NoneType), "last observed period (ISO date); null = last full period", _check_as_of),
     "seed": GlobalParameter((int,), "random seed of predictive draws", _check_seed),
-    "thresholds": GlobalParameter((dict,), "warning-rule settings"),
+    "thresholds": GlobalParameter(
+        (dict,), "warning-rule thresholds (fields of forecast.warning.WarningConfig)", _check_thresholds,
+        keys=_threshold_names,
+    ),
     "synthetic": GlobalParameter((dict,), "settings of the synthetic scenario", _check_synthetic),
 }
 
@@ -503,7 +523,12 @@ def _set_dotted(values: dict[str, Any], key: str, value: Any, raw: str) -> None:
     if not isinstance(node, dict):
         raise ParameterError(f"-p {key}: '{where}' is a {type_name(node)}, not a mapping")
     if leaf not in node:
-        raise ParameterError(f"unknown parameter '{key}'; '{where}' has: {', '.join(sorted(node)) or 'nothing'}")
+        known = GLOBAL_PARAMETERS.get(parents[0]) if len(parents) == 1 else None
+        allowed = sorted(known.keys()) if known is not None and known.keys is not None else sorted(node)
+        if leaf not in allowed:
+            raise ParameterError(f"unknown parameter '{key}'; '{where}' has: {', '.join(allowed) or 'nothing'}")
+        node[leaf] = value
+        return
     old = node[leaf]
     if old is not None and not accepts((type(old),), value):
         if isinstance(old, str) and _bare_word(raw):
