@@ -1,7 +1,8 @@
 """Shared test fixtures.
 
 ``shared_data`` is the real reference data beside the project
-(``<repo>/../shared/data``, see its README). A fresh clone has no such folder,
+(``<repo>/../shared/data``, see its README; ``FORECAST_SHARED_DATA`` points
+elsewhere, as for the bench scripts). A fresh clone has no such folder,
 so tests that need it skip there; in CI (``CI=true``) a missing folder is a
 broken setup and those tests fail instead of passing vacuously.
 """
@@ -14,12 +15,12 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = (REPO_ROOT / ".." / "shared" / "data").resolve()
+SHARED_DATA = Path(os.environ.get("FORECAST_SHARED_DATA", REPO_ROOT / ".." / "shared" / "data")).resolve()
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """Path to ``../shared/data``; skips when absent, fails when absent under ``CI=true``."""
+    """Path to ``../shared/data`` (or ``FORECAST_SHARED_DATA``); skips when absent, fails under ``CI=true``."""
     if not SHARED_DATA.is_dir():
         reason = f"shared reference data not found at {SHARED_DATA} (see ../shared/data/README.md)"
         if os.environ.get("CI") == "true":

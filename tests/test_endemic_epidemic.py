@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,25 +20,6 @@ from forecast.models.endemic_epidemic import (
 
 # R's hhh4 names the single-harmonic seasonal terms after their formula.
 R_TERM_NAMES = {"end.sin(2 * pi * t/52)": "end.sin1", "end.cos(2 * pi * t/52)": "end.cos1"}
-
-
-def shared_data_dir(*parts: str) -> Path:
-    """Directory of the shared data sets (``../shared/data`` beside the checkout).
-
-    Skips the calling test when it is absent, except under ``CI=true`` where a
-    missing directory fails the test: CI must exercise the reference checks.
-    ``FORECAST_SHARED_DATA`` overrides the location.
-    """
-    default = Path(__file__).resolve().parents[2] / "shared" / "data"
-    path = Path(os.environ.get("FORECAST_SHARED_DATA", default)).joinpath(*parts)
-    if not path.is_dir():
-        reason = (
-            f"shared data directory {path} is absent (set FORECAST_SHARED_DATA to its location)"
-        )
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI=true requires the shared data")
-        pytest.skip(reason)
-    return path
 
 
 # ------------------------------------------------------------------ helpers
@@ -128,8 +107,8 @@ def simulated_fit(simulated):
 
 
 @pytest.fixture(scope="module")
-def measles():
-    folder = shared_data_dir("surveillance")
+def measles(shared_data):
+    folder = shared_data / "surveillance"
     return read_surveillance_csvs(
         folder / "measlesWeserEms_counts.csv",
         folder / "measlesWeserEms_neighbourhood.csv",
@@ -146,9 +125,8 @@ def measles_fit(measles):
 
 
 # ------------------------------------------------------- reference (R hhh4)
-@pytest.mark.shared_data
-def test_measles_fit_reproduces_r_hhh4(measles_fit):
-    folder = shared_data_dir("surveillance")
+def test_measles_fit_reproduces_r_hhh4(measles_fit, shared_data):
+    folder = shared_data / "surveillance"
     reference = pd.read_csv(folder / "reference_measles_hhh4_coef.csv")
     reference["term"] = reference["term"].replace(R_TERM_NAMES)
     reference = reference.set_index("term")
@@ -165,7 +143,6 @@ def test_measles_fit_reproduces_r_hhh4(measles_fit):
     np.testing.assert_allclose(errors, reference["std_error"], rtol=1e-2)
 
 
-@pytest.mark.shared_data
 def test_measles_loglik_equals_scipy_negative_binomial(measles_fit):
     parts = measles_fit.fitted_components()
     size = 1.0 / measles_fit.params["overdisp"]
@@ -174,7 +151,6 @@ def test_measles_loglik_equals_scipy_negative_binomial(measles_fit):
     assert measles_fit.n_obs == 17 * 103
 
 
-@pytest.mark.shared_data
 def test_border_pairs_give_the_same_fit_as_orders(measles, measles_fit):
     orders = measles.neighbourhood
     source, target = np.nonzero(orders.to_numpy() == 1)
@@ -184,7 +160,6 @@ def test_border_pairs_give_the_same_fit_as_orders(measles, measles_fit):
     assert refit.loglik == pytest.approx(measles_fit.loglik, abs=1e-9)
 
 
-@pytest.mark.shared_data
 def test_surveillance_loader_keeps_leading_zeros(measles):
     assert measles.counts["unit_id"].iloc[0] == "03401"
     assert measles.neighbourhood.shape == (17, 17)
@@ -193,9 +168,8 @@ def test_surveillance_loader_keeps_leading_zeros(measles):
     assert list(measles.counts.columns) == ["unit_id", "ds", "y"]
 
 
-@pytest.mark.shared_data
-def test_influenza_powerlaw_fit_converges():
-    folder = shared_data_dir("surveillance")
+def test_influenza_powerlaw_fit_converges(shared_data):
+    folder = shared_data / "surveillance"
     flu = read_surveillance_csvs(
         folder / "fluBYBW_counts.csv",
         folder / "fluBYBW_neighbourhood.csv",
