@@ -35,14 +35,14 @@ import sys
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from _common import REPO, RESULTS, write_section
 
 from forecast import __version__
-from forecast.io import write_json_atomic, write_text_atomic
+from forecast.io import write_json_atomic
 from forecast.warning import (
     WARNING,
     WarningConfig,
@@ -51,10 +51,7 @@ from forecast.warning import (
     skill_scenarios,
 )
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "RESULTS.md"
 SKILL_JSON = REPO / "src" / "forecast" / "alarm_skill.json"
-START, END = "<!-- alarms:start -->", "<!-- alarms:end -->"
 
 #: The design every figure refers to (see forecast.warning.skill_scenarios).
 DESIGN = {"targets": 3, "onsets": ("2019-07-01", "2021-09-27"), "start": "2017-01-02", "end": "2021-12-27"}
@@ -246,7 +243,6 @@ def write_results(skill: dict[str, Any], seconds: float) -> None:
     strength = skill["strength"]
     warning = skill["levels"]["warning"]
     lines = [
-        START,
         "## Alarms: detection of spread on synthetic scenarios",
         "",
         f"Written by `bench/bench_alarms.py` on {skill['generated']}; Python {platform.python_version()}, "
@@ -340,17 +336,8 @@ def write_results(skill: dict[str, Any], seconds: float) -> None:
                      "recent_periods", "baseline_periods", "guard_periods", "prior_events", "hotspot_alpha",
                      "imported_share", "imported_factor")
         ) + ".",
-        END,
     ]
-    section = "\n".join(lines)
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        _, after = rest.split(END, 1)
-        text = before + section + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    write_text_atomic(RESULTS, text)
+    write_section("alarms", "\n".join(lines))
 
 
 if __name__ == "__main__":

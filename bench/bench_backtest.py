@@ -44,11 +44,11 @@ from typing import Any, Self
 
 import numpy as np
 import pandas as pd
+from _common import RESULTS, SURVEILLANCE, write_section
 from scipy import stats
 
 from forecast.backtest import BASELINES, BacktestResult, backtest, ensemble_weights, score_forecasts
 from forecast.cluster import get_executor
-from forecast.io import write_text_atomic
 from forecast.models.base import ForecastFrame
 from forecast.models.baselines import CountModel, Neighbours, default_season
 from forecast.models.endemic_epidemic import (
@@ -58,10 +58,6 @@ from forecast.models.endemic_epidemic import (
 )
 from forecast.models.ensemble import Ensemble
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "RESULTS.md"
-START, END = "<!-- backtest:start -->", "<!-- backtest:end -->"
-DEFAULT_DATA = Path(os.environ.get("FORECAST_SHARED_DATA", REPO.parent / "shared" / "data")) / "surveillance"
 HORIZON = 4
 #: z-scores of the 75 % and 95 % normal quantiles: the half-widths of central 50 % and 90 % intervals.
 Z50, Z90 = stats.norm.ppf(0.75), stats.norm.ppf(0.95)
@@ -182,10 +178,12 @@ class ProphetPeer:
 # -------------------------------------------------------------------- ours
 @dataclass
 class SpreadModel(CountModel):
-    """The spread model as a registry-style :class:`CountModel`, so it can be an ensemble member.
+    """The spread model as a :class:`CountModel` with its own neighbourhood and population.
 
-    Bench-only adapter until the model registry knows ``endemic_epidemic``:
-    its neighbourhood and population are fixed when it is built.
+    The registry's ``endemic_epidemic`` gives the same forecasts on the
+    synthetic cases, but it has no population offset, which the influenza
+    reference model needs; so every case builds this adapter, the neighbourhood
+    (adjacency orders) and population fixed when it is built.
     """
 
     config: EndemicEpidemicConfig = field(default_factory=EndemicEpidemicConfig)
@@ -374,7 +372,6 @@ def section(cases: list[tuple[Case, BacktestResult, dict]], draws: int, workers:
         else "statsforecast not installed: its peers are missing (pip install 'forecast[bench]')"
     )
     lines = [
-        START,
         "## Backtest: our models against peers and baselines",
         "",
         f"Written by `{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; Python {platform.python_version()}, "
@@ -396,24 +393,12 @@ def section(cases: list[tuple[Case, BacktestResult, dict]], draws: int, workers:
     ]
     for case, result, info in cases:
         lines += case_lines(case, result, info)
-    lines.append(END)
     return "\n".join(lines)
-
-
-def write_section(text: str, path: Path = RESULTS) -> Path:
-    """Replace the backtest section of ``path`` (or append it), leaving other sections as they are."""
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    if START in current and END in current:
-        head, rest = current.split(START, 1)
-        updated = head + text + rest.split(END, 1)[1]
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text + "\n"
-    return write_text_atomic(path, updated)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of the surveillance CSVs")
+    parser.add_argument("--data", type=Path, default=SURVEILLANCE, help="folder of the surveillance CSVs")
     parser.add_argument("--draws", type=int, default=200, help="predictive draws per unit and step")
     parser.add_argument("--workers", type=int, default=2, help="worker processes for the origins")
     parser.add_argument("--only", choices=["influenza", "weekly", "monthly"], action="append",
@@ -441,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
             cases.append((case, result, info))
     command = "python bench/bench_backtest.py " + " ".join(sys.argv[1:] if argv is None else argv)
     text = section(cases, args.draws, args.workers, command.strip(), statsforecast_version)
-    path = write_section(text, args.output)
+    path = write_section("backtest", text, args.output)
     print(text)
     print(f"\nwritten to {path}")
     return 0

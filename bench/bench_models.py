@@ -35,14 +35,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import scoringrules as sr
+from _common import RESULTS, write_section
 
 from forecast.dataset import load_dataset
-from forecast.io import write_text_atomic
 from forecast.models import forecast_panel, make_model
-
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "RESULTS.md"
-START, END = "<!-- models:start -->", "<!-- models:end -->"
 
 MODELS = [
     "zero",
@@ -142,14 +138,13 @@ def calibration(panel: pd.DataFrame, n_draws: int) -> tuple[pd.DataFrame, list[p
 
 
 def render(timing: pd.DataFrame, scores: pd.DataFrame, origins: list[pd.Timestamp], n_draws: int, panel: pd.DataFrame) -> str:
-    """The Markdown section."""
+    """The Markdown section (its markers are added by :func:`write_section`)."""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     env = f"Python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} CPUs, {platform.machine()}"
     if hasattr(os, "getloadavg"):  # times stretch on a shared machine: say how busy it was
         env += f", load average {os.getloadavg()[0]:.1f} at the end"
     n_units, n_weeks = panel["unit_id"].nunique(), panel["ds"].nunique()
     lines = [
-        START,
         "## Models: time per series and calibration on the synthetic default",
         "",
         f"Written by `bench/bench_models.py` on {now}; {env}. Data: synthetic default scenario "
@@ -192,19 +187,7 @@ def render(timing: pd.DataFrame, scores: pd.DataFrame, origins: list[pd.Timestam
             f"{p.coverage:.1%} over {p.unit_steps} unit-steps ({p.active_coverage:.1%} on active units; "
             f"randomised-PIT coverage {p.pit_coverage:.1%}).",
         ]
-    lines.append(END)
     return "\n".join(lines)
-
-
-def write_section(text: str, path: Path = RESULTS) -> Path:
-    """Replace the models section of ``path`` (or append it), leaving other sections as they are."""
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    if START in current and END in current:
-        head, rest = current.split(START, 1)
-        updated = head + text + rest.split(END, 1)[1]
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text + "\n"
-    return write_text_atomic(path, updated)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     print("rolling-origin calibration ...", file=sys.stderr)
     scores, origins = calibration(panel, args.draws)
     text = render(timing, scores, origins, args.draws, panel)
-    write_section(text, args.output)
+    write_section("models", text, args.output)
     print(text)
     return 0
 

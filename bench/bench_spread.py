@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _common import RESULTS, SURVEILLANCE, write_section
 
-from forecast.io import write_text_atomic
 from forecast.models.endemic_epidemic import (
     EndemicEpidemic,
     EndemicEpidemicConfig,
@@ -34,12 +34,6 @@ from forecast.models.endemic_epidemic import (
     read_surveillance_csvs,
 )
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "RESULTS.md"
-START, END = "<!-- spread:start -->", "<!-- spread:end -->"
-DEFAULT_DATA = (
-    Path(os.environ.get("FORECAST_SHARED_DATA", REPO.parent / "shared" / "data")) / "surveillance"
-)
 R_TERM_NAMES = {"end.sin(2 * pi * t/52)": "end.sin1", "end.cos(2 * pi * t/52)": "end.cos1"}
 #: Wall time of R's hhh4 on the influenza model as reported in the issue (seconds).
 R_INFLUENZA_SECONDS = 2.8
@@ -98,7 +92,7 @@ def params_table(fit: EndemicEpidemicFit, reference: pd.DataFrame | None = None)
 
 
 def section(folder: Path, repeats: int) -> str:
-    """Run both benchmarks and return the Markdown section (markers included)."""
+    """Run both benchmarks and return the Markdown section (its markers are added by :func:`write_section`)."""
     measles = load(folder, "measlesWeserEms")
     measles_fit, measles_seconds = timed_fits(MEASLES, measles, repeats)
     reference = pd.read_csv(folder / "reference_measles_hhh4_coef.csv")
@@ -117,7 +111,6 @@ def section(folder: Path, repeats: int) -> str:
     flu_fit, flu_seconds = timed_fits(INFLUENZA, influenza, repeats)
 
     lines = [
-        START,
         "## Spread: endemic-epidemic model (hhh4)",
         "",
         f"Written by `bench/bench_spread.py` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
@@ -149,27 +142,14 @@ def section(folder: Path, repeats: int) -> str:
         f"(target: well under 1.4 s; R hhh4 about {R_INFLUENZA_SECONDS} s); reading the CSVs: {read_seconds:.3f} s",
         "",
         *params_table(flu_fit),
-        END,
     ]
     return "\n".join(lines)
-
-
-def write_section(text: str, path: Path = RESULTS) -> Path:
-    """Replace the spread section of ``path`` (or append it), leaving other sections as they are."""
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    if START in current and END in current:
-        head, rest = current.split(START, 1)
-        tail = rest.split(END, 1)[1]
-        updated = head + text + tail
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text + "\n"
-    return write_text_atomic(path, updated)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--data", type=Path, default=DEFAULT_DATA, help="folder of the surveillance CSVs"
+        "--data", type=Path, default=SURVEILLANCE, help="folder of the surveillance CSVs"
     )
     parser.add_argument("--repeats", type=int, default=5, help="timed fits per model")
     parser.add_argument("--output", type=Path, default=RESULTS, help="Markdown file to update")
@@ -181,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     text = section(args.data, max(1, args.repeats))
-    path = write_section(text, args.output)
+    path = write_section("spread", text, args.output)
     print(text)
     print(f"\nwritten to {path}")
     return 0
