@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import json
 import logging
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
@@ -628,8 +627,3 @@ def render_index(manifests: Sequence[Mapping[str, Any]], latest_run: str | None)
         body.append("</tbody></table>")
     body.append("</section>")
     return _page("Forecast reports", "\n".join(body))
-
-
-def manifest_json(manifest: Mapping[str, Any]) -> str:
-    """Serialise a manifest the way runs store it (indented, sorted for diffs)."""
-    return json.dumps(manifest, indent=2, default=str) + "\n"

@@ -922,7 +922,6 @@ class _Model:
         if layout.decay is not None:
             dense.append(np.array([layout.decay]))
         self._dense_positions = np.concatenate(dense).astype(int)
-        self._dense_column = {int(p): k for k, p in enumerate(self._dense_positions)}
 
     def _per_unit(self, values: np.ndarray) -> np.ndarray:
         """Sum per-observation values over each unit's periods (observations are unit-major)."""
