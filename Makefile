@@ -37,11 +37,20 @@ test-fast: $(STAMP) ## Run the tests not marked slow
 lint: $(STAMP) ## Check style with ruff
 	$(BIN)/ruff check src tests scripts bench
 
-bench: $(STAMP) ## Run the benchmarks; figures go to bench/RESULTS.md
-	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+# The peers of the benchmark (statsforecast) need pandas < 3, so benchmarks get
+# their own environment and never change the one the tests run in.
+BENCH_VENV ?= .venv-bench
+$(BENCH_VENV)/.installed: pyproject.toml
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e ".[dev,dask,bench]"
+	@touch $@
+
+bench: $(BENCH_VENV)/.installed ## Run the benchmarks (own venv, .venv-bench); figures go to bench/RESULTS.md
+	@for script in bench/bench_*.py; do echo "== $$script"; $(BENCH_VENV)/bin/python $$script || exit 1; done
 
 gazetteer: $(STAMP) ## Rebuild the gazetteer fact tables from ../shared/data/afghanistan
 	$(BIN)/python scripts/build_gazetteer.py
 
 clean: ## Remove the virtual environment and caches (never data/raw or reports)
-	rm -rf $(VENV) .pytest_cache .ruff_cache src/*.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .ruff_cache src/*.egg-info
