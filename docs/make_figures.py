@@ -169,6 +169,7 @@ def main(out: Path, boundaries_path: Path | None) -> list[Path]:
     last_year = scenario.events.loc[scenario.events["date"] >= "2021-01-01"]
     backtest_note = f"Toy backtest: {ORIGINS} weekly forecast origins x 34 provinces."
     figures = {
+        "events_over_time": plots.events_over_time(panel, top=5, names=names, **LABELS),
         "fan_chart": plots.fan_chart(
             panel, latest, "AF-KNR", names=names, history_periods=40, **LABELS
         ),
