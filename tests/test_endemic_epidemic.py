@@ -472,3 +472,20 @@ def test_poisson_forecast_frame_has_no_size(simulated):
     frame = fit.predict(h=1, n_draws=50)
     assert frame.index["family"].eq("poisson").all()
     assert frame.index["dist_size"].isna().all()
+
+
+@pytest.mark.parametrize("component", ["ar", "ne"])
+def test_unit_specific_intercepts_in_the_epidemic_components(simulated, component):
+    # A component made only of unit intercepts has no shared columns; it must still fit.
+    panel, orders = simulated
+    config = EndemicEpidemicConfig(trend=False, harmonics=0, **{component: ComponentTerms(intercept="unit")})
+    fit = EndemicEpidemic(config).fit(panel, orders)
+    assert fit.converged
+    n_units = panel["unit_id"].nunique()
+    assert sum(name.startswith(f"{component}.1.") for name in fit.params.index) == n_units  # ar.1.U00, ...
+    parts = fit.fitted_components()
+    np.testing.assert_allclose(parts["endemic"] + parts["autoregressive"] + parts["neighbour"], parts["mu"], rtol=1e-12)
+    # More parameters can only raise the maximised likelihood of the nested shared model.
+    shared = EndemicEpidemic(EndemicEpidemicConfig(trend=False, harmonics=0)).fit(panel, orders)
+    assert fit.loglik >= shared.loglik - 1e-6
+    assert fit.predict(2, n_draws=20).draws.shape == (2 * n_units, 20)

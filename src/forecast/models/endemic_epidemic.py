@@ -898,8 +898,11 @@ class _Model:
         self._y_flat = self.y.ravel()
         self._y_lag_flat = self.y_lag.ravel()
         self._offset_flat = np.ascontiguousarray(self.offsets[:, 1:]).ravel()
+        # Explicit row count: a component with only unit intercepts has no shared
+        # columns, and reshape(-1, 0) cannot infer the rows of an empty array.
         self._columns_flat = {
-            k: d.columns.reshape(-1, d.columns.shape[-1]) for k, d in self.designs.items()
+            k: d.columns.reshape(d.columns.shape[0] * d.columns.shape[1], d.columns.shape[-1])
+            for k, d in self.designs.items()
         }
         # Terms of the NegBin likelihood in y vanish where y = 0 (lgamma(y+r) - lgamma(r) etc.),
         # and most counts are 0 in sparse surveillance data: evaluate them where y > 0 only.
