@@ -49,7 +49,15 @@ def test_auto_stronghold_is_the_smallest_set_holding_half():
     assert found.unit_ids == ["AF-NAN", "AF-KAB"]  # the tie KNR/KAB broken by unit id
     assert found.share == pytest.approx(0.7)
     assert found.names == ["Nangarhar", "Kabul"]
-    assert not found.given and found.note is None
+    # A tie decided by unit id is a choice the analyst should know about.
+    assert not found.given and "Kunar has as many events as Kabul" in found.note
+
+
+def test_auto_stronghold_on_few_events_says_it_is_uncertain():
+    clear = find_stronghold(small_panel({"AF-NAN": [30, 20], "AF-KNR": [3, 0], "AF-KAB": [2, 0]}), window=2)
+    assert clear.unit_ids == ["AF-NAN"] and clear.note is None
+    thin = find_stronghold(small_panel({"AF-NAN": [3, 2], "AF-KNR": [1, 0], "AF-KAB": [0, 0]}), window=2)
+    assert thin.unit_ids == ["AF-NAN"] and "only 6 events" in thin.note
 
 
 def test_stronghold_window_ends_at_as_of():

@@ -40,7 +40,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecast.errors import EmptyDataError, ForecastError, InputError, ModelError, ParameterError
+from forecast.errors import (
+    ConvergenceError,
+    EmptyDataError,
+    ForecastError,
+    InputError,
+    ModelError,
+    ParameterError,
+)
 from forecast.gazetteer import Gazetteer
 from forecast.panel import period_start, to_wide, truncate
 
@@ -367,6 +374,13 @@ def find_stronghold(
     size = int(np.searchsorted(cumulative, share - 1e-12) + 1)
     chosen = ranked[:size]
     gaz = _maybe_gazetteer(units, gazetteer)
+    note = None
+    tied = size < len(ranked) and counts[ranked[size]] == counts[chosen[-1]]
+    if total < MIN_STRONGHOLD_EVENTS or tied:
+        why = f"only {total} events in the baseline window" if total < MIN_STRONGHOLD_EVENTS else (
+            f"{_name_of(gaz, ranked[size])} has as many events as {_name_of(gaz, chosen[-1])}"
+        )
+        note = f"the stronghold found from the data is uncertain ({why}); name it with --stronghold NAME if you know it"
     return Stronghold(
         unit_ids=chosen,
         names=[_name_of(gaz, u) for u in chosen],
@@ -377,7 +391,12 @@ def find_stronghold(
         events={u: int(counts[u]) for u in chosen},
         total_events=total,
         given=False,
+        note=note,
     )
+
+
+#: Fewer events than this in the baseline window make a found stronghold uncertain.
+MIN_STRONGHOLD_EVENTS = 10
 
 
 def _given_names(given: str | Sequence[str] | None) -> list[str]:
@@ -754,7 +773,16 @@ def spillover_share(
             warnings.simplefilter("ignore", RuntimeWarning)
             chosen = config or default_spillover_config()
             offsets = population if population.notna().all() else None
-            fit = EndemicEpidemic(chosen).fit(window[["unit_id", "ds", "y"]], neighbourhood, offsets)
+            try:
+                fit = EndemicEpidemic(chosen).fit(window[["unit_id", "ds", "y"]], neighbourhood, offsets)
+            except ConvergenceError:
+                if chosen.family != "negbin1":
+                    raise
+                # On few events the overdispersion can run to 0 (the Poisson limit),
+                # a boundary the optimiser approaches without reaching: fit that limit.
+                chosen = replace(chosen, family="poisson")
+                fit = EndemicEpidemic(chosen).fit(window[["unit_id", "ds", "y"]], neighbourhood, offsets)
+                decay_note = "too few events to estimate overdispersion; the spread model is Poisson"
             if _decay_unidentified(fit):
                 # The data only say "influence stops at the border": the decay runs to
                 # infinity and its parameter draws swing between no reach and full reach,
@@ -763,10 +791,10 @@ def spillover_share(
                 fit = EndemicEpidemic(replace(chosen, weights="adjacency")).fit(
                     window[["unit_id", "ds", "y"]], neighbourhood, offsets
                 )
-                decay_note = (
+                decay_note = "; ".join(filter(None, [decay_note, (
                     "the spread model could not estimate how influence decays beyond adjacent "
                     "provinces (the data show none), so it uses first-order adjacency"
-                )
+                )]))
             components = fit.fitted_components()
             recent = pd.DatetimeIndex(periods[-int(recent_periods):])
             baseline = pd.DatetimeIndex(periods[-int(recent_periods + baseline_periods):-int(recent_periods)])

@@ -1061,12 +1061,16 @@ class _Model:
             size_pos = size[positive] if per_unit else size
             size_plus_mu = size + mu
             log_size_plus_mu = np.log(size_plus_mu)
+            # log(r / (r + mu)) as -log1p(mu / r): the difference of two logs loses mu
+            # entirely once r is large, which would let the fit gain likelihood out of
+            # rounding by driving psi to 0.
+            log_size_share = -np.log1p(mu / size)
             # lgamma(y + r) - lgamma(r) and its r-derivatives are 0 where y = 0
-            gamma_ratio = gammaln(y_pos + size_pos) - gammaln(size_pos)
+            gamma_ratio = _log_rising_factorial(y_pos, size_pos)
             loglik = float(
                 gamma_ratio.sum()
                 - self._log_factorial
-                + (size * (np.log(size) - log_size_plus_mu)).sum()
+                + (size * log_size_share).sum()
                 + y @ (log_mu - log_size_plus_mu)
             )
             with np.errstate(over="ignore"):
@@ -1075,7 +1079,7 @@ class _Model:
                 d2_mu = -y / mu**2 + (size + y) * inverse_spm**2
             digamma_ratio = np.zeros(n_obs)
             digamma_ratio[positive] = digamma(y_pos + size_pos) - digamma(size_pos)
-            d_size = digamma_ratio + np.log(size) - log_size_plus_mu + (mu - y) * inverse_spm
+            d_size = digamma_ratio + log_size_share + (mu - y) * inverse_spm
         gradient = np.zeros(n_par)
         gradient[:n_mean] = self._weighted_sum(d_mu, dense, unit_blocks, n_mean)
         if layout.psi is not None:
@@ -1254,6 +1258,26 @@ def _maximise(model: _Model, theta0: np.ndarray) -> tuple[np.ndarray, int, str]:
         theta = candidate
         n_iter += 1
     return theta, n_iter, str(result.message)
+
+
+def _log_rising_factorial(y: np.ndarray, size: np.ndarray | float) -> np.ndarray:
+    """``lgamma(y + r) - lgamma(r)`` for counts ``y >= 0``, accurate for any size ``r``.
+
+    For large ``r`` both lgamma terms are huge and their difference drowns in
+    rounding; there the expansion ``y log r + sum_k log1p(k / r)`` (k < y) is
+    used, whose series in ``1/r`` converges fast when ``r >> y``.
+    """
+    y = np.asarray(y, dtype=float)
+    size = np.broadcast_to(np.asarray(size, dtype=float), y.shape)
+    out = gammaln(y + size) - gammaln(size)
+    large = size > 1e4 * np.maximum(y, 1.0)
+    if np.any(large):
+        yl, rl = y[large], size[large]
+        s1 = yl * (yl - 1) / 2  # sum of k
+        s2 = (yl - 1) * yl * (2 * yl - 1) / 6  # sum of k^2
+        s3 = s1**2  # sum of k^3
+        out[large] = yl * np.log(rl) + s1 / rl - s2 / (2 * rl**2) + s3 / (3 * rl**3)
+    return out
 
 
 # ------------------------------------------------------------------------ API
