@@ -463,13 +463,18 @@ class SeriesModel(CountModel):
             logger.info("%s: %d of %d units use a fallback baseline", self.alias, n_fallback, len(data.units))
         return self
 
+    def _fallback_spec(self, data: PanelData) -> str:
+        """Registry spec of the fallback baseline (default :attr:`fallback_name`)."""
+        return self.fallback_name
+
     def _fit_fallback(self, data: PanelData, y: np.ndarray, row: int, reason: str) -> _Fallback:
         from forecast.models.registry import make_model
 
-        baseline = make_model(self.fallback_name)
+        spec = self._fallback_spec(data)
+        baseline = make_model(spec)
         assert isinstance(baseline, SeriesModel)
         baseline._prepare(data, None)
-        return _Fallback(baseline, baseline._fit_series(y, row), f"{reason}: used {baseline.alias}")
+        return _Fallback(baseline, baseline._fit_series(y, row), f"{reason}: used {spec}")
 
     def fallbacks(self) -> dict[str, str]:
         """Units that use a fallback (a baseline or a simpler fit), with the reason."""

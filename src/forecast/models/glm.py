@@ -51,8 +51,10 @@ When a series cannot carry the model
 A GLM with several coefficients fitted to a handful of events is not
 identified: the likelihood is maximised at the boundary (e.g. the rate in the
 quiet season goes to 0), the standard errors are huge, and draws from such a
-fit are absurd. Such series use ``hist_mean`` instead, and the ``fallback``
-column says why, when
+fit are absurd. Such series use ``hist_mean`` over the last season (52 weeks
+or 12 months: recent enough that a province where activity has just begun is
+not forecast from years of quiet) instead, and the ``fallback`` column says
+why, when
 
 * the series is all zeros, or has fewer than ``min_nonzero`` (10) non-zero
   periods, or fewer than ``events_per_coef`` (3) events per coefficient, or
@@ -215,6 +217,11 @@ class CountGLM(SeriesModel):
                 raise ParameterError(f"{self.alias}: option {option} must be True or False, got {getattr(self, option)!r}")
 
     # ------------------------------------------------------------- design
+    def _fallback_spec(self, data: PanelData) -> str:
+        # The last season, not all history: a province where activity has just
+        # begun must not be forecast from years of quiet.
+        return f"hist_mean(window={default_season(data.freq) or 52})"
+
     def _prepare(self, data: PanelData, neighbours: Neighbours | None) -> None:
         season = default_season(data.freq) if self.season is None else self.season
         self.season_ = season or 0
