@@ -67,3 +67,22 @@ def test_overview_tables_add_up():
     assert facts["synthetic"].startswith("yes")
     assert facts["events in panel"] == f"{int(data.panel['y'].sum()):,}"
     assert "SYNTHETIC" in caveats(data)[0]
+
+
+def test_without_as_of_a_partly_observed_last_period_is_left_out():
+    # The UCDP fixture's last event is on 2022-09-02: September is not complete.
+    data = load_dataset("ucdp", DATA / "ucdp_ged_sample.csv", country="AFG", freq="MS")
+    assert data.panel["ds"].max() == pd.Timestamp("2022-08-01")
+    assert any("No as-of date" in note for note in caveats(data))
+
+
+def test_as_of_dates_are_checked_against_the_data():
+    path = DATA / "ucdp_ged_sample.csv"
+    with pytest.raises(ParameterError, match="'2021-02-30' is not a date"):
+        load_dataset("ucdp", path, country="AFG", as_of="2021-02-30")
+    with pytest.raises(ParameterError, match="more than a year after the last event"):
+        load_dataset("ucdp", path, country="AFG", as_of="2030-01-01")
+    later = load_dataset("ucdp", path, country="AFG", freq="MS", as_of="2022-12-31")
+    assert later.panel["ds"].max() == pd.Timestamp("2022-12-01")
+    assert "periods after it count as zero attacks" in later.notes[0]
+    assert any("check that the data are up to date" in note for note in caveats(later))

@@ -19,6 +19,9 @@ import pandas as pd
 from forecast.errors import ParameterError
 from forecast.panel import build_panel, check_frequency, truncate
 
+#: An as-of date this long after the last event is refused: the gap would count as zero attacks.
+MAX_GAP_AFTER_DATA = pd.Timedelta(days=365)
+
 #: ``source`` values :func:`load_dataset` accepts.
 DATASET_SOURCES = ("synthetic", "ucdp", "acled", "gtd", "csv", "canonical")
 
@@ -64,6 +67,7 @@ class Dataset:
     events_path: str | None = None
     scenario: Any = None
     ingest_summary: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def caption(self) -> str:
@@ -90,6 +94,20 @@ class Dataset:
             if lines:
                 return lines
         return attribution_for([self.source])
+
+
+def parse_date(value: Any, name: str) -> pd.Timestamp:
+    """``value`` as a Timestamp, or a :class:`ParameterError` naming the parameter and the format.
+
+    Examples
+    --------
+    >>> parse_date("2021-10-04", "as_of")
+    Timestamp('2021-10-04 00:00:00')
+    """
+    try:
+        return pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise ParameterError(f"{name} '{value}' is not a date; write it as YYYY-MM-DD") from exc
 
 
 def load_dataset(
@@ -139,7 +157,7 @@ def load_dataset(
     check_frequency(freq)
     if source not in DATASET_SOURCES:
         raise ParameterError(f"source '{source}' is not known; use one of {', '.join(DATASET_SOURCES)}")
-    as_of_ts = pd.Timestamp(as_of) if as_of not in (None, "") else None
+    as_of_ts = parse_date(as_of, "as_of") if as_of not in (None, "") else None
 
     scenario = None
     summary: dict[str, Any] = {}
@@ -173,22 +191,38 @@ def load_dataset(
         panel_start = start
         panel_end = None
 
-    if as_of_ts is not None:
-        events = events[events["date"] <= as_of_ts].reset_index(drop=True)
-        panel_end = as_of_ts
-        if panel_start is not None and pd.Timestamp(panel_start) > as_of_ts:
+    notes: list[str] = []
+    if len(events):
+        first_event, last_event = events["date"].min(), events["date"].max()
+        data_start = pd.Timestamp(panel_start) if panel_start is not None else first_event
+        if as_of_ts is not None and as_of_ts < data_start:
             raise ParameterError(
-                f"as_of {as_of_ts:%Y-%m-%d} is before the data start {pd.Timestamp(panel_start):%Y-%m-%d}; "
-                "choose a later as_of"
+                f"as_of {as_of_ts:%Y-%m-%d} is before the data start {data_start:%Y-%m-%d}; choose a later as_of"
             )
+        if as_of_ts is not None and source != "synthetic" and as_of_ts - last_event > MAX_GAP_AFTER_DATA:
+            raise ParameterError(
+                f"as_of {as_of_ts:%Y-%m-%d} is more than a year after the last event ({last_event:%Y-%m-%d}); "
+                "the months between would count as zero attacks: choose an as_of within the data or add later events"
+            )
+        if as_of_ts is not None and source != "synthetic" and as_of_ts > last_event:
+            notes.append(
+                f"the last event is dated {last_event:%Y-%m-%d}, before the as-of date {as_of_ts:%Y-%m-%d}: "
+                "periods after it count as zero attacks; check that the data are up to date"
+            )
+    # Without an as-of date the data end at the last event: a period is kept only
+    # if it is complete by then, so a half-observed last week never looks like a drop.
+    # (The synthetic scenario is complete by construction up to its configured end.)
+    cut = as_of_ts
+    if cut is None and source != "synthetic" and len(events):
+        cut = events["date"].max()
+    if cut is not None:
+        events = events[events["date"] <= cut].reset_index(drop=True)
+        panel_end = cut
     if panel_start is None and len(events):
         panel_start = events["date"].min()
-    if panel_end is None and len(events):
-        panel_end = events["date"].max()
     panel = build_panel(events, freq=freq, start=panel_start, end=panel_end, country=country)
-    if as_of_ts is not None:
-        # Only complete periods: a half-observed last week would look like a drop.
-        panel = truncate(panel, as_of_ts)
+    if cut is not None:
+        panel = truncate(panel, cut)
     return Dataset(
         events=events,
         panel=panel,
@@ -202,6 +236,7 @@ def load_dataset(
         events_path=None if events_path is None else str(events_path),
         scenario=scenario,
         ingest_summary=summary,
+        notes=notes,
     )
 
 

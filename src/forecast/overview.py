@@ -89,8 +89,12 @@ def caveats(data: Dataset) -> list[str]:
             "Event data record what was reported: coverage varies with media access, and recent "
             "periods are often revised upwards as sources are coded."
         )
-    if data.as_of is None:
-        notes.append("No as-of date was given: the last period may be incomplete.")
+    notes.extend(note[0].upper() + note[1:] + "." for note in data.notes)
+    if data.as_of is None and not data.synthetic:
+        notes.append(
+            "No as-of date was given: the data are taken to end with the last event, and a period "
+            "is counted only if it is complete by then."
+        )
     return notes
 
 
