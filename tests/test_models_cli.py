@@ -51,3 +51,20 @@ def test_predict_unknown_model_is_a_one_line_error(events_file, capsys):
     assert status == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: unknown model 'glm_negbinn'") and "\n" not in err
+
+
+def test_predict_on_the_synthetic_scenario_needs_no_file_and_says_synthetic(capsys):
+    import json
+
+    from forecast.cli import main
+
+    assert main(["predict", "--source", "synthetic", "--horizon", "2", "--models", "hist_mean",
+                 "--as-of", "2021-12-26", "--n-draws", "100", "--no-progress", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["synthetic"] is True and payload["last_period"] == "2021-12-20"
+    assert len(payload["forecasts"]) == 34 * 2
+    assert main(["predict", "--source", "synthetic", "--horizon", "1", "--models", "hist_mean",
+                 "--n-draws", "50", "--no-progress"]) == 0
+    assert capsys.readouterr().out.startswith("SYNTHETIC DATA")
+    assert main(["predict", "--source", "ucdp", "--horizon", "1", "--models", "hist_mean"]) == 2
+    assert "needs an events file" in capsys.readouterr().err

@@ -606,3 +606,21 @@ def test_real_notebooks_publish_one_report_each(tmp_path):
     assert result.ok, result.manifest["notebooks"]
     assert len(list(result.folder.glob("*.html"))) == len(REAL_NOTEBOOKS)
     assert (reports / "index.html").exists()
+
+
+def test_model_names_and_impossible_dates_are_refused_before_anything_runs(tmp_path):
+    from forecast.config import load_config
+
+    reports = tmp_path / "reports"
+    for override, message in [
+        ("models=[hist_mean, glm_negbim]", "unknown model 'glm_negbim'"),
+        ("models=hist_mean", "write a YAML list"),
+        ("as_of=2021-02-30", "dates are YYYY-MM-DD"),
+    ]:
+        with pytest.raises(ParameterError, match=message):
+            plan_run(CONFIG, [override], notebooks_dir=ROOT / "notebooks", project_root=ROOT, reports_dir=reports)
+        assert not reports.exists()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("as_of: 2021-02-30\n")
+    with pytest.raises(ParameterError, match="bad.yaml.*dates are YYYY-MM-DD"):
+        load_config(bad)

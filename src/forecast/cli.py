@@ -372,8 +372,7 @@ def data_list_command(
 
 @app.command()
 def predict(
-    events: Annotated[Path, typer.Option(help="Event file in the --source format.")],
-    source: Annotated[str, typer.Option(help="Format of --events: ucdp, acled, gtd, csv or canonical.")],
+    source: Annotated[str, typer.Option(help="synthetic, or the format of --events: ucdp, acled, gtd, csv, canonical.")],
     horizon: Annotated[int, typer.Option(help="Periods ahead to forecast (steps 1..H).")],
     models: Annotated[str, typer.Option(help="Comma-separated model specs, e.g. hist_mean,glm_negbin(ar=2),prophet.")],
     freq: Annotated[str, typer.Option(help="Period: W-MON (weeks from Monday) or MS (months).")] = "W-MON",
@@ -385,6 +384,7 @@ def predict(
     out: Annotated[Path | None, typer.Option(help="Write the forecasts (summary + draws) to this parquet.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar per model on stderr.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print mean, q05, q50, q95, P(Y>=1) per unit and step as JSON.")] = False,
+    events: Annotated[Path | None, typer.Option(help="Event file in the --source format (not for synthetic).")] = None,
 ) -> None:
     """Forecast event counts per province with one or more models."""
     from forecast.dataset import load_dataset
@@ -400,6 +400,7 @@ def predict(
         records = table.assign(ds=table["ds"].dt.strftime("%Y-%m-%d")).astype(object)
         payload = {
             "source": data.label,
+            "synthetic": data.synthetic,
             "freq": freq,
             "last_period": f"{forecasts.meta['last_ds']:%Y-%m-%d}",
             "models": forecasts.models,
@@ -409,7 +410,7 @@ def predict(
         typer.echo(json.dumps(payload, indent=2))
         return
     typer.echo(
-        f"{data.label}: {table['unit_id'].nunique()} units, steps 1-{horizon} after "
+        f"{data.caption}: {table['unit_id'].nunique()} units, steps 1-{horizon} after "
         f"{forecasts.meta['last_ds']:%Y-%m-%d} ({freq}), models {', '.join(forecasts.models)}"
     )
     typer.echo(table[table["step"] == 1].drop(columns="step").round({"mean": 2, "p_ge_1": 2}).to_string(index=False))
@@ -567,6 +568,8 @@ def spread_attribute(
     from forecast.spread import attribution_table, find_stronghold, spillover_share
 
     data = load_dataset(source, events, actor=actor, country=country, freq=freq, as_of=as_of)
+    if periods < 1:
+        raise typer.BadParameter(f"--periods {periods}: report at least 1 period")
     core = find_stronghold(data.panel, given=None if stronghold == "auto" else stronghold)
     table = attribution_table(spillover_share(data.panel, core, recent_periods=periods), core)
     if as_json:

@@ -44,7 +44,7 @@ from typing import Any
 
 import yaml
 
-from forecast.errors import ParameterError
+from forecast.errors import ForecastError, ParameterError
 
 NoneType = type(None)
 
@@ -157,6 +157,13 @@ def _check_horizon(value: Any) -> str | None:
 def _check_models(value: Any) -> str | None:
     if not value or not all(isinstance(item, str) and item for item in value):
         return 'must be a non-empty list of model names, e.g. ["hist_mean", "glm_negbin"]'
+    from forecast.models.registry import expand_ensembles, make_model
+
+    try:  # builds the models (cheap, nothing is fitted) so a typo fails before any notebook runs
+        for spec in expand_ensembles(list(value)):
+            make_model(spec)
+    except ForecastError as exc:
+        return f"is not valid: {exc.detail}"
     return None
 
 
@@ -498,6 +505,8 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ParameterError(f"-p '{text}' is not key=value; write e.g. -p horizon=4 or -p thresholds.alpha=0.05")
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
+    except ValueError as exc:  # YAML reads 2021-02-30 as a date and fails inside the calendar
+        raise ParameterError(f"-p {key}: '{raw}' is not a valid value ({exc}); dates are YYYY-MM-DD") from exc
     except yaml.YAMLError as exc:
         raise ParameterError(f"-p {key}: cannot read '{raw}' as a value ({exc.__class__.__name__}); quote strings") from exc
     value = to_json_simple(value)
@@ -569,6 +578,8 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
             raise ParameterError("parameter file not found; pass --config FILE or create config/default.yaml", path=config_path)
         try:
             loaded = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        except ValueError as exc:  # an impossible date such as 2021-02-30
+            raise ParameterError(f"a value is not valid ({exc}); dates are YYYY-MM-DD", path=config_path) from exc
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 1}: " if mark is not None else ""
@@ -665,8 +676,9 @@ def validate_parameters(
         if glob is not None:
             if not accepts(glob.types, value):
                 users = f" (used by {', '.join(spec.path.name for spec in specs)})" if specs else ""
+                hint = f"; write a YAML list: -p '{name}=[a, b]'" if glob.types == (list,) else ""
                 raise ParameterError(
-                    f"parameter '{name}'{users} expects {_label(glob.types)}, got {type_name(value)} {value!r}"
+                    f"parameter '{name}'{users} expects {_label(glob.types)}, got {type_name(value)} {value!r}{hint}"
                 )
             problem = glob.check(value) if glob.check else None
             if problem:

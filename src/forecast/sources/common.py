@@ -86,7 +86,8 @@ UNMATCHED_POLICIES = ("error", "drop")
 
 #: What to do about province names the gazetteer does not know.
 UNMATCHED_FIX = (
-    "fix the spelling in the file, give the spelling as an alias (read_events(..., aliases={name: province})), "
+    "fix the spelling in the file, give the spelling as an alias (forecast ingest --aliases 'Name=Province', "
+    "or read_events(..., aliases={name: province})), "
     "or pass --unmatched drop to drop and count these rows"
 )
 
