@@ -113,3 +113,13 @@ def test_truncate_keeps_only_periods_complete_by_as_of(events):
     monthly = build_panel(events, freq="MS", start="2021-09-01", end="2021-10-31", units=UNITS)
     assert truncate(monthly, "2021-10-30")["ds"].max() == pd.Timestamp("2021-09-01")
     assert truncate(monthly, "2021-10-31")["ds"].max() == pd.Timestamp("2021-10-01")
+
+
+def test_explicit_start_and_end_inside_a_week_cut_the_events_too(events):
+    # 2021-10-06 is a Wednesday: the Monday event of that week is outside the range.
+    panel = build_panel(events, freq="W-MON", start="2021-10-06", end="2021-10-12", units=UNITS)
+    assert panel["ds"].min() == pd.Timestamp("2021-10-04")
+    y = panel.set_index(["unit_id", pd.to_datetime(panel["ds"]).dt.strftime("%F")])["y"]
+    assert y[("AF-NAN", "2021-10-04")] == 1  # the Sunday event only
+    assert y[("AF-NAN", "2021-10-11")] == 1  # Monday 10-11 is within the end date
+    assert y[("AF-KNR", "2021-10-11")] == 0  # 10-13 is after the end date

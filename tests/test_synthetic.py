@@ -41,7 +41,8 @@ def test_truth_matches_configured_onsets(scenario):
 
 
 def test_events_reproduce_the_weekly_counts(scenario):
-    panel = build_panel(scenario.events, freq="W-MON", start=scenario.config.start, end=scenario.config.end)
+    last_sunday = pd.Timestamp(scenario.config.end) + pd.Timedelta(days=6)  # end names the last (Monday) week
+    panel = build_panel(scenario.events, freq="W-MON", start=scenario.config.start, end=last_sunday)
     merged = panel.merge(scenario.counts, on=["unit_id", "ds"], suffixes=("", "_true"))
     assert len(merged) == len(scenario.counts) == 34 * len(pd.date_range(scenario.config.start, scenario.config.end, freq="W-MON"))
     assert (merged["y"] == merged["y_true"]).all()

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from forecast.errors import ParameterError
-from forecast.panel import build_panel, check_frequency, truncate
+from forecast.panel import build_panel, check_frequency, period_range, truncate
 
 #: An as-of date this long after the last event is refused: the gap would count as zero attacks.
 MAX_GAP_AFTER_DATA = pd.Timedelta(days=365)
@@ -172,7 +172,8 @@ def load_dataset(
         label = f"synthetic scenario (seed {scenario.config.seed})"
         sha = f"synthetic:{scenario.config.seed}"
         panel_start = start or scenario.config.start
-        panel_end = scenario.config.end
+        # The configured end names the last simulated week; its events run to the Sunday.
+        panel_end = period_range(scenario.config.end, scenario.config.end, "W-MON")[0] + pd.Timedelta(days=6)
     else:
         if not events_path:
             raise ParameterError(f"source '{source}' needs an events file; pass events_path (or --events PATH)")
@@ -211,9 +212,11 @@ def load_dataset(
             )
     # Without an as-of date the data end at the last event: a period is kept only
     # if it is complete by then, so a half-observed last week never looks like a drop.
-    # (The synthetic scenario is complete by construction up to its configured end.)
+    # (The synthetic scenario is complete by construction up to the end of its last week.)
     cut = as_of_ts
-    if cut is None and source != "synthetic" and len(events):
+    if cut is None and source == "synthetic":
+        cut = panel_end
+    elif cut is None and len(events):
         cut = events["date"].max()
     if cut is not None:
         events = events[events["date"] <= cut].reset_index(drop=True)

@@ -135,7 +135,12 @@ def build_panel(
     start = pd.Timestamp(start) if start is not None else kept["date"].min()
     end = pd.Timestamp(end) if end is not None else kept["date"].max()
     periods = period_range(start, end, freq)
-    in_range = (kept["date"] >= periods[0]) & (kept["date"] < _period_end(periods[-1], freq))
+    # The grid covers whole periods, but events are kept only within [start, end]
+    # themselves, as documented: a start on a Wednesday drops Monday's events.
+    in_range = (
+        (kept["date"] >= max(periods[0], start.normalize()))
+        & (kept["date"] < min(_period_end(periods[-1], freq), end.normalize() + pd.Timedelta(days=1)))
+    )
     dropped["outside_range"] = int((~in_range).sum())
     kept = kept[in_range]
 
