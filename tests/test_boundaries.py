@@ -344,3 +344,11 @@ def test_user_file_with_unknown_names_says_which(tmp_path: Path, gaz: Gazetteer)
     frame.to_file(path)
     with pytest.raises(InputError, match="Atlantis"):
         load_boundaries(path=path, gazetteer=gaz, column="province")
+
+
+def test_unknown_country_code_fails_before_any_request(tmp_path):
+    from forecast.boundaries import fetch_boundaries
+    from forecast.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="'XYZ' is not an ISO 3166-1 alpha-3"):
+        fetch_boundaries("XYZ", raw_dir=tmp_path, api_url_template="http://127.0.0.1:9/{iso3}/{level}")

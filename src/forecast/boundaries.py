@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from forecast.errors import DownloadError, InputError
+from forecast.errors import DownloadError, InputError, ParameterError
 from forecast.io import read_sidecar, sha256_file
 from forecast.sources.fetch import DownloadSettings, download, request_json, write_download_sidecar
 
@@ -177,6 +177,11 @@ def fetch_boundaries(
         names the URL (or file) and what to do.
     """
     iso3 = country.upper()
+    import pycountry
+
+    if pycountry.countries.get(alpha_3=iso3) is None:
+        # Checked before any request: a typo should not cost three network retries.
+        raise ParameterError(f"'{country}' is not an ISO 3166-1 alpha-3 country code (e.g. AFG)")
     destination = boundary_cache_path(iso3, level, raw_dir)
     hint = _hand_download_hint(iso3, level, destination)
 

@@ -576,8 +576,16 @@ def spread_attribute(
         typer.echo(table.to_json(orient="records", indent=2, double_precision=4))
         return
     typer.echo(f"{data.caption}; stronghold {core.label()}")
-    columns = ["name", "expected", "endemic", "autoregressive", "neighbour", "share", "share_lo", "share_hi"]
-    typer.echo(table[columns].head(15).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    typer.echo(
+        "expected attacks over the last periods = endemic + own past + from all neighbours; "
+        "the share columns are the part imported from the stronghold alone"
+    )
+    shown = table.rename(columns={
+        "autoregressive": "own_past", "neighbour": "all_neighbours",
+        "share": "from_stronghold", "share_lo": "lo", "share_hi": "hi",
+    })
+    columns = ["name", "expected", "endemic", "own_past", "all_neighbours", "from_stronghold", "lo", "hi"]
+    typer.echo(shown[columns].head(15).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     for sentence in table.loc[table["share"] >= 0.05, "sentence"].head(5):
         typer.echo(sentence)
 
