@@ -609,9 +609,14 @@ def kernel_environment() -> Iterator[str]:
         spec_dir = Path(tmp) / "kernels" / KERNEL_NAME
         spec_dir.mkdir(parents=True)
         spec = {
-            # log_level=ERROR: the kernel's start-up warnings (TCP without encryption on
-            # localhost) would otherwise reach the runner's stderr and every cron mail.
-            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--IPKernelApp.log_level=ERROR"],
+            # log_level=CRITICAL: the kernel's start-up warnings (TCP without encryption on
+            # localhost) and the "KeyboardInterrupt caught" it logs at ERROR when papermill
+            # shuts it down would otherwise reach every cron mail. Cell errors are not lost:
+            # papermill records them in the executed notebook and the runner reports them.
+            "argv": [
+                sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                "--IPKernelApp.log_level=CRITICAL",
+            ],
             "display_name": "Python 3 (forecast runner)",
             "language": "python",
             # The inline backend renders with Agg (headless, no windows) and, unlike plain
