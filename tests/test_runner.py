@@ -624,3 +624,9 @@ def test_model_names_and_impossible_dates_are_refused_before_anything_runs(tmp_p
     bad.write_text("as_of: 2021-02-30\n")
     with pytest.raises(ParameterError, match="bad.yaml.*dates are YYYY-MM-DD"):
         load_config(bad)
+
+
+def test_null_as_of_on_the_command_line_means_automatic():
+    plan = plan_run(CONFIG, ["as_of=null"], notebooks_dir=ROOT / "notebooks", project_root=ROOT,
+                    reports_dir=ROOT / "reports")
+    assert plan.config.values["as_of"] is None

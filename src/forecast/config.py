@@ -667,7 +667,8 @@ def validate_parameters(
         expected_str = (glob is not None and str in glob.types) or any(
             spec.parameters[name].types is not None and str in spec.parameters[name].types for spec in specs
         )
-        if not isinstance(value, str) and expected_str and _bare_word(raw) and (
+        explicit_null = value is None and glob is not None and NoneType in glob.types
+        if not isinstance(value, str) and not explicit_null and expected_str and _bare_word(raw) and (
             (glob is not None and not accepts(glob.types, value))
             or any(not accepts(spec.parameters[name].types, value) for spec in specs)
         ):
