@@ -625,12 +625,17 @@ def test_fake_secrets_appear_in_no_output_of_a_fetch_and_report(server, tmp_path
     assert (code_acled, code_ucdp) == (0, 0), err_acled + err_ucdp
     assert "x-ucdp-access-token" not in server.requests[-1].headers  # not a UCDP host: token not sent
 
-    config, notebooks = write_report_project(tmp_path)
-    events = "data/raw/acled/acled_afghanistan_2021-01-01_2021-12-31.csv"
-    result = runner.run_reports(config, ["source=acled", f"events_path={events}"], notebooks_dir=notebooks,
-                                reports_dir=tmp_path / "reports", project_root=tmp_path)
+    # The project's own notebooks and parameter file, as `make report` runs them.
+    repo = Path(__file__).resolve().parents[1]
+    events = tmp_path / "data/raw/acled/acled_afghanistan_2021-01-01_2021-12-31.csv"
+    result = runner.run_reports(
+        repo / "config" / "default.yaml",
+        ["source=acled", f"events_path={events}", "as_of=null", "horizon=2"],
+        notebooks_dir=repo / "notebooks", select=["01", "04"],
+        reports_dir=tmp_path / "reports", project_root=repo,
+    )
     assert result.ok
-    html = next((tmp_path / "reports").rglob("01_attribution_check.html")).read_text(encoding="utf-8")
+    html = next((tmp_path / "reports").rglob("01_data_overview.html")).read_text(encoding="utf-8")
     assert "may not be redistributed" in html and "Armed Conflict Location" in html
 
     outputs = out_acled + err_acled + out_ucdp + err_ucdp + capsys.readouterr().out + caplog.text
