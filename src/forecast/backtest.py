@@ -6,7 +6,9 @@ up to and including the ``cutoff``, cut with :func:`forecast.panel.truncate`)
 and forecasts steps ``1..horizon``; the forecasts are scored against what
 happened. The result is one long table, as statsforecast's
 ``cross_validation`` returns it, with a ``cutoff`` column (the last period the
-model saw)::
+model saw, labelled by its start as ``ds`` is: a weekly cutoff 2021-10-04 means
+data through Sunday 2021-10-10, the same knowledge as ``as_of="2021-10-10"``
+elsewhere in the package)::
 
     unit_id, cutoff, ds, step, model, y, mean, q05, q25, q50, q75, q95,
     crps, log_score, is50, is90, ae_median, covered50, covered90, pit, exact
