@@ -93,10 +93,11 @@ def test_readable_table(events_file, capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--as-of", "2019-01-01"], "--as-of 2019-01-01 is before the first event (2019-06-0"),
+        (["--as-of", "2019-01-01"], "as_of 2019-01-01 is before the data start 2019-06-0"),
         (["--as-of", AS_OF, "--stronghold", "Nangahar"], "did you mean Nangarhar"),
         (["--as-of", AS_OF, "--freq", "D"], "frequency 'D' is not supported"),
         (["--as-of", "soon"], "not a date"),
+        (["--as-of", "2030-01-01"], "more than a year after the last event"),
     ],
 )
 def test_errors_are_one_line_with_exit_status_2(events_file, capsys, args, message):

@@ -110,6 +110,65 @@ def parse_date(value: Any, name: str) -> pd.Timestamp:
         raise ParameterError(f"{name} '{value}' is not a date; write it as YYYY-MM-DD") from exc
 
 
+def panel_as_of(
+    events: pd.DataFrame,
+    *,
+    freq: str,
+    as_of: pd.Timestamp | None = None,
+    start: Any = None,
+    country: str | None = "AFG",
+    complete_until: pd.Timestamp | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Cut canonical events at the as-of date and count the complete periods into a panel.
+
+    The one place where "what was known at ``as_of``" is decided:
+
+    - ``as_of`` before the data start is an error naming both dates;
+    - an ``as_of`` more than a year after the last event is refused (the gap
+      would count as zero attacks), a shorter gap is returned as a note;
+    - without ``as_of`` the data end at ``complete_until`` (a source known to
+      be complete to a date, like the synthetic scenario) or else at the last
+      event, and only periods complete by then enter the panel, so a
+      half-observed last period never looks like a drop.
+
+    Returns
+    -------
+    (events, panel, notes)
+        Events on or before the cut, the panel, and caveats for readers.
+    """
+    notes: list[str] = []
+    if len(events):
+        first_event, last_event = events["date"].min(), events["date"].max()
+        data_start = pd.Timestamp(start) if start is not None else first_event
+        if as_of is not None and as_of < data_start:
+            raise ParameterError(
+                f"as_of {as_of:%Y-%m-%d} is before the data start {data_start:%Y-%m-%d}; choose a later as_of"
+            )
+        if as_of is not None and complete_until is None and as_of - last_event > MAX_GAP_AFTER_DATA:
+            raise ParameterError(
+                f"as_of {as_of:%Y-%m-%d} is more than a year after the last event ({last_event:%Y-%m-%d}); "
+                "the months between would count as zero attacks: choose an as_of within the data or add later events"
+            )
+        if as_of is not None and complete_until is None and as_of > last_event:
+            notes.append(
+                f"the last event is dated {last_event:%Y-%m-%d}, before the as-of date {as_of:%Y-%m-%d}: "
+                "periods after it count as zero attacks; check that the data are up to date"
+            )
+    cut = as_of if as_of is not None else complete_until
+    if cut is None and len(events):
+        cut = events["date"].max()
+    end = None
+    if cut is not None:
+        events = events[events["date"] <= cut].reset_index(drop=True)
+        end = cut
+    if start is None and len(events):
+        start = events["date"].min()
+    panel = build_panel(events, freq=freq, start=start, end=end, country=country)
+    if cut is not None:
+        panel = truncate(panel, cut)
+    return events, panel, notes
+
+
 def load_dataset(
     source: str = "synthetic",
     events_path: str | Path | None = None,
@@ -190,42 +249,12 @@ def load_dataset(
             label += f", actor {actor}"
         sha = sha256_file(events_path)
         panel_start = start
-        panel_end = None
+        panel_end = None  # the data end with their last event
 
-    notes: list[str] = []
-    if len(events):
-        first_event, last_event = events["date"].min(), events["date"].max()
-        data_start = pd.Timestamp(panel_start) if panel_start is not None else first_event
-        if as_of_ts is not None and as_of_ts < data_start:
-            raise ParameterError(
-                f"as_of {as_of_ts:%Y-%m-%d} is before the data start {data_start:%Y-%m-%d}; choose a later as_of"
-            )
-        if as_of_ts is not None and source != "synthetic" and as_of_ts - last_event > MAX_GAP_AFTER_DATA:
-            raise ParameterError(
-                f"as_of {as_of_ts:%Y-%m-%d} is more than a year after the last event ({last_event:%Y-%m-%d}); "
-                "the months between would count as zero attacks: choose an as_of within the data or add later events"
-            )
-        if as_of_ts is not None and source != "synthetic" and as_of_ts > last_event:
-            notes.append(
-                f"the last event is dated {last_event:%Y-%m-%d}, before the as-of date {as_of_ts:%Y-%m-%d}: "
-                "periods after it count as zero attacks; check that the data are up to date"
-            )
-    # Without an as-of date the data end at the last event: a period is kept only
-    # if it is complete by then, so a half-observed last week never looks like a drop.
-    # (The synthetic scenario is complete by construction up to the end of its last week.)
-    cut = as_of_ts
-    if cut is None and source == "synthetic":
-        cut = panel_end
-    elif cut is None and len(events):
-        cut = events["date"].max()
-    if cut is not None:
-        events = events[events["date"] <= cut].reset_index(drop=True)
-        panel_end = cut
-    if panel_start is None and len(events):
-        panel_start = events["date"].min()
-    panel = build_panel(events, freq=freq, start=panel_start, end=panel_end, country=country)
-    if cut is not None:
-        panel = truncate(panel, cut)
+    events, panel, notes = panel_as_of(
+        events, freq=freq, as_of=as_of_ts, start=panel_start, country=country,
+        complete_until=panel_end,
+    )
     return Dataset(
         events=events,
         panel=panel,

@@ -1582,31 +1582,25 @@ def warn_events(
     EmptyDataError
         No events.
     ParameterError
-        ``as_of`` before the first event (both dates named), an unknown
-        frequency or stronghold name.
+        ``as_of`` before the first event or more than a year after the last
+        (both dates named; see :func:`forecast.dataset.panel_as_of`), an
+        unknown frequency or stronghold name.
     """
-    from forecast.panel import build_panel, check_frequency
+    from forecast.dataset import panel_as_of, parse_date
+    from forecast.panel import check_frequency
 
     check_frequency(freq)
-    try:
-        as_of = pd.Timestamp(as_of)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"--as-of {as_of!r} is not a date like 2021-10-04") from exc
+    as_of = parse_date(as_of, "--as-of")
     if events.empty:
         raise EmptyDataError("no events to assess; check the file, --actor and --country")
-    first = pd.Timestamp(events["date"].min())
-    if as_of < first:
-        raise ParameterError(
-            f"--as-of {as_of:%F} is before the first event ({first:%F}); choose an as-of date after "
-            "the data start"
-        )
     iso3 = country or str(events["country_iso3"].mode().iloc[0])
     gazetteer = Gazetteer.load(iso3)
-    known = events[events["date"] <= as_of]
-    panel = build_panel(known, freq=freq, start=first, end=as_of, country=gazetteer.country_iso3)
-    return evaluate_warnings(
+    _, panel, notes = panel_as_of(events, freq=freq, as_of=as_of, country=gazetteer.country_iso3)
+    result = evaluate_warnings(
         panel, as_of, stronghold, config or WarningConfig.for_freq(freq), gazetteer, spillover=spillover
     )
+    result.notes.extend(notes)
+    return result
 
 
 # ------------------------------------------------------------------- skill
