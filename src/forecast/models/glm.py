@@ -71,8 +71,12 @@ enough events (the stronghold, its neighbours, Kabul); the others, like Ghor
 with 18 events in eight years, get ``hist_mean``, where the unchecked GLM had
 "forecast" up to 40 attacks a week.
 
-A negative binomial whose dispersion cannot be estimated uses the Poisson fit
-of the same terms (recorded too).
+A negative binomial is fitted only when the counts show over-dispersion: a
+score test on the Poisson fit (one-sided, 5 %) and then the likelihood ratio
+against it (boundary-corrected, 5 %). Otherwise the unit is fitted as Poisson
+on purpose and the ``fallback`` column says "no over-dispersion: fitted as
+Poisson". A negative binomial that fails despite over-dispersion also uses the
+Poisson fit of the same terms, with the reason recorded.
 """
 
 from __future__ import annotations
@@ -85,6 +89,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from statsmodels.discrete.discrete_model import NegativeBinomial
+from scipy.special import gammaln
 from statsmodels.tools.sm_exceptions import PerfectSeparationError
 
 from forecast.errors import ForecastError, ParameterError
@@ -105,13 +110,46 @@ from forecast.models.baselines import (
     unit_rng,
 )
 
-__all__ = ["CountGLM", "NegBinGLM", "PoissonGLM", "resolve_neighbours"]
+__all__ = ["CountGLM", "NegBinGLM", "PoissonGLM", "overdispersion_score", "resolve_neighbours"]
 
 #: Largest spread of a fit's log means over the fitted periods (a factor of
 #: e^15, about 3 million): beyond it coefficients sit at the boundary of the
 #: parameter space (quasi-separation), as when every event of a sparse series
 #: falls in one season and the rate elsewhere is estimated as zero.
 MAX_LOG_MEAN_RANGE = 15.0
+
+#: Note of a ``glm_negbin`` unit whose counts show no over-dispersion.
+NO_OVERDISPERSION = "no over-dispersion: fitted as Poisson"
+#: One-sided 5 % critical value of the over-dispersion score test (standard normal).
+OVERDISPERSION_Z = 1.6448536269514722
+#: 5 % critical value of the likelihood ratio for alpha = 0, a boundary point:
+#: the null distribution is the 50:50 mixture of chi2(0) and chi2(1), whose
+#: 95 % quantile is chi2(1)'s 90 % quantile.
+OVERDISPERSION_LR = 2.705543454095404
+
+
+def overdispersion_score(y: np.ndarray, mu: np.ndarray) -> float:
+    """Score statistic for negative-binomial (NB2) over-dispersion against a Poisson fit.
+
+    ``z = sum((y - mu)^2 - y) / sqrt(2 sum mu^2)`` is asymptotically standard
+    normal when the counts are Poisson with means ``mu`` (Dean & Lawless 1989;
+    Cameron & Trivedi 1990); large positive values mean variance above the mean.
+    It needs only the Poisson fit, so the decision does not depend on how a
+    negative-binomial optimiser behaves at the boundary.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.array([0, 1, 0, 9, 0, 0, 12, 1, 0, 7])
+    >>> round(overdispersion_score(y, np.full(10, y.mean())), 2)
+    11.63
+    >>> overdispersion_score(np.array([3, 4, 5, 4, 4]), np.full(5, 4.0)) < 0
+    True
+    """
+    y = np.asarray(y, dtype=float)
+    mu = np.asarray(mu, dtype=float)
+    denominator = np.sqrt(2.0 * np.sum(mu**2))
+    return float(np.sum((y - mu) ** 2 - y) / denominator) if denominator > 0 else 0.0
 
 
 def resolve_neighbours(units: Sequence[str], neighbours: Neighbours | None) -> dict[str, list[str]]:
@@ -450,30 +488,40 @@ class NegBinGLM(CountGLM):
 
     def _estimate(self, endog: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, float | None, float, str | None]:
         poisson = super()._estimate(endog, X)
-        start = poisson[0]
+        params_p = poisson[0]
+        mu = np.exp(X @ params_p)
+        # Decide Poisson from the Poisson fit alone, before any negative-binomial
+        # optimisation: on data without over-dispersion the NB optimum lies on the
+        # alpha = 0 boundary, where whether the Hessian inverts (and so whether the
+        # fit "works") depends on the CPU and BLAS, not on the data.
+        if overdispersion_score(endog, mu) < OVERDISPERSION_Z:
+            return (*poisson[:4], NO_OVERDISPERSION)
         try:
-            # BFGS works on log(alpha), so equidispersed series (alpha -> 0) stay finite
-            # where Newton steps would leave the parameter space.
+            # BFGS works on log(alpha), so alpha near 0 stays finite where Newton
+            # steps would leave the parameter space.
             result = NegativeBinomial(endog, X, loglike_method="nb2").fit(
-                start_params=np.append(start, 0.1), method="bfgs", maxiter=500, disp=0
+                start_params=np.append(params_p, 0.1), method="bfgs", maxiter=500, disp=0
             )
-            # cov_params raises ValueError when the Hessian could not be inverted.
-            params, cov = np.asarray(result.params), np.asarray(result.cov_params())
         except (np.linalg.LinAlgError, ValueError, FloatingPointError, OverflowError) as exc:
-            # Mostly cov_params on a singular Hessian: the data do not identify alpha.
-            failure = f"fit failed, dispersion not identified ({type(exc).__name__})"
-        else:
-            alpha = float(params[-1])
-            failure = None
-            if not result.mle_retvals.get("converged", False):
-                failure = "fit did not converge"
-            elif not (np.all(np.isfinite(params)) and np.all(np.isfinite(cov)) and alpha >= 0):
-                failure = "dispersion not estimable"
-        if failure:
-            # Sparse series rarely identify the dispersion; the converged Poisson
-            # fit of the same terms is the next simpler model.
-            return (*poisson[:4], f"negative-binomial {failure}: used glm_poisson")
-        # An equidispersed series drives alpha to 0; a huge finite size keeps the
-        # distribution a (numerically Poisson) negative binomial that scorers accept.
-        size = 1.0 / max(alpha, 1e-8)
+            return (*poisson[:4], f"negative-binomial fit failed ({type(exc).__name__}): used glm_poisson")
+        if not result.mle_retvals.get("converged", False):
+            return (*poisson[:4], "negative-binomial fit did not converge: used glm_poisson")
+        params = np.asarray(result.params)
+        alpha = float(params[-1])
+        poisson_llf = float(np.sum(endog * np.log(mu) - mu - gammaln(endog + 1.0)))
+        lr = 2.0 * (float(result.llf) - poisson_llf)
+        if not (np.isfinite(alpha) and alpha > 0 and np.isfinite(lr)) or lr < OVERDISPERSION_LR:
+            # The score test saw some excess variance, the likelihood ratio does
+            # not confirm it: the simpler model is the one the data support.
+            return (*poisson[:4], NO_OVERDISPERSION)
+        try:
+            # cov_params raises ValueError when the Hessian cannot be inverted; with
+            # a significant likelihood ratio alpha is off the boundary, so this is
+            # a genuine failure, not a numerical accident.
+            cov = np.asarray(result.cov_params())
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            return (*poisson[:4], f"negative-binomial covariance not estimable ({type(exc).__name__}): used glm_poisson")
+        if not np.all(np.isfinite(cov)):
+            return (*poisson[:4], "negative-binomial covariance not finite: used glm_poisson")
+        size = 1.0 / alpha
         return params[:-1], cov[:-1, :-1], size, float(np.sqrt(max(cov[-1, -1], 0.0))), None
