@@ -41,3 +41,12 @@ def test_console_script_exit_status_from_a_real_process(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "missing.csv" in result.stderr
+
+
+def test_run_refuses_a_frequency_the_panel_cannot_build_before_anything_runs(tmp_path, capsys):
+    """``-p freq=D`` is a valid pandas alias but no panel frequency: refused up front, nothing written."""
+    reports = tmp_path / "reports"
+    assert main(["run", "-p", "freq=D", "--reports-dir", str(reports)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: parameter 'freq' 'D' is not supported; use one of W-MON, MS"
+    assert not reports.exists()

@@ -47,7 +47,7 @@ def test_errors_propagate():
 
 
 def test_bad_arguments_are_named():
-    with pytest.raises(ParameterError, match="unknown executor kind 'threads'"):
+    with pytest.raises(ParameterError, match="executor kind 'threads' is not known; use one of inprocess, processes, dask"):
         get_executor("threads")
     with pytest.raises(ParameterError, match="only applies to kind='dask'"):
         get_executor("processes", address="tcp://127.0.0.1:8786")

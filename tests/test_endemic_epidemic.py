@@ -182,7 +182,7 @@ def test_influenza_powerlaw_fit_converges(shared_data):
     assert {"end.sin3", "end.cos3", "neweights.d", "overdisp"} <= set(fit.params.index)
     assert np.all(np.isfinite(fit.std_errors))
     assert fit.params["neweights.d"] > 0  # spillover decays with adjacency order
-    assert fit.seconds < 10  # about 0.4 s on a laptop; generous for shared CI machines
+    # Speed is measured in bench/bench_endemic_epidemic.py, never asserted here.
 
 
 # ------------------------------------------------------- derivatives
@@ -225,13 +225,15 @@ def test_analytical_gradient_and_hessian_match_finite_differences(simulated, con
 
 
 # ------------------------------------------------------- recovery
-def test_simulated_parameters_are_recovered_within_two_standard_errors(simulated_fit):
+def test_simulated_parameters_are_recovered_within_three_standard_errors(simulated_fit):
     fit = simulated_fit
     assert fit.converged
     assert list(fit.params.index) == list(TRUE_PARAMS)
     truth = pd.Series(TRUE_PARAMS)
     z = (fit.params[truth.index] - truth) / fit.std_errors[truth.index]
-    assert np.all(np.abs(z) < 2), z.round(2).to_dict()
+    # Eight parameters: all within 2 SE happens only 66 % of the time for a
+    # correct estimator; within 3 SE fails about 2 % of seeds (family-wise).
+    assert np.all(np.abs(z) < 3), z.round(2).to_dict()
 
 
 def test_poisson_family_fits_and_recovers(simulated):
@@ -243,7 +245,7 @@ def test_poisson_family_fits_and_recovers(simulated):
     assert fit.converged
     assert "overdisp" not in fit.params.index
     z = (fit.params[list(params)] - pd.Series(params)) / fit.std_errors[list(params)]
-    assert np.all(np.abs(z) < 2), z.round(2).to_dict()
+    assert np.all(np.abs(z) < 3), z.round(2).to_dict()  # family-wise, as above
     parts = fit.fitted_components()
     assert fit.loglik == pytest.approx(
         stats.poisson.logpmf(parts["y"], parts["mu"]).sum(), abs=1e-8

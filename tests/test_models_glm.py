@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import warnings
 
@@ -11,7 +12,7 @@ import pytest
 
 from forecast.errors import ParameterError
 from forecast.models import ForecastFrame, NegBinGLM, PanelData, PoissonGLM, forecast_panel
-from forecast.models.glm import NO_OVERDISPERSION, overdispersion_score
+from forecast.models.glm import MAX_LOG_MEAN_RANGE, NO_OVERDISPERSION, overdispersion_score
 
 TRUE = {"intercept": 1.0, "trend": 0.08, "sin1": 0.5, "cos1": -0.3}
 ALPHA = 0.4
@@ -51,14 +52,16 @@ def interval_coverage(ff: ForecastFrame, observed: np.ndarray) -> tuple[float, f
     return float(closed), float(np.mean((pit >= 0.05) & (pit <= 0.95)))
 
 
-def test_negbin_glm_recovers_known_coefficients_within_two_standard_errors():
+def test_negbin_glm_recovers_known_coefficients_within_three_standard_errors():
     y = simulate_negbin_glm(1, 520, seed=3)  # ten years weekly
     model = NegBinGLM(trend=True, season=52, harmonics=1, ar=0).fit(PanelData.from_counts(y).to_frame())
     table = model.coef_table().set_index("term")
     truth = pd.Series({**TRUE, "alpha": ALPHA})
     z = (table["estimate"] - truth) / table["std_error"]
     assert set(z.index) == set(truth.index)
-    assert (z.abs() < 2).all(), z.round(2).to_dict()
+    # Five parameters: 3 SE each fails about 1.3 % of seeds for a correct fit
+    # (2 SE would fail 21 %); the 300-estimate test below checks the 2 SE rate.
+    assert (z.abs() < 3).all(), z.round(2).to_dict()
 
 
 def test_negbin_glm_standard_errors_are_honest_across_many_series():
@@ -87,7 +90,9 @@ def test_autoregressive_glm_recovers_lag_and_propagates_uncertainty():
     model = NegBinGLM(trend=False, season=52, harmonics=1, ar=1).fit(PanelData.from_counts(y[:, :300]).to_frame())
     table = model.coef_table()
     ar1 = table[table["term"] == "ar1"]
-    assert abs(ar1["estimate"].mean() - 0.5) < 0.03
+    # The mean of 150 estimates has an SE of about 0.005 and the ML estimator
+    # of a log(1 + y) feedback a small-sample bias near -0.02: bias + 4 SE.
+    assert abs(ar1["estimate"].mean() - 0.5) < 0.04
     ff = model.predict(horizon, n_draws=1000, seed=0)
     closed, pit = interval_coverage(ff, y[:, 300:].reshape(-1))
     assert 0.85 <= closed <= 0.95, closed
@@ -316,8 +321,12 @@ def test_unidentified_fits_are_detected_even_below_the_event_thresholds(syntheti
     for cls in (PoissonGLM, NegBinGLM):
         model = cls(min_nonzero=1, events_per_coef=0).fit(quiet)
         reasons = model.fallbacks()
-        assert reasons["AF-GHO"].startswith("GLM not identified: fitted means span a factor e^27")
-        assert reasons["AF-NUR"].startswith("GLM not identified: standard error of the fitted log mean up to 3.")
+        # The figures in the reasons are checked against their thresholds, not as
+        # printed digits: a rounded estimate is not a contract.
+        span = re.match(r"GLM not identified: fitted means span a factor e\^(\d+) ", reasons["AF-GHO"])
+        assert span and int(span.group(1)) > MAX_LOG_MEAN_RANGE, reasons["AF-GHO"]
+        se = re.match(r"GLM not identified: standard error of the fitted log mean up to ([\d.e+]+) ", reasons["AF-NUR"])
+        assert se and float(se.group(1)) > 1.0, reasons["AF-NUR"]
         assert all(r.endswith(": used hist_mean(window=52)") for r in reasons.values())
         assert model.predict(8, n_draws=500, seed=0).mean().max() < 0.1  # hist_mean: 0.04 and 0.01 a week
 

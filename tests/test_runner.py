@@ -162,10 +162,11 @@ def test_bare_words_stay_strings_where_strings_are_expected():
         ("fail=3", r"parameter 'fail' of notebook 03_check.ipynb expects bool \(default False\), got int 3"),
         ("sleep_seconds=soon", r"parameter 'sleep_seconds' of notebook 03_check.ipynb expects float"),
         ("horizon=four", r"parameter 'horizon' \(used by 01_overview.ipynb, 03_check.ipynb\) expects int, got str 'four'"),
-        ("horizon=0", r"parameter 'horizon' is 0; it counts periods ahead and must be at least 1"),
+        ("horizon=0", r"parameter 'horizon' must be a whole number >= 1, got 0"),
+        ("freq=D", r"parameter 'freq' 'D' is not supported; use one of W-MON, MS"),
         ("as_of=last-week", r"'last-week' is not an ISO date"),
         ("source=ucdp", r"source 'ucdp' needs events_path"),
-        ("freq=fortnightly", r"not a pandas frequency"),
+        ("freq=fortnightly", r"'fortnightly' is not supported"),
         ("output_dir=/tmp", r"parameter 'output_dir' is set by the runner"),
     ],
 )
@@ -351,7 +352,7 @@ def test_prune_keeps_the_newest_and_always_the_latest_successful_run(tmp_path):
     index = (reports / "index.html").read_text()
     assert "r1" not in index and "r3" not in index and "<h2>Latest run: r2</h2>" in index
     assert prune_runs(reports, keep=5) == []
-    with pytest.raises(ParameterError, match="--keep must be 1 or more"):
+    with pytest.raises(ParameterError, match="--keep must be a whole number >= 1"):
         prune_runs(reports, keep=0)
     assert not (reports / LOCK_NAME).exists()
 

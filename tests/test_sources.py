@@ -474,7 +474,7 @@ def test_more_bad_inputs(tmp_path):
         ({"actor": "("}, r"--actor '\(' is not a valid regular expression"),
         ({"start": "yesterday-ish"}, r"--start 'yesterday-ish' is not a date"),
         ({"start": "2022-01-01", "end": "2021-01-01"}, r"--end 2021-01-01 is before --start 2022-01-01"),
-        ({"unmatched": "ignore"}, r"--unmatched must be 'error' or 'drop'"),
+        ({"unmatched": "ignore"}, r"--unmatched 'ignore' is not known; use one of error, drop"),
         ({"columns": {"admin1": "Province"}}, r"--columns applies only to --source csv"),
     ],
 )

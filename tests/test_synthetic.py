@@ -50,8 +50,13 @@ def test_events_reproduce_the_weekly_counts(scenario):
 
 def test_counts_follow_their_mean(scenario):
     counts = scenario.counts
-    # Over ~14,000 unit-weeks the realised total is close to the sum of the true means.
-    assert counts["y"].sum() == pytest.approx(counts["mu"].sum(), rel=0.05)
+    # The realised total is close to the sum of the true means: given the means,
+    # its standard error is sqrt(sum mu (1 + psi mu)) (NB2), about 3.5 % here;
+    # four of them leave the test to real bias, not to the seed.
+    psi = scenario.config.overdispersion
+    mu = counts["mu"].to_numpy()
+    se = np.sqrt(np.sum(mu * (1 + psi * mu))) / mu.sum()
+    assert abs(counts["y"].sum() / mu.sum() - 1) < 4 * se
     stronghold = counts[counts["unit_id"] == "AF-NAN"]
     others = counts[~counts["unit_id"].isin(["AF-NAN", *scenario.truth["unit_id"]])]
     assert stronghold["y"].mean() > 2.0
@@ -73,9 +78,12 @@ def test_no_spread_scenario_has_no_truth_and_no_step():
     outside = quiet.counts[quiet.counts["unit_id"] != "AF-NAN"]
     late = outside.loc[outside["ds"] >= "2021-06-01", "mu"].mean()
     early = outside.loc[outside["ds"] < "2021-06-01", "mu"].mean()
-    # Without spread, activity outside the stronghold stays at its level (the
-    # late window is summer-heavy, hence the allowance for the season).
-    assert late / early < 1.5
+    # Without spread, activity outside the stronghold stays at its level. The
+    # late window is summer-heavy and the means follow the units' own past, so
+    # the ratio varies by seed (mean 1.07, SD 0.18 over seeds 0-29, this seed's
+    # 1.49 the highest): 2.0 is five SDs above the mean, and a spread (below)
+    # still lies beyond 3.
+    assert late / early < 2.0
     spreading = generate_scenario(seed=3)
     outside = spreading.counts[spreading.counts["unit_id"] != "AF-NAN"]
     assert outside.loc[outside["ds"] >= "2021-06-01", "mu"].mean() / early > 3
@@ -100,7 +108,7 @@ def test_bad_parameters_are_named():
         generate_scenario(spread={"Nangahar": "2021-01-04"})
     with pytest.raises(ParameterError, match="in the stronghold"):
         generate_scenario(spread={"Nangarhar": "2021-01-04"})
-    with pytest.raises(ParameterError, match="must be >= 0"):
+    with pytest.raises(ParameterError, match="must be a number >= 0"):
         generate_scenario(import_strength=-1)
 
 

@@ -82,13 +82,14 @@ import pandas as pd
 import scoringrules as sr
 from scipy import stats
 
+from forecast.checks import date, fraction, frequency, number, whole_number
 from forecast.cluster import get_executor, run_tasks
 from forecast.errors import ForecastError, InputError, ModelError, ParameterError
 from forecast.models.base import DEFAULT_DRAWS, ForecastFrame, quantile_column
-from forecast.models.baselines import CountModel, Neighbours, PanelData, check_draws, check_horizon
+from forecast.models.baselines import CountModel, Neighbours, PanelData
 from forecast.models.ensemble import weights_from_scores
 from forecast.models.registry import ModelSpec, expand_ensembles, make_model, parse_model_list
-from forecast.panel import check_frequency, truncate
+from forecast.panel import truncate
 
 __all__ = [
     "BASELINES",
@@ -172,8 +173,7 @@ def score_forecasts(
     >>> row[["crps", "log_score", "q50", "is90"]].astype(float).round(4).to_dict()
     {'crps': 0.1667, 'log_score': 1.3863, 'q50': 1.0, 'is90': 3.0}
     """
-    if not 0 < log_floor < 1:
-        raise ParameterError(f"log_floor must lie strictly between 0 and 1, got {log_floor!r}")
+    fraction(log_floor, "log_floor")
     missing = [c for c in ("unit_id", "ds", "y") if c not in observed.columns]
     if missing:
         raise InputError(f"observed outcomes lack columns {missing}; pass the panel (unit_id, ds, y)")
@@ -469,8 +469,7 @@ def ensemble_weights(
         return weights_from_scores(means, power=power)
     if method != "softmax":
         raise ParameterError(f"unknown weighting method {method!r}; use 'inverse' or 'softmax'")
-    if not (isinstance(temperature, int | float) and temperature > 0):
-        raise ParameterError(f"temperature must be a positive number, got {temperature!r}")
+    number(temperature, "temperature", minimum=0, strict=True)
     values = np.array(list(means.values()), dtype=float)
     if not np.all(np.isfinite(values)) or np.any(values < 0):
         raise ParameterError(f"scores must be finite and non-negative per model; got {means}")
@@ -516,9 +515,8 @@ def rolling_origins(
     >>> [f"{c:%m-%d}" for c in rolling_origins(ds, 2, start="2021-01-18", every=3)]
     ['01-18', '02-08']
     """
-    horizon = check_horizon(horizon)
-    if isinstance(every, bool) or not isinstance(every, int | np.integer) or every < 1:
-        raise ParameterError(f"every must be a whole number of periods >= 1, got {every!r}")
+    horizon = whole_number(horizon, "horizon")
+    whole_number(every, "every (periods)")
     periods = pd.DatetimeIndex(pd.to_datetime(pd.Index(list(ds))).unique()).sort_values()
     if len(periods) < horizon + 2:
         raise InputError(
@@ -527,8 +525,8 @@ def rolling_origins(
         )
     latest = periods[-1 - horizon]
     first_start = periods[1]
-    lo = periods[len(periods) // 2] if start is None else _timestamp(start, "start")
-    hi = latest if end is None else _timestamp(end, "end")
+    lo = periods[len(periods) // 2] if start is None else date(start, "start")
+    hi = latest if end is None else date(end, "end")
     if hi < lo:
         raise ParameterError(f"backtest end {hi:%Y-%m-%d} is before its start {lo:%Y-%m-%d}")
     if hi > latest:
@@ -541,13 +539,6 @@ def rolling_origins(
             f"{periods[-1]:%Y-%m-%d} and the last {horizon} period(s) are needed to score)"
         )
     return candidates[::every]
-
-
-def _timestamp(value: Any, name: str) -> pd.Timestamp:
-    try:
-        return pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"backtest {name} must be a date like 2021-06-28, got {value!r}") from exc
 
 
 def _origin_seed(seed: int, cutoff: pd.Timestamp) -> int:
@@ -869,9 +860,9 @@ def backtest(
     ParameterError
         Unknown models, bad dates or no cutoff between them.
     """
-    horizon, n_draws = check_horizon(horizon), check_draws(n_draws)
+    horizon, n_draws = whole_number(horizon, "horizon"), whole_number(n_draws, "n_draws")
     data = PanelData.from_panel(panel, freq=freq)  # validate up front, before any model runs
-    freq = check_frequency(data.freq)
+    freq = frequency(data.freq)
     aliases, payloads, specs = _resolve_models(models)
     cutoffs = rolling_origins(data.ds, horizon, start=start, end=end, every=every)
 

@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
+from forecast.checks import choice, whole_number
 from forecast.errors import ParameterError
 
 __all__ = ["EXECUTOR_KINDS", "DaskExecutor", "InProcessExecutor", "get_executor", "run_tasks"]
@@ -109,11 +110,7 @@ class DaskExecutor(concurrent.futures.Executor):
 
 
 def _check_workers(workers: int | None) -> int | None:
-    if workers is None:
-        return None
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ParameterError(f"workers must be a whole number >= 1, got {workers!r}")
-    return workers
+    return whole_number(workers, "workers", allow_none=True)
 
 
 def get_executor(
@@ -152,11 +149,10 @@ def get_executor(
     >>> get_executor("threads")
     Traceback (most recent call last):
     ...
-    forecast.errors.ParameterError: unknown executor kind 'threads'; use one of inprocess, processes, dask
+    forecast.errors.ParameterError: executor kind 'threads' is not known; use one of inprocess, processes, dask
     """
     kind = str(kind).strip().lower()
-    if kind not in EXECUTOR_KINDS:
-        raise ParameterError(f"unknown executor kind {kind!r}; use one of {', '.join(EXECUTOR_KINDS)}")
+    choice(kind, "executor kind", EXECUTOR_KINDS)
     workers = _check_workers(workers)
     if address and kind != "dask":
         raise ParameterError(f"a scheduler address only applies to kind='dask', not {kind!r}")

@@ -44,6 +44,7 @@ from typing import Any
 
 import yaml
 
+from forecast import checks
 from forecast.errors import ForecastError, ParameterError
 
 NoneType = type(None)
@@ -134,24 +135,27 @@ def _is_iso_date(value: Any) -> bool:
     return True
 
 
-def _check_source(value: Any) -> str | None:
-    if value not in SOURCES:
-        return f"is '{value}'; use one of: {', '.join(SOURCES)}"
+def _problem(check: Callable[..., Any], value: Any, name: str, *args: Any, **kwargs: Any) -> str | None:
+    """What :mod:`forecast.checks` says is wrong with ``value`` (its message after the name), or None."""
+    try:
+        check(value, name, *args, **kwargs)
+    except ParameterError as exc:
+        return exc.detail.removeprefix(name).strip()
     return None
+
+
+def _check_source(value: Any) -> str | None:
+    return _problem(checks.choice, value, "source", SOURCES)
 
 
 def _check_freq(value: Any) -> str | None:
-    import pandas as pd
-
-    try:
-        pd.tseries.frequencies.to_offset(value)
-    except ValueError:
-        return f"'{value}' is not a pandas frequency; use e.g. 'W-MON' (weekly) or 'MS' (monthly)"
-    return None
+    # The panel's own check, so a frequency the notebooks cannot build (e.g. 'D')
+    # is refused here, before any notebook runs.
+    return _problem(checks.frequency, value, "freq")
 
 
 def _check_horizon(value: Any) -> str | None:
-    return None if value >= 1 else f"is {value}; it counts periods ahead and must be at least 1"
+    return _problem(checks.whole_number, value, "horizon")
 
 
 def _check_models(value: Any) -> str | None:
@@ -183,7 +187,7 @@ def _check_as_of(value: Any) -> str | None:
 
 
 def _check_seed(value: Any) -> str | None:
-    return None if value >= 0 else f"is {value}; a seed must be 0 or more"
+    return _problem(checks.whole_number, value, "seed", minimum=0)
 
 
 def _check_synthetic(value: Any) -> str | None:

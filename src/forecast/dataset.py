@@ -16,8 +16,9 @@ from typing import Any
 
 import pandas as pd
 
+from forecast.checks import date, frequency
 from forecast.errors import ParameterError
-from forecast.panel import build_panel, check_frequency, period_range, truncate
+from forecast.panel import build_panel, period_range, truncate
 
 #: An as-of date this long after the last event is refused: the gap would count as zero attacks.
 MAX_GAP_AFTER_DATA = pd.Timedelta(days=365)
@@ -94,20 +95,6 @@ class Dataset:
             if lines:
                 return lines
         return attribution_for([self.source])
-
-
-def parse_date(value: Any, name: str) -> pd.Timestamp:
-    """``value`` as a Timestamp, or a :class:`ParameterError` naming the parameter and the format.
-
-    Examples
-    --------
-    >>> parse_date("2021-10-04", "as_of")
-    Timestamp('2021-10-04 00:00:00')
-    """
-    try:
-        return pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise ParameterError(f"{name} '{value}' is not a date; write it as YYYY-MM-DD") from exc
 
 
 def panel_as_of(
@@ -213,10 +200,10 @@ def load_dataset(
     >>> data.synthetic, data.panel["unit_id"].nunique(), f"{data.panel['ds'].max():%F}"
     (True, 34, '2021-12-01')
     """
-    check_frequency(freq)
+    frequency(freq)
     if source not in DATASET_SOURCES:
         raise ParameterError(f"source '{source}' is not known; use one of {', '.join(DATASET_SOURCES)}")
-    as_of_ts = parse_date(as_of, "as_of") if as_of not in (None, "") else None
+    as_of_ts = date(as_of, "as_of") if as_of not in (None, "") else None
 
     scenario = None
     summary: dict[str, Any] = {}

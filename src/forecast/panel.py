@@ -22,22 +22,15 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from forecast.checks import frequency
 from forecast.errors import EmptyDataError, ParameterError
 from forecast.schema import PANEL, validate
 
 Frequency = Literal["W-MON", "MS"]
-FREQUENCIES: tuple[str, ...] = ("W-MON", "MS")
 
 #: Finest panel frequency each date precision can go into.
 _PRECISION_RANK = {"day": 0, "week": 1, "month": 2, "year": 3}
 _FREQUENCY_RANK = {"W-MON": 1, "MS": 2}
-
-
-def check_frequency(freq: str) -> str:
-    """Return ``freq`` if supported, else raise :class:`ParameterError` naming the choices."""
-    if freq not in FREQUENCIES:
-        raise ParameterError(f"frequency '{freq}' is not supported; use one of {', '.join(FREQUENCIES)}")
-    return freq
 
 
 def period_start(dates: pd.Series | pd.DatetimeIndex, freq: str) -> pd.Series:
@@ -50,7 +43,7 @@ def period_start(dates: pd.Series | pd.DatetimeIndex, freq: str) -> pd.Series:
     >>> period_start(pd.Series(pd.to_datetime(["2021-10-08"])), "MS").dt.strftime("%F").tolist()
     ['2021-10-01']
     """
-    check_frequency(freq)
+    frequency(freq)
     dates = pd.Series(pd.to_datetime(dates)).dt.normalize()
     if freq == "W-MON":
         return dates - pd.to_timedelta(dates.dt.day_of_week, unit="D")
@@ -104,7 +97,7 @@ def build_panel(
     >>> panel["unit_id"].nunique(), panel.groupby("unit_id").size().nunique()
     (34, 1)
     """
-    check_frequency(freq)
+    frequency(freq)
     if units is None:
         from forecast.gazetteer import Gazetteer
 

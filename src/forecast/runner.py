@@ -59,6 +59,7 @@ from typing import Any
 
 from forecast import __version__
 from forecast import report as report_pages
+from forecast.checks import whole_number
 from forecast.config import (
     DEFAULT_CONFIG,
     NotebookSpec,
@@ -922,8 +923,7 @@ def prune_runs(reports_dir: str | Path, keep: int, *, progress: Progress | None 
     list of str
         Run ids deleted.
     """
-    if type(keep) is not int or keep < 1:
-        raise ParameterError(f"--keep must be 1 or more, got {keep!r}")
+    whole_number(keep, "--keep")
     reports_dir = Path(reports_dir)
     say = progress or (lambda _message: None)
     with RunLock(reports_dir, purpose="prune", on_recover=say):

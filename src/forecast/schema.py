@@ -13,6 +13,9 @@ from pandera.errors import SchemaError, SchemaErrors
 
 from forecast.errors import InputError
 
+#: Panel frequencies: weeks labelled by their Monday, months by their 1st.
+FREQUENCIES: tuple[str, ...] = ("W-MON", "MS")
+
 # ----------------------------------------------------------------- events
 EVENT_COLUMNS: list[str] = [
     "event_id",

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecast.checks import date, whole_number
 from forecast.errors import (
     ConvergenceError,
     EmptyDataError,
@@ -139,10 +140,7 @@ def panel_bounds(panel: pd.DataFrame, as_of: Any = None) -> tuple[pd.DataFrame, 
     first = pd.Timestamp(panel["ds"].min())
     if as_of is None:
         return panel, pd.Timestamp(panel["ds"].max())
-    try:
-        as_of = pd.Timestamp(as_of)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"as-of date {as_of!r} is not a date like 2021-10-04") from exc
+    as_of = date(as_of, "as-of date")
     known = truncate(panel, as_of)
     if known.empty:
         raise ParameterError(
@@ -319,8 +317,7 @@ def find_stronghold(
     >>> find_stronghold(panel, window=3, given="Kunar").unit_ids
     ['AF-KNR']
     """
-    if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 1:
-        raise ParameterError(f"the stronghold window must be a whole number of periods >= 1, got {window!r}")
+    whole_number(window, "the stronghold window (periods)")
     if not 0 < share <= 1:
         raise ParameterError(f"the stronghold share must lie in (0, 1], got {share!r}")
     known, as_of = panel_bounds(panel, as_of)
@@ -497,8 +494,7 @@ def spread_indicators(
     >>> t[["events", "active_units", "share_outside", "new_units", "hhi"]].to_dict("list")
     {'events': [2, 2, 2], 'active_units': [1, 1, 2], 'share_outside': [0.0, 0.0, 0.5], 'new_units': [nan, 0.0, 1.0], 'hhi': [1.0, 1.0, 0.5]}
     """
-    if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 1:
-        raise ParameterError(f"window must be a whole number of periods >= 1, got {window!r}")
+    whole_number(window, "window (periods)")
     strong_ids = list(stronghold.unit_ids) if isinstance(stronghold, Stronghold) else list(stronghold)
     from_events = "event_id" in data.columns and "date" in data.columns
     if from_events:

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from forecast.checks import number
 from forecast.errors import ParameterError
 from forecast.gazetteer import Gazetteer
 from forecast.panel import period_range
@@ -98,8 +99,7 @@ class ScenarioConfig:
     def __post_init__(self) -> None:
         for name in ("stronghold_rate", "background_rate", "autoregression", "neighbour_coupling",
                      "overdispersion", "spread_rate", "import_strength", "fatality_mean"):
-            if getattr(self, name) < 0:
-                raise ParameterError(f"synthetic scenario parameter '{name}' must be >= 0, got {getattr(self, name)}")
+            number(getattr(self, name), f"synthetic scenario parameter '{name}'", minimum=0)
         if isinstance(self.stronghold, str):
             object.__setattr__(self, "stronghold", (self.stronghold,))
 

@@ -79,6 +79,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from forecast.checks import fraction, number, whole_number
 from forecast.errors import EmptyDataError, ForecastError, InputError, ParameterError
 from forecast.gazetteer import Gazetteer
 from forecast.models.baselines import PanelData
@@ -246,22 +247,15 @@ class WarningConfig:
         for name in ("recent_periods", "baseline_periods", "min_baseline_periods", "quiet_periods",
                      "emergence_events", "hotspot_bins", "spillover_periods", "alert_families",
                      "stronghold_window", "dynamics_periods", "dynamics_refit", "follow_up_periods"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                raise ParameterError(f"WarningConfig.{name} must be a whole number >= 1, got {value!r}")
+            whole_number(getattr(self, name), f"WarningConfig.{name}")
         for name in ("alpha", "hotspot_alpha", "mk_alpha", "hotspot_share", "stronghold_share",
                      "imported_share", "imported_min_share"):
-            value = getattr(self, name)
-            if not 0 < value <= 1:
-                raise ParameterError(f"WarningConfig.{name} must lie in (0, 1], got {value!r}")
+            fraction(getattr(self, name), f"WarningConfig.{name}", include_one=True)
         for name in ("prior_events", "cusum_shift", "cusum_h", "min_size"):
-            if getattr(self, name) < 0:
-                raise ParameterError(f"WarningConfig.{name} must be >= 0, got {getattr(self, name)!r}")
-        if self.cusum_factor < 1 or self.imported_factor < 1:
-            raise ParameterError("WarningConfig.cusum_factor and imported_factor must be >= 1")
-        if isinstance(self.guard_periods, bool) or not isinstance(self.guard_periods, int | np.integer) \
-                or self.guard_periods < 1:
-            raise ParameterError(f"WarningConfig.guard_periods must be a whole number >= 1, got {self.guard_periods!r}")
+            number(getattr(self, name), f"WarningConfig.{name}", minimum=0, allow_inf=True)
+        for name in ("cusum_factor", "imported_factor"):
+            number(getattr(self, name), f"WarningConfig.{name}", minimum=1, allow_inf=True)
+        whole_number(self.guard_periods, "WarningConfig.guard_periods")
         if self.min_baseline_periods > self.baseline_periods:
             raise ParameterError("WarningConfig.min_baseline_periods cannot exceed baseline_periods")
         for name, allowed in (("hotspot_categories", HOTSPOT_CATEGORIES), ("warning_rules", RULES)):
@@ -1586,11 +1580,11 @@ def warn_events(
         (both dates named; see :func:`forecast.dataset.panel_as_of`), an
         unknown frequency or stronghold name.
     """
-    from forecast.dataset import panel_as_of, parse_date
-    from forecast.panel import check_frequency
+    from forecast.checks import date, frequency
+    from forecast.dataset import panel_as_of
 
-    check_frequency(freq)
-    as_of = parse_date(as_of, "--as-of")
+    frequency(freq)
+    as_of = date(as_of, "--as-of")
     if events.empty:
         raise EmptyDataError("no events to assess; check the file, --actor and --country")
     iso3 = country or str(events["country_iso3"].mode().iloc[0])

@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from forecast.checks import whole_number
 from forecast.errors import EmptyDataError, InputError, ModelError, ParameterError
 from forecast.models.base import DEFAULT_DRAWS, ForecastFrame
 
@@ -299,29 +300,6 @@ def progress_bar(items: Sequence[T], desc: str, enabled: bool) -> Iterator[T]:
     return iter(tqdm(items, desc=desc, disable=not enabled, leave=False, unit="unit"))
 
 
-def check_horizon(h: int) -> int:
-    """Validate a forecast horizon: an integer >= 1."""
-    if isinstance(h, bool) or not isinstance(h, int | np.integer) or h < 1:
-        raise ParameterError(f"the horizon must be a whole number of periods >= 1, got {h!r}")
-    return int(h)
-
-
-def check_draws(n_draws: int) -> int:
-    """Validate a number of predictive draws: an integer >= 1."""
-    if isinstance(n_draws, bool) or not isinstance(n_draws, int | np.integer) or n_draws < 1:
-        raise ParameterError(f"n_draws must be a whole number >= 1, got {n_draws!r}")
-    return int(n_draws)
-
-
-def check_int_option(model: str, name: str, value: Any, minimum: int, *, allow_none: bool = False) -> None:
-    """Raise :class:`ParameterError` unless ``value`` is an int >= ``minimum`` (or None if allowed)."""
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        allowed = f"a whole number >= {minimum}" + (" or None" if allow_none else "")
-        raise ParameterError(f"{model}: option {name} must be {allowed}, got {value!r}")
-
-
 # ----------------------------------------------------------- the contracts
 class CountModel(ABC):
     """A forecaster of count distributions: ``fit(panel)`` then ``predict(h)``.
@@ -485,7 +463,7 @@ class SeriesModel(CountModel):
     def predict(self, h: int, *, n_draws: int = DEFAULT_DRAWS, seed: int = 0) -> ForecastFrame:
         """Forecast every fitted unit ``h`` steps ahead with ``n_draws`` seeded draws."""
         self._check_fitted()
-        h, n_draws = check_horizon(h), check_draws(n_draws)
+        h, n_draws = whole_number(h, "horizon"), whole_number(n_draws, "n_draws")
         forecasts: dict[str, SeriesForecast] = {}
         for unit in progress_bar(self.data_.units, f"predict {self.alias}", self.progress_):
             forecasts[unit] = self._forecast_unit(unit, h, n_draws, unit_rng(seed, type(self).__name__, unit))
@@ -578,7 +556,7 @@ class HistoricalMean(SeriesModel):
     alias: str = "hist_mean"
 
     def __post_init__(self) -> None:
-        check_int_option("hist_mean", "window", self.window, 1, allow_none=True)
+        whole_number(self.window, "hist_mean: option window", minimum=1, allow_none=True)
 
     def _fit_series(self, y: np.ndarray, unit: int) -> tuple[float, float]:
         recent = y if self.window is None else y[-self.window :]
@@ -603,7 +581,7 @@ class Bootstrap(SeriesModel):
     alias: str = "bootstrap"
 
     def __post_init__(self) -> None:
-        check_int_option("bootstrap", "window", self.window, 1)
+        whole_number(self.window, "bootstrap: option window", minimum=1)
 
     def _fit_series(self, y: np.ndarray, unit: int) -> np.ndarray:
         return y[-self.window :].copy()
@@ -625,7 +603,7 @@ class SeasonalNaive(SeriesModel):
     fallback_name: ClassVar[str] = "last"
 
     def __post_init__(self) -> None:
-        check_int_option("seasonal_naive", "season", self.season, 1, allow_none=True)
+        whole_number(self.season, "seasonal_naive: option season", minimum=1, allow_none=True)
 
     def _prepare(self, data: PanelData, neighbours: Neighbours | None) -> None:
         season = self.season or default_season(data.freq)

@@ -57,6 +57,7 @@ from scipy import optimize, sparse
 from scipy.sparse import csgraph
 from scipy.special import digamma, gammaln, polygamma
 
+from forecast.checks import fraction
 from forecast.errors import ConvergenceError, InputError, ModelError, ParameterError
 
 if TYPE_CHECKING:
@@ -1694,8 +1695,7 @@ class EndemicEpidemicFit:
         self, rows: np.ndarray, n_draws: int, level: float, seed: int | None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Quantiles of each row's share over parameter draws, in memory-bounded blocks of periods."""
-        if not 0 < level < 1:
-            raise ParameterError(f"level={level} must lie strictly between 0 and 1")
+        fraction(level, "level")
         lower, upper = np.empty(len(rows)), np.empty(len(rows))
         if len(rows) == 0:
             return lower, upper

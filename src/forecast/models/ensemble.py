@@ -36,9 +36,10 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
+from forecast.checks import whole_number
 from forecast.errors import ModelError, ParameterError
 from forecast.models.base import DEFAULT_DRAWS, INDEX_COLUMNS, ForecastFrame
-from forecast.models.baselines import CountModel, Neighbours, check_draws, check_horizon, unit_rng
+from forecast.models.baselines import CountModel, Neighbours, unit_rng
 
 __all__ = ["Ensemble", "mixture_counts", "weights_from_scores"]
 
@@ -217,7 +218,7 @@ class Ensemble(CountModel):
         """
         self._check_members()
         self._check_fitted()
-        h, n_draws = check_horizon(h), check_draws(n_draws)
+        h, n_draws = whole_number(h, "horizon"), whole_number(n_draws, "n_draws")
         given = dict(member_forecasts or {})
         active = [m for m in self.models_ if self.weights_[m.alias] > 0]
         counts = mixture_counts([self.weights_[m.alias] for m in active], n_draws)

@@ -88,10 +88,11 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-from statsmodels.discrete.discrete_model import NegativeBinomial
 from scipy.special import gammaln
+from statsmodels.discrete.discrete_model import NegativeBinomial
 from statsmodels.tools.sm_exceptions import PerfectSeparationError
 
+from forecast.checks import boolean, number, whole_number
 from forecast.errors import ForecastError, ParameterError
 from forecast.models.base import DEFAULT_DRAWS, ForecastFrame
 from forecast.models.baselines import (
@@ -101,9 +102,6 @@ from forecast.models.baselines import (
     SeriesForecast,
     SeriesModel,
     _Fallback,
-    check_draws,
-    check_horizon,
-    check_int_option,
     default_season,
     draw_counts,
     periods_per_year,
@@ -240,19 +238,14 @@ class CountGLM(SeriesModel):
 
     def __post_init__(self) -> None:
         name = type(self).__name__
-        check_int_option(name, "season", self.season, 0, allow_none=True)
-        check_int_option(name, "harmonics", self.harmonics, 0)
-        check_int_option(name, "ar", self.ar, 0)
-        check_int_option(name, "min_nonzero", self.min_nonzero, 1)
-        for option, zero_ok in (("events_per_coef", True), ("max_log_se", False)):
-            value = getattr(self, option)
-            number = not isinstance(value, bool) and isinstance(value, int | float) and bool(np.isfinite(value))
-            if not number or value < 0 or (value == 0 and not zero_ok):
-                kind = "a number >= 0" if zero_ok else "a number > 0"
-                raise ParameterError(f"{name}: option {option} must be {kind}, got {value!r}")
+        whole_number(self.season, f"{name}: option season", minimum=0, allow_none=True)
+        whole_number(self.harmonics, f"{name}: option harmonics", minimum=0)
+        whole_number(self.ar, f"{name}: option ar", minimum=0)
+        whole_number(self.min_nonzero, f"{name}: option min_nonzero", minimum=1)
+        number(self.events_per_coef, f"{name}: option events_per_coef", minimum=0)
+        number(self.max_log_se, f"{name}: option max_log_se", minimum=0, strict=True)
         for option in ("trend", "neighbours", "parameter_draws"):
-            if not isinstance(getattr(self, option), bool):
-                raise ParameterError(f"{self.alias}: option {option} must be True or False, got {getattr(self, option)!r}")
+            boolean(getattr(self, option), f"{self.alias}: option {option}")
 
     # ------------------------------------------------------------- design
     def _fallback_spec(self, data: PanelData) -> str:
@@ -377,7 +370,7 @@ class CountGLM(SeriesModel):
     def predict(self, h: int, *, n_draws: int = DEFAULT_DRAWS, seed: int = 0) -> ForecastFrame:
         """Simulate ``n_draws`` paths ``h`` steps ahead for all units jointly."""
         self._check_fitted()
-        h, n_draws = check_horizon(h), check_draws(n_draws)
+        h, n_draws = whole_number(h, "horizon"), whole_number(n_draws, "n_draws")
         data = self.data_
         n_units, n_obs = data.y.shape
         rngs = [unit_rng(seed, type(self).__name__, u) for u in data.units]

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecast.checks import whole_number
 from forecast.errors import ModelError, ParameterError
 from forecast.models.baselines import (
     Neighbours,
@@ -36,7 +37,6 @@ from forecast.models.baselines import (
     SeriesFitError,
     SeriesForecast,
     SeriesModel,
-    check_int_option,
 )
 
 __all__ = ["ProphetCount", "quiet_prophet"]
@@ -119,7 +119,7 @@ class ProphetCount(SeriesModel):
             raise ParameterError(
                 f"prophet: changepoint_prior_scale must be a positive number, got {self.changepoint_prior_scale!r}"
             )
-        check_int_option("prophet", "min_nonzero", self.min_nonzero, 1)
+        whole_number(self.min_nonzero, "prophet: option min_nonzero", minimum=1)
 
     def _prepare(self, data: PanelData, neighbours: Neighbours | None) -> None:
         self.prophet_class_ = _prophet_class()

@@ -46,9 +46,10 @@ from typing import Any, Self
 
 import pandas as pd
 
+from forecast.checks import date, whole_number
 from forecast.errors import EmptyDataError, ParameterError
 from forecast.models.base import DEFAULT_DRAWS, ForecastFrame
-from forecast.models.baselines import CountModel, Neighbours, PanelData, check_draws, check_horizon
+from forecast.models.baselines import CountModel, Neighbours, PanelData
 
 __all__ = [
     "ModelSpec",
@@ -139,7 +140,7 @@ class EndemicEpidemicModel(CountModel):
     def predict(self, h: int, *, n_draws: int = DEFAULT_DRAWS, seed: int = 0) -> ForecastFrame:
         """Simulated paths of the joint model for steps ``1..h``."""
         self._check_fitted()
-        frame = self.model_.predict(check_horizon(h), n_draws=check_draws(n_draws), seed=seed)
+        frame = self.model_.predict(whole_number(h, "horizon"), n_draws=whole_number(n_draws, "n_draws"), seed=seed)
         frame.index["model"] = self.alias
         return frame
 
@@ -358,10 +359,7 @@ def truncate_panel(panel: pd.DataFrame, as_of: str | pd.Timestamp | None, freq: 
         return panel
     from forecast.panel import truncate
 
-    try:
-        cutoff = pd.Timestamp(as_of)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"as_of must be a date like 2021-06-27, got {as_of!r}") from exc
+    cutoff = date(as_of, "as_of")
     panel = panel.assign(ds=pd.to_datetime(panel["ds"]))
     panel.attrs = {**panel.attrs, "freq": freq}
     kept = truncate(panel, cutoff)
@@ -434,7 +432,7 @@ def forecast_panel(
     """
     from forecast.models.ensemble import Ensemble
 
-    horizon, n_draws = check_horizon(horizon), check_draws(n_draws)
+    horizon, n_draws = whole_number(horizon, "horizon"), whole_number(n_draws, "n_draws")
     models = expand_ensembles(models)
     built = [make_model(m) for m in models]
     if not built:

@@ -34,6 +34,7 @@ import pandas as pd
 import pycountry
 
 from forecast import logger as _package_logger
+from forecast.checks import choice, date
 from forecast.errors import EmptyDataError, InputError, ParameterError, UnknownUnitError
 from forecast.schema import EVENT_COLUMNS, EVENTS, validate
 
@@ -291,8 +292,7 @@ def check_parameters(
         Unknown country, invalid regex, unreadable or reversed dates, unknown
         unmatched policy.
     """
-    if unmatched not in UNMATCHED_POLICIES:
-        raise ParameterError(f"--unmatched must be 'error' or 'drop', got {unmatched!r}")
+    choice(unmatched, "--unmatched", UNMATCHED_POLICIES)
     iso3 = None if country is None or not str(country).strip() else resolve_country(country)
     pattern = None
     if actor is not None and str(actor).strip():
@@ -315,12 +315,7 @@ def check_parameters(
 def _parameter_date(value: Any, name: str) -> pd.Timestamp | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise ParameterError(f"--{name} {value!r} is not a date; write YYYY-MM-DD, e.g. 2021-10-01") from exc
-    if pd.isna(stamp):
-        raise ParameterError(f"--{name} {value!r} is not a date; write YYYY-MM-DD, e.g. 2021-10-01")
+    stamp = date(value, f"--{name}")
     return stamp.tz_localize(None).normalize() if stamp.tzinfo else stamp.normalize()
 
 

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from forecast.attribution import LICENCES, acled_attribution, ucdp_attribution
+from forecast.checks import whole_number
 from forecast.errors import DownloadError, EmptyDataError, InputError, ParameterError
 from forecast.io import atomic_path, read_sidecar, sha256_file, sidecar_path
 from forecast.provenance import csv_summary
@@ -660,8 +661,7 @@ def fetch_acled(
     """
     if not country or not country.strip():
         raise ParameterError("--country is required for ACLED (e.g. --country Afghanistan)")
-    if page_size < 1:
-        raise ParameterError(f"page size must be at least 1, got {page_size}")
+    whole_number(page_size, "page size")
     country = country.strip()
     start_text = _acled_date(start, "start", ACLED_FIRST_DATE)
     end_text = _acled_date(end, "end", datetime.now(UTC).date().isoformat())

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from forecast import __version__
+from forecast.checks import number, whole_number
 from forecast.errors import DownloadError, ForecastError, ParameterError
 from forecast.io import sha256_file, sidecar_path, write_json_atomic
 
@@ -199,12 +200,10 @@ class DownloadSettings:
     user_agent: str = f"forecast/{__version__} (Python urllib; early-warning research)"
 
     def __post_init__(self) -> None:
-        if self.timeout <= 0:
-            raise ParameterError(f"timeout must be positive seconds, got {self.timeout}")
-        if self.retries < 0:
-            raise ParameterError(f"retries must be 0 or more, got {self.retries}")
-        if self.backoff < 0 or self.max_backoff < 0:
-            raise ParameterError("backoff times must be 0 or more seconds")
+        number(self.timeout, "timeout (seconds)", minimum=0, strict=True)
+        whole_number(self.retries, "retries", minimum=0)
+        number(self.backoff, "backoff (seconds)", minimum=0)
+        number(self.max_backoff, "max_backoff (seconds)", minimum=0)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> DownloadSettings:
