@@ -42,7 +42,7 @@ import pandas as pd
 from _common import REPO, RESULTS, write_section
 
 from forecast import __version__
-from forecast.io import write_json_atomic
+from forecast.files import write_json_atomic
 from forecast.warning import (
     WARNING,
     WarningConfig,

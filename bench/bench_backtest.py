@@ -48,7 +48,6 @@ from _common import RESULTS, SURVEILLANCE, write_section
 from scipy import stats
 
 from forecast.backtest import BASELINES, BacktestResult, backtest, ensemble_weights, score_forecasts
-from forecast.cluster import get_executor
 from forecast.models.base import ForecastFrame
 from forecast.models.baselines import CountModel, Neighbours, default_season
 from forecast.models.endemic_epidemic import (
@@ -57,6 +56,7 @@ from forecast.models.endemic_epidemic import (
     read_surveillance_csvs,
 )
 from forecast.models.ensemble import Ensemble
+from forecast.parallel import get_executor
 
 HORIZON = 4
 #: z-scores of the 75 % and 95 % normal quantiles: the half-widths of central 50 % and 90 % intervals.

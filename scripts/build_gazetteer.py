@@ -39,8 +39,8 @@ import pandas as pd
 import pycountry
 import shapely
 
+from forecast.files import write_text_atomic
 from forecast.gazetteer import normalise_name
-from forecast.io import write_text_atomic
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT / ".." / "shared" / "data" / "afghanistan"

@@ -25,8 +25,8 @@ from forecast.boundaries import (
 )
 from forecast.cli import main
 from forecast.errors import DownloadError, InputError
+from forecast.files import read_sidecar, sha256_file
 from forecast.gazetteer import Gazetteer
-from forecast.io import read_sidecar, sha256_file
 
 # Three squares named as event data spell them (not as the gazetteer does), so
 # loading them exercises the name matching too.

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from forecast.cli import main
-from forecast.io import read_sidecar
+from forecast.files import read_sidecar
 from forecast.schema import EVENT_COLUMNS
 
 DATA = Path(__file__).parent / "data"

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from forecast.errors import DownloadError, EmptyDataError, InputError, ParameterError
-from forecast.io import read_sidecar, sha256_file, sidecar_path
+from forecast.files import read_sidecar, sha256_file, sidecar_path
 from forecast.sources import downloads
 from forecast.sources.downloads import (
     ACLED_COLUMNS,
@@ -580,7 +580,7 @@ NOTEBOOK_CELLS = [
     (None, "from forecast.dataset import load_dataset\n"
            "data = load_dataset(source, events_path, country=country, freq='MS')\n"
            "print(f'{len(data.panel)} unit-months from {data.label}')\n"
-           "for line in data.attributions():\n"
+           "for line in data.citations():\n"
            "    print(line)\n"),
 ]
 

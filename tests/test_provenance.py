@@ -9,13 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from forecast.attribution import (
+from forecast.citations import (
     ACLED_TERMS_NOTICE,
-    attribution_for,
-    attribution_for_file,
+    citations_for,
+    citations_for_file,
 )
 from forecast.errors import ParameterError
-from forecast.io import read_sidecar, sha256_file, write_parquet_with_sidecar
+from forecast.files import read_sidecar, sha256_file, write_parquet_with_sidecar
 from forecast.provenance import csv_summary, data_list_json, describe, format_data_list, list_data
 from forecast.sources.downloads import fetch_acled, fetch_ucdp
 from forecast.sources.fetch import DownloadSettings
@@ -137,32 +137,32 @@ def test_csv_summary_handles_quoted_newlines_and_missing_date_column(tmp_path):
 
 
 def test_attribution_for_each_source():
-    ucdp = attribution_for(["ucdp"], versions={"ucdp": "25.1"})
+    ucdp = citations_for(["ucdp"], versions={"ucdp": "25.1"})
     assert ucdp[0].startswith("Sundberg, Ralph & Erik Melander (2013)") and "Journal of Peace Research 50(4)" in ucdp[0]
     assert any("Davies" in line and "Pettersson" in line and "Öberg" in line for line in ucdp)
     assert any("version 25.1" in line and "CC BY 4.0" in line for line in ucdp)
 
-    acled = attribution_for(["acled"], accessed={"acled": "2025-06-01"})
+    acled = citations_for(["acled"], accessed={"acled": "2025-06-01"})
     assert "accessed 2025-06-01" in acled[0]
     assert ACLED_TERMS_NOTICE in acled and "ACLED data may not be redistributed" in ACLED_TERMS_NOTICE
 
-    assert "START" in attribution_for(["gtd"])[0]
-    assert "Synthetic" in attribution_for(["synthetic"])[0]
-    candidate = attribution_for(["ucdp-candidate"], versions={"ucdp": "25.0.3"})
+    assert "START" in citations_for(["gtd"])[0]
+    assert "Synthetic" in citations_for(["synthetic"])[0]
+    candidate = citations_for(["ucdp-candidate"], versions={"ucdp": "25.0.3"})
     assert any("Candidate" in line for line in candidate)
 
 
 def test_attribution_for_several_sources_has_no_repeats_and_rejects_unknown_ones():
-    lines = attribution_for(["ucdp", "UCDP", "acled"])
+    lines = citations_for(["ucdp", "UCDP", "acled"])
     assert len(lines) == len(set(lines))
     assert sum("Sundberg" in line for line in lines) == 1 and any("ACLED" in line for line in lines)
     with pytest.raises(ParameterError, match="no attribution known for source 'icews'"):
-        attribution_for(["icews"])
+        citations_for(["icews"])
 
 
 def test_attribution_follows_a_processed_file_back_to_its_raw_file(data_dir):
-    lines = attribution_for_file(data_dir / "processed" / "panel.parquet")
+    lines = citations_for_file(data_dir / "processed" / "panel.parquet")
 
     assert any("Sundberg" in line for line in lines)
     assert any("version 25.1" in line for line in lines)
-    assert attribution_for_file(data_dir / "raw" / "README.md") == []
+    assert citations_for_file(data_dir / "raw" / "README.md") == []

@@ -83,13 +83,13 @@ import scoringrules as sr
 from scipy import stats
 
 from forecast.checks import date, fraction, frequency, number, whole_number
-from forecast.cluster import get_executor, run_tasks
 from forecast.errors import ForecastError, InputError, ModelError, ParameterError
 from forecast.models.base import DEFAULT_DRAWS, ForecastFrame, quantile_column
 from forecast.models.baselines import CountModel, Neighbours, PanelData
 from forecast.models.ensemble import weights_from_scores
 from forecast.models.registry import ModelSpec, expand_ensembles, make_model, parse_model_list
 from forecast.panel import truncate
+from forecast.parallel import get_executor, run_tasks
 
 __all__ = [
     "BASELINES",
@@ -774,7 +774,7 @@ class BacktestResult:
 
     def to_parquet(self, path: str | Path, *, inputs: Sequence[str | Path] | None = None, **details: Any) -> Path:
         """Write the score table atomically, with a provenance sidecar recording the settings."""
-        from forecast.io import write_parquet_with_sidecar
+        from forecast.files import write_parquet_with_sidecar
 
         return write_parquet_with_sidecar(
             self.scores,
@@ -834,7 +834,7 @@ def backtest(
     executor
         Where origins run: ``"inprocess"`` (default), ``"processes"``,
         ``"dask"`` (started and shut down here, with ``workers``), or an
-        executor from :func:`forecast.cluster.get_executor`, left open.
+        executor from :func:`forecast.parallel.get_executor`, left open.
     workers
         Worker processes when ``executor`` is a kind.
     progress

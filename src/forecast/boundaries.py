@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from forecast.errors import DownloadError, InputError, ParameterError
-from forecast.io import read_sidecar, sha256_file
+from forecast.files import read_sidecar, sha256_file
 from forecast.sources.fetch import DownloadSettings, download, request_json, write_download_sidecar
 
 if TYPE_CHECKING:  # geopandas is heavy; import it where boundaries are actually built

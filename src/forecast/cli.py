@@ -69,7 +69,7 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Read a provider's event file into the canonical event table."""
-    from forecast.io import write_parquet_with_sidecar
+    from forecast.files import write_parquet_with_sidecar
     from forecast.sources import read_events
 
     result = read_events(
@@ -110,7 +110,7 @@ def panel(
     out: Annotated[Path, typer.Option(help="Panel parquet to write.")] = Path("data/processed/panel.parquet"),
 ) -> None:
     """Count canonical events into a complete unit x period panel (zeros are rows)."""
-    from forecast.io import write_parquet_with_sidecar
+    from forecast.files import write_parquet_with_sidecar
     from forecast.panel import build_panel
     from forecast.sources import read_canonical
 
@@ -446,8 +446,8 @@ def backtest_command(
 ) -> None:
     """Rolling-origin backtest: forecast from every origin, score against what happened."""
     from forecast.backtest import backtest, with_baselines
-    from forecast.cluster import get_executor
     from forecast.dataset import load_dataset
+    from forecast.parallel import get_executor
 
     model_list = with_baselines(models)  # a misspelt model fails before the data are read
     data = load_dataset(source, events, actor=actor, country=country, freq=freq)

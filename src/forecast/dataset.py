@@ -82,19 +82,19 @@ class Dataset:
         """Keyword arguments naming the data for every figure function (``**data.figure_labels``)."""
         return {"source": self.label, "actor": self.actor, "synthetic": self.synthetic}
 
-    def attributions(self) -> list[str]:
+    def citations(self) -> list[str]:
         """Citation and licence lines the report must carry for this source.
 
         For a downloaded file the provenance sidecar names the release, so the
         citation carries its version.
         """
-        from forecast.attribution import attribution_for, attribution_for_file
+        from forecast.citations import citations_for, citations_for_file
 
         if self.events_path:
-            lines = attribution_for_file(self.events_path)
+            lines = citations_for_file(self.events_path)
             if lines:
                 return lines
-        return attribution_for([self.source])
+        return citations_for([self.source])
 
 
 def panel_as_of(
@@ -223,7 +223,7 @@ def load_dataset(
     else:
         if not events_path:
             raise ParameterError(f"source '{source}' needs an events file; pass events_path (or --events PATH)")
-        from forecast.io import sha256_file
+        from forecast.files import sha256_file
         from forecast.sources import read_events
 
         result = read_events(

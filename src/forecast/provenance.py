@@ -2,7 +2,7 @@
 
 Every raw and processed file under ``data/`` is listed with its source,
 version, sha256, row count and date range, read from its ``.meta.json``
-sidecar (see :mod:`forecast.io`) where there is one and measured from the
+sidecar (see :mod:`forecast.files`) where there is one and measured from the
 file otherwise. Processed files name the files they were made from. A file
 whose sha256 no longer matches its sidecar is flagged ``changed``: data must
 never change under the user without a trace.
@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from forecast.io import read_sidecar, sha256_file
+from forecast.files import read_sidecar, sha256_file
 
 #: Date columns recognised, in order of preference: UCDP, ACLED, canonical
 #: events, panels and forecasts.

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.errors import ParameterError
-from forecast.io import write_json_atomic, write_text_atomic
+from forecast.files import write_json_atomic, write_text_atomic
 
 #: File a notebook writes into ``output_dir`` to report its alert summary.
 ALERTS_FILE = "alerts.json"

@@ -69,7 +69,7 @@ from forecast.config import (
     validate_parameters,
 )
 from forecast.errors import LockError, ParameterError, RunError
-from forecast.io import sha256_file, write_json_atomic, write_text_atomic
+from forecast.files import sha256_file, write_json_atomic, write_text_atomic
 
 try:  # POSIX: serialises lock take-over between processes; released by the kernel on death
     import fcntl

@@ -191,7 +191,7 @@ class ForecastFrame:
     # -------------------------------------------------------------- persist
     def to_parquet(self, path: str | Path) -> Path:
         """Write the summary plus the draws (one list column ``draws``) atomically."""
-        from forecast.io import atomic_path
+        from forecast.files import atomic_path
 
         frame = self.summary()
         frame["draws"] = list(self.draws)

@@ -37,10 +37,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from forecast.attribution import LICENCES, acled_attribution, ucdp_attribution
 from forecast.checks import whole_number
+from forecast.citations import LICENCES, acled_citation, ucdp_citation
 from forecast.errors import DownloadError, EmptyDataError, InputError, ParameterError
-from forecast.io import atomic_path, read_sidecar, sha256_file, sidecar_path
+from forecast.files import atomic_path, read_sidecar, sha256_file, sidecar_path
 from forecast.provenance import csv_summary
 from forecast.sources.fetch import (
     DownloadSettings,
@@ -428,14 +428,14 @@ def fetch_ucdp(
     if candidate:
         year, month = _candidate_month(candidate)
         version_label = f"{year % 100:02d}.0.{month}"
-        attribution = ucdp_attribution(version_label, candidate=True)
+        attribution = ucdp_citation(version_label, candidate=True)
         dataset = "UCDP Candidate Events Dataset"
         download_path = target / (file_name or f"GEDEvent_v{year % 100:02d}_0_{month}.csv")
         verify = _verify_ged_csv(shown)
     else:
         major, minor = _ucdp_version(version)
         version_label = f"{major}.{minor}"
-        attribution = ucdp_attribution(version_label)
+        attribution = ucdp_citation(version_label)
         dataset = "UCDP GED"
         download_path = target / (file_name or f"ged{major}{minor}-csv.zip")
         verify = _verify_ged_zip(shown, hint)
@@ -657,7 +657,7 @@ def fetch_acled(
     -----
     ACLED's terms forbid redistributing its data: the file stays in the user's
     ``data/raw/acled/``; reports show aggregates with the attribution and terms
-    notice of :func:`forecast.attribution.acled_attribution`.
+    notice of :func:`forecast.citations.acled_citation`.
     """
     if not country or not country.strip():
         raise ParameterError("--country is required for ACLED (e.g. --country Afghanistan)")
@@ -687,7 +687,7 @@ def fetch_acled(
         return FetchResult(
             source="acled", events_path=destination, files=[destination], url=shown, version=meta.get("version"),
             sha256=meta["sha256"], rows=meta.get("rows"), date_min=low, date_max=high, cached=True,
-            attribution=list(meta.get("attribution") or acled_attribution()),
+            attribution=list(meta.get("attribution") or acled_citation()),
         )
 
     credentials = acled_credentials()
@@ -695,7 +695,7 @@ def fetch_acled(
     auth = {"Authorization": f"Bearer {token}"}
     rejected = _acled_rejected(credentials.origin)
     accessed = datetime.now(UTC).date().isoformat()
-    attribution = acled_attribution(accessed)
+    attribution = acled_citation(accessed)
     rows, requests, ignored = 0, 1 if not credentials.token else 0, set()
     with atomic_path(destination) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)

@@ -42,7 +42,7 @@ from typing import Any, TypeVar
 from forecast import __version__
 from forecast.checks import number, whole_number
 from forecast.errors import DownloadError, ForecastError, ParameterError
-from forecast.io import sha256_file, sidecar_path, write_json_atomic
+from forecast.files import sha256_file, sidecar_path, write_json_atomic
 
 logger = logging.getLogger(__name__)
 

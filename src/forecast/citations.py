@@ -3,12 +3,12 @@
 Every report names its data's providers the way they ask to be cited: UCDP's
 licence (CC BY 4.0) requires attribution, ACLED's terms require attribution and
 forbid redistributing its data, and START asks GTD users to cite the database.
-Reports call :func:`attribution_for` with the sources (and versions) they used
+Reports call :func:`citations_for` with the sources (and versions) they used
 and print every string it returns.
 
 Examples
 --------
->>> lines = attribution_for(["ucdp"], versions={"ucdp": "25.1"})
+>>> lines = citations_for(["ucdp"], versions={"ucdp": "25.1"})
 >>> lines[0].startswith("Sundberg, Ralph & Erik Melander (2013)")
 True
 >>> any("25.1" in line for line in lines)
@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 
 from forecast.errors import ParameterError
-from forecast.io import read_sidecar
+from forecast.files import read_sidecar
 
 #: Licence under which each provider publishes its data.
 LICENCES: dict[str, str] = {
@@ -72,7 +72,7 @@ def _release_year(version: str | None) -> int | None:
     return 2000 + int(head) if head.isdigit() and len(head) == 2 else None
 
 
-def ucdp_attribution(version: str | None = None, *, candidate: bool = False) -> list[str]:
+def ucdp_citation(version: str | None = None, *, candidate: bool = False) -> list[str]:
     """UCDP GED citation strings for a release (``"25.1"``) or monthly candidate file.
 
     UCDP asks users to cite the dataset article, the annual article that
@@ -95,7 +95,7 @@ def ucdp_attribution(version: str | None = None, *, candidate: bool = False) -> 
     return lines
 
 
-def acled_attribution(accessed: str | date | None = None) -> list[str]:
+def acled_citation(accessed: str | date | None = None) -> list[str]:
     """ACLED attribution, the dataset article, and the terms notice."""
     when = f", accessed {accessed}" if accessed else ""
     return [
@@ -105,14 +105,14 @@ def acled_attribution(accessed: str | date | None = None) -> list[str]:
     ]
 
 
-def gtd_attribution(version: str | None = None) -> list[str]:
+def gtd_citation(version: str | None = None) -> list[str]:
     """GTD citation (START, University of Maryland)."""
     year = version[:4] if version and version[:4].isdigit() else "n.d."
     version_text = f" ({version})" if version else ""
     return [GTD_ATTRIBUTION.format(year=year, version_text=version_text)]
 
 
-def attribution_for(
+def citations_for(
     sources: Iterable[str],
     *,
     versions: Mapping[str, str | None] | None = None,
@@ -147,13 +147,13 @@ def attribution_for(
     for raw in sources:
         name = str(raw).strip().lower()
         if name in ("ucdp", "ucdp-ged"):
-            new = ucdp_attribution(versions.get("ucdp"))
+            new = ucdp_citation(versions.get("ucdp"))
         elif name == "ucdp-candidate":
-            new = ucdp_attribution(versions.get("ucdp-candidate") or versions.get("ucdp"), candidate=True)
+            new = ucdp_citation(versions.get("ucdp-candidate") or versions.get("ucdp"), candidate=True)
         elif name == "acled":
-            new = acled_attribution(accessed.get("acled"))
+            new = acled_citation(accessed.get("acled"))
         elif name == "gtd":
-            new = gtd_attribution(versions.get("gtd"))
+            new = gtd_citation(versions.get("gtd"))
         elif name == "synthetic":
             new = [SYNTHETIC_NOTICE]
         elif name in ("csv", "canonical"):
@@ -166,7 +166,7 @@ def attribution_for(
     return lines
 
 
-def attribution_for_file(path: str | Path) -> list[str]:
+def citations_for_file(path: str | Path) -> list[str]:
     """Attribution for a data file, from its provenance sidecar (and those of its inputs).
 
     A downloaded raw file's sidecar carries its attribution; a processed file's
@@ -185,7 +185,7 @@ def attribution_for_file(path: str | Path) -> list[str]:
         found = meta.get("attribution")
         if not found and meta.get("source"):
             try:
-                found = attribution_for([meta["source"]], versions={meta["source"]: meta.get("version")})
+                found = citations_for([meta["source"]], versions={meta["source"]: meta.get("version")})
             except ParameterError:
                 found = []
         for line in found or []:

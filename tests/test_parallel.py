@@ -1,4 +1,4 @@
-"""Where work runs (forecast.cluster)."""
+"""Where work runs (forecast.parallel)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.cluster import DaskExecutor, InProcessExecutor, get_executor, run_tasks
 from forecast.errors import ParameterError
+from forecast.parallel import DaskExecutor, InProcessExecutor, get_executor, run_tasks
 
 
 def slow_square(x: int, delay: float) -> int:

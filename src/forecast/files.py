@@ -1,8 +1,9 @@
 """Atomic file writes and provenance sidecars.
 
 Data never changes under the user: every output is written to a temporary file
-in the destination directory and renamed into place, so a reader sees either
-the old file or the new one, never half of either. Every processed file gets a
+in the destination directory, flushed to disk and renamed into place, so a
+reader sees either the old file or the new one, never half of either, even after
+a crash. Every processed file gets a
 ``<name>.meta.json`` sidecar recording what it was made from.
 """
 
@@ -55,10 +56,38 @@ def atomic_path(destination: str | Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        # Flush the data before the rename: after a crash or power loss the
+        # destination then holds the old file or the whole new one, not an empty one.
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        # mkstemp creates the file 0600; a published file gets the mode any new
+        # file would get under the user's umask.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, destination)
+        _fsync_directory(destination.parent)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_text_atomic(destination: str | Path, text: str) -> Path:
