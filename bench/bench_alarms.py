@@ -1,10 +1,10 @@
 """Measure the skill of the alarm rules on synthetic scenarios with known spread.
 
-For many seeds, :func:`forecast.warning.skill_scenarios` draws three target
+For many seeds, :func:`forecast.alarms.warning.skill_scenarios` draws three target
 provinces and their onset weeks (mid-2019 to late 2021) and simulates the
-synthetic process (:mod:`forecast.synthetic`) from 2017 to 2021. Every rule
+synthetic process (:mod:`forecast.data.synthetic`) from 2017 to 2021. Every rule
 and the combined level are computed for every week from data known then
-(:func:`forecast.warning.alarm_history`), and scored:
+(:func:`forecast.alarms.warning.alarm_history`), and scored:
 
 - detection: probability of an alarm within 4, 8 and 12 weeks of the true
   onset (the onset week counts as week 0), median delay in weeks;
@@ -42,18 +42,18 @@ import pandas as pd
 from _common import REPO, RESULTS, write_section
 
 from forecast import __version__
-from forecast.files import write_json_atomic
-from forecast.warning import (
+from forecast.alarms.warning import (
     WARNING,
     WarningConfig,
     alarm_history,
     evaluate_alarm_skill,
     skill_scenarios,
 )
+from forecast.files import write_json_atomic
 
 SKILL_JSON = REPO / "src" / "forecast" / "alarm_skill.json"
 
-#: The design every figure refers to (see forecast.warning.skill_scenarios).
+#: The design every figure refers to (see forecast.alarms.warning.skill_scenarios).
 DESIGN = {"targets": 3, "onsets": ("2019-07-01", "2021-09-27"), "start": "2017-01-02", "end": "2021-12-27"}
 FALSE_ALARMS_FROM = "2019-01-07"
 #: Spread strengths (synthetic parameters). "realistic" is the synthetic default.
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             "warning": metrics(result.summary.set_index("alarm").loc["warning"]),
         })
 
-    from forecast.synthetic import DEFAULT_SPREAD, generate_scenario
+    from forecast.data.synthetic import DEFAULT_SPREAD, generate_scenario
 
     default_scenarios = [generate_scenario(seed=s, start="2018-01-01") for s in range(1, n_seeds // 2 + 2)]
     default_eval = evaluate_alarm_skill(default_scenarios, config, rules=WARNING_RULES, start=FALSE_ALARMS_FROM)
@@ -190,8 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "package_version": __version__,
         "design": {
-            "scenario": "forecast.warning.skill_scenarios: random target provinces and onset weeks, "
-                        "synthetic endemic-epidemic process (forecast.synthetic), stronghold Nangarhar",
+            "scenario": "forecast.alarms.warning.skill_scenarios: random target provinces and onset weeks, "
+                        "synthetic endemic-epidemic process (forecast.data.synthetic), stronghold Nangarhar",
             "seeds": f"0-{n_seeds - 1}",
             "targets_per_scenario": DESIGN["targets"],
             "onsets": list(DESIGN["onsets"]),
@@ -247,7 +247,7 @@ def write_results(skill: dict[str, Any], seconds: float) -> None:
         "",
         f"Written by `bench/bench_alarms.py` on {skill['generated']}; Python {platform.python_version()}, "
         f"numpy {np.__version__}, {os.cpu_count()} CPUs; {seconds:.0f} s. The same figures are in "
-        "`src/forecast/alarm_skill.json` (`forecast.warning.alarm_skill()`), which reports show next to each alert.",
+        "`src/forecast/alarm_skill.json` (`forecast.alarms.warning.alarm_skill()`), which reports show next to each alert.",
         "",
         f"Design: seeds {skill['design']['seeds']}, {skill['design']['targets_per_scenario']} random target provinces "
         f"per scenario with onset weeks drawn from {skill['design']['onsets'][0]} to {skill['design']['onsets'][1]}, "

@@ -1,12 +1,12 @@
 """Benchmark the backtest: our models against peers and baselines on the same origins.
 
-Every model, ours or a peer's, runs through :func:`forecast.backtest.backtest`
+Every model, ours or a peer's, runs through :func:`forecast.evaluation.backtest.backtest`
 on the same data, forecast origins, horizons and scores:
 
 - **ours**: ``glm_negbin`` (defaults), the spread model
   (:class:`~forecast.models.endemic_epidemic.EndemicEpidemic`) and an
   ensemble of them with ``hist_mean``, weighted by
-  :func:`forecast.backtest.ensemble_weights` (softmax of CRPS skill) from a
+  :func:`forecast.evaluation.backtest.ensemble_weights` (softmax of CRPS skill) from a
   tuning backtest over the year *before* the evaluation origins;
 - **peers**: prophet with its defaults on the raw counts (its own predictive
   samples, clipped at 0 and rounded), and statsforecast's AutoETS (season
@@ -47,15 +47,22 @@ import pandas as pd
 from _common import RESULTS, SURVEILLANCE, write_section
 from scipy import stats
 
-from forecast.backtest import BASELINES, BacktestResult, backtest, ensemble_weights, score_forecasts
-from forecast.models.base import ForecastFrame
-from forecast.models.baselines import CountModel, Neighbours, default_season
+from forecast.evaluation.backtest import (
+    BASELINES,
+    BacktestResult,
+    backtest,
+    ensemble_weights,
+    score_forecasts,
+)
+from forecast.models.base import CountModel, Neighbours
 from forecast.models.endemic_epidemic import (
     EndemicEpidemic,
     EndemicEpidemicConfig,
     read_surveillance_csvs,
 )
 from forecast.models.ensemble import Ensemble
+from forecast.models.frame import ForecastFrame
+from forecast.panel import default_season
 from forecast.parallel import get_executor
 
 HORIZON = 4
@@ -230,8 +237,8 @@ def influenza_case(folder: Path) -> Case:
 
 
 def synthetic_case(freq: str) -> Case:
-    from forecast.dataset import load_dataset
-    from forecast.gazetteer import Gazetteer
+    from forecast.data.dataset import load_dataset
+    from forecast.geo.gazetteer import Gazetteer
 
     dataset = load_dataset("synthetic", freq=freq)
     panel = dataset.panel
@@ -379,7 +386,7 @@ def section(cases: list[tuple[Case, BacktestResult, dict]], draws: int, workers:
         f"origins run on {workers} worker processes.",
         "",
         f"Rolling origin, expanding window, horizon {HORIZON}; {draws} predictive draws per unit and step; scores "
-        "from `forecast.backtest` (CRPS exact for Poisson/negative-binomial rows, else the fair sample estimate; "
+        "from `forecast.evaluation.backtest` (CRPS exact for Poisson/negative-binomial rows, else the fair sample estimate; "
         "log score floored at probability 1e-4; MIS90 the mean 90 % interval score). Lower is better except "
         "coverage; skill is `1 - CRPS / CRPS(best baseline)`. *fit+predict s* sums a model's fit and "
         "forecast time over the origins (scoring excluded).",

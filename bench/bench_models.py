@@ -1,6 +1,6 @@
 """Benchmark the count models: fit+predict time per series, interval coverage, CRPS.
 
-Data: the synthetic default scenario (:func:`forecast.dataset.load_dataset`,
+Data: the synthetic default scenario (:func:`forecast.data.dataset.load_dataset`,
 ``source="synthetic"``): 34 provinces, weekly, 2014-2021 (8 years).
 
 - **Time**: wall-clock seconds of ``fit(panel)`` + ``predict(4, n_draws=1000)``
@@ -37,7 +37,7 @@ import pandas as pd
 import scoringrules as sr
 from _common import RESULTS, write_section
 
-from forecast.dataset import load_dataset
+from forecast.data.dataset import load_dataset
 from forecast.models import forecast_panel, make_model
 
 MODELS = [
@@ -56,7 +56,7 @@ MODELS = [
 HORIZON = 4
 
 
-def time_models(panel: pd.DataFrame, n_draws: int, repeats: int) -> pd.DataFrame:
+def time_models(panel: pd.DataFrame, n_draws: int, repeats: int, neighbours: dict) -> pd.DataFrame:
     """Seconds per series of fit + predict for every model on the whole panel."""
     make_model("prophet").fit(panel[panel["unit_id"] == "AF-NAN"])  # warm up prophet's imports and Stan
     n_series = panel["unit_id"].nunique()
@@ -66,7 +66,7 @@ def time_models(panel: pd.DataFrame, n_draws: int, repeats: int) -> pd.DataFrame
         while not times or (len(times) < repeats and sum(times) < 5.0):
             model = make_model(spec)
             started = time.perf_counter()
-            model.fit(panel, freq="W-MON")
+            model.fit(panel, freq="W-MON", neighbours=neighbours)
             forecast = model.predict(HORIZON, n_draws=n_draws, seed=0)
             times.append(time.perf_counter() - started)
         fallbacks = forecast.index.drop_duplicates("unit_id")["fallback"].notna().sum() if "fallback" in forecast.index else 0
@@ -85,7 +85,7 @@ def time_models(panel: pd.DataFrame, n_draws: int, repeats: int) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-def calibration(panel: pd.DataFrame, n_draws: int) -> tuple[pd.DataFrame, list[pd.Timestamp]]:
+def calibration(panel: pd.DataFrame, n_draws: int, neighbours: dict) -> tuple[pd.DataFrame, list[pd.Timestamp]]:
     """Coverage, PIT coverage and CRPS from rolling origins over the last year."""
     periods = pd.DatetimeIndex(sorted(panel["ds"].unique()))
     # Origins: the Sunday closing a week, every 8 weeks, with HORIZON weeks left to score.
@@ -98,7 +98,8 @@ def calibration(panel: pd.DataFrame, n_draws: int) -> tuple[pd.DataFrame, list[p
     for spec in MODELS:
         parts = []
         for origin in origins:
-            ff = forecast_panel(panel, spec, HORIZON, as_of=origin, n_draws=n_draws, seed=1, progress=False)
+            ff = forecast_panel(panel, spec, HORIZON, as_of=origin, n_draws=n_draws, seed=1, progress=False,
+                                neighbours=neighbours)
             observed = truth.reindex(pd.MultiIndex.from_frame(ff.index[["unit_id", "ds"]])).to_numpy()
             q05, q95 = ff.quantiles((0.05, 0.95)).T
             below = (ff.draws < observed[:, None]).mean(axis=1)
@@ -197,11 +198,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=RESULTS, help="Markdown file to update")
     args = parser.parse_args(argv)
 
-    panel = load_dataset("synthetic", freq="W-MON").panel
+    data = load_dataset("synthetic", freq="W-MON")
+    panel = data.panel
     print("timing fit + predict ...", file=sys.stderr)
-    timing = time_models(panel, args.draws, args.repeats)
+    timing = time_models(panel, args.draws, args.repeats, data.neighbours)
     print("rolling-origin calibration ...", file=sys.stderr)
-    scores, origins = calibration(panel, args.draws)
+    scores, origins = calibration(panel, args.draws, data.neighbours)
     text = render(timing, scores, origins, args.draws, panel)
     write_section("models", text, args.output)
     print(text)

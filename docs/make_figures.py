@@ -1,6 +1,6 @@
 """Render the figure gallery (docs/figures/*.png) from a small deterministic example.
 
-Everything comes from the embedded synthetic scenario (:mod:`forecast.synthetic`)
+Everything comes from the embedded synthetic scenario (:mod:`forecast.data.synthetic`)
 and two toy forecasters written here with numpy (a Poisson and a negative
 binomial on recent means), backtested over the last weeks of the scenario, so
 the figures show the real functions on plausible numbers. Maps use the
@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast import maps, plots
-from forecast.boundaries import load_boundaries, schematic_boundaries
-from forecast.gazetteer import Gazetteer
-from forecast.models.base import ForecastFrame
-from forecast.synthetic import generate_scenario
+from forecast.data.synthetic import generate_scenario
+from forecast.geo.boundaries import load_boundaries, schematic_boundaries
+from forecast.geo.gazetteer import Gazetteer
+from forecast.models.frame import ForecastFrame
+from forecast.viz import maps, plots
 
 DPI = 90
 SEED = 20211
@@ -33,7 +33,7 @@ HORIZON = 4
 ORIGINS = 26  # weekly forecast origins in the toy backtest
 LEVELS = (0.5, 0.8, 0.9, 0.95)
 LABELS = {
-    "source": "forecast.synthetic (seed 20211)",
+    "source": "forecast.data.synthetic (seed 20211)",
     "actor": "synthetic group",
     "synthetic": True,
 }
@@ -98,7 +98,7 @@ def main(out: Path, boundaries_path: Path | None) -> list[Path]:
     panel = scenario.counts.loc[:, ["unit_id", "ds", "y"]]
     weeks = np.sort(panel["ds"].unique())
     if boundaries_path is not None:
-        shapes, _ = load_boundaries(path=boundaries_path, gazetteer=gaz)
+        shapes, _ = load_boundaries("AFG", path=boundaries_path, gazetteer=gaz)
     else:
         shapes = schematic_boundaries(gaz)
 
@@ -155,7 +155,7 @@ def main(out: Path, boundaries_path: Path | None) -> list[Path]:
             ),
         }
     )
-    # The stronghold gets no level, as in forecast.warning.
+    # The stronghold gets no level, as in forecast.alarms.warning.
     unit_levels = unit_levels.loc[~unit_levels["unit_id"].isin(scenario.stronghold)]
     # Imported shares: the scenario's spread targets, later onsets importing less (illustration only).
     shares = pd.DataFrame({"unit_id": gaz.unit_ids, "share": 0.0})

@@ -2,7 +2,7 @@
 
 Reads ``provinces_adm1.geojson``, ``population_adm1_2021.csv``,
 ``admin1_crosswalk.csv`` and ``towns_geonames.csv`` from the shared data folder
-and writes, under ``src/forecast/gazetteer/``:
+and writes, under ``src/forecast/geo/tables/``:
 
 ``AFG_units.csv``
     ISO 3166-2 code (checked against pycountry), OCHA P-code, English and
@@ -40,11 +40,11 @@ import pycountry
 import shapely
 
 from forecast.files import write_text_atomic
-from forecast.gazetteer import normalise_name
+from forecast.geo.gazetteer import normalise_name
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT / ".." / "shared" / "data" / "afghanistan"
-DEFAULT_OUT = REPO_ROOT / "src" / "forecast" / "gazetteer"
+DEFAULT_OUT = REPO_ROOT / "src" / "forecast" / "geo" / "tables"
 ISO3 = "AFG"
 EXPECTED_UNITS = 34
 EXPECTED_POPULATION = 40_411_869

@@ -1,4 +1,4 @@
-"""Rolling-origin backtest and its scores (forecast.backtest)."""
+"""Rolling-origin backtest and its scores (forecast.evaluation.backtest)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import pytest
 import scoringrules as sr
 from scipy import stats
 
-from forecast.backtest import (
+from forecast.distributions import draw_counts
+from forecast.errors import InputError, ModelError, ParameterError
+from forecast.evaluation.backtest import (
     LOG_SCORE_FLOOR,
     backtest,
     ensemble_weights,
@@ -21,9 +23,7 @@ from forecast.backtest import (
     skill_scores,
     with_baselines,
 )
-from forecast.errors import InputError, ModelError, ParameterError
-from forecast.models.base import ForecastFrame
-from forecast.models.baselines import draw_counts
+from forecast.models.frame import ForecastFrame
 from forecast.models.registry import make_model
 
 BASELINES = ["zero", "last", "hist_mean", "bootstrap", "seasonal_naive"]
@@ -394,7 +394,7 @@ def test_cli_backtest_bad_model_is_one_line(capsys):
 
 
 def test_bare_ensemble_combines_the_other_listed_models_not_the_added_baselines():
-    from forecast.backtest import backtest, with_baselines
+    from forecast.evaluation.backtest import backtest, with_baselines
 
     ds = pd.date_range("2020-01-06", periods=40, freq="W-MON")
     rng = np.random.default_rng(3)

@@ -14,7 +14,10 @@ import pytest
 import shapely
 from shapely.geometry import box
 
-from forecast.boundaries import (
+from forecast.cli import main
+from forecast.errors import DownloadError, InputError
+from forecast.files import read_sidecar, sha256_file
+from forecast.geo.boundaries import (
     CACHED,
     SCHEMATIC,
     USER,
@@ -23,10 +26,7 @@ from forecast.boundaries import (
     load_boundaries,
     schematic_boundaries,
 )
-from forecast.cli import main
-from forecast.errors import DownloadError, InputError
-from forecast.files import read_sidecar, sha256_file
-from forecast.gazetteer import Gazetteer
+from forecast.geo.gazetteer import Gazetteer
 
 # Three squares named as event data spell them (not as the gazetteer does), so
 # loading them exercises the name matching too.
@@ -137,10 +137,10 @@ def test_fetch_downloads_simplified_geojson_with_sidecar(
 def test_second_fetch_uses_the_cache_without_a_request(
     geo_server: GeoServer, tmp_path: Path
 ) -> None:
-    first = fetch_boundaries(raw_dir=tmp_path, api_url_template=geo_server.api_template)
+    first = fetch_boundaries("AFG", raw_dir=tmp_path, api_url_template=geo_server.api_template)
     before = len(geo_server.requests)
 
-    second = fetch_boundaries(raw_dir=tmp_path, api_url_template=geo_server.api_template)
+    second = fetch_boundaries("AFG", raw_dir=tmp_path, api_url_template=geo_server.api_template)
 
     assert len(geo_server.requests) == before == 2
     assert second.from_cache and second.path == first.path and second.sha256 == first.sha256
@@ -148,8 +148,8 @@ def test_second_fetch_uses_the_cache_without_a_request(
 
 
 def test_force_downloads_again(geo_server: GeoServer, tmp_path: Path) -> None:
-    fetch_boundaries(raw_dir=tmp_path, api_url_template=geo_server.api_template)
-    again = fetch_boundaries(raw_dir=tmp_path, api_url_template=geo_server.api_template, force=True)
+    fetch_boundaries("AFG", raw_dir=tmp_path, api_url_template=geo_server.api_template)
+    again = fetch_boundaries("AFG", raw_dir=tmp_path, api_url_template=geo_server.api_template, force=True)
     assert not again.from_cache
     assert len(geo_server.requests) == 4
 
@@ -157,10 +157,10 @@ def test_force_downloads_again(geo_server: GeoServer, tmp_path: Path) -> None:
 def test_cached_file_changed_after_download_is_refused(
     geo_server: GeoServer, tmp_path: Path
 ) -> None:
-    fetched = fetch_boundaries(raw_dir=tmp_path, api_url_template=geo_server.api_template)
+    fetched = fetch_boundaries("AFG", raw_dir=tmp_path, api_url_template=geo_server.api_template)
     fetched.path.write_text('{"type": "FeatureCollection", "features": []}')
     with pytest.raises(DownloadError, match="sha256.*--force"):
-        fetch_boundaries(raw_dir=tmp_path, api_url_template=geo_server.api_template)
+        fetch_boundaries("AFG", raw_dir=tmp_path, api_url_template=geo_server.api_template)
 
 
 def test_falls_back_to_the_full_geojson_url(geo_server: GeoServer, tmp_path: Path) -> None:
@@ -170,7 +170,7 @@ def test_falls_back_to_the_full_geojson_url(geo_server: GeoServer, tmp_path: Pat
         json.dumps([api]).encode(),
     )  # a list, as for ALL
     geo_server.routes["/files/full.geojson"] = (200, squares_geojson())
-    fetched = fetch_boundaries(raw_dir=tmp_path, api_url_template=geo_server.api_template)
+    fetched = fetch_boundaries("AFG", raw_dir=tmp_path, api_url_template=geo_server.api_template)
     assert fetched.url.endswith("/files/full.geojson")
 
 
@@ -181,7 +181,7 @@ def test_http_client_error_names_the_url_and_is_not_retried(
     geo_server.routes["/api/gbOpen/AFG/ADM1/"] = (status, b"nope")
     with pytest.raises(DownloadError) as caught:
         fetch_boundaries(
-            raw_dir=tmp_path, api_url_template=geo_server.api_template, retries=3, backoff=0
+            "AFG", raw_dir=tmp_path, api_url_template=geo_server.api_template, retries=3, backoff=0
         )
     message = str(caught.value)
     assert geo_server.base + "/api/gbOpen/AFG/ADM1/" in message
@@ -194,7 +194,7 @@ def test_http_server_error_is_retried_then_reported(geo_server: GeoServer, tmp_p
     geo_server.routes["/files/AFG_ADM1_simplified.geojson"] = (500, b"boom")
     with pytest.raises(DownloadError, match=r"AFG_ADM1_simplified\.geojson: HTTP 500"):
         fetch_boundaries(
-            raw_dir=tmp_path, api_url_template=geo_server.api_template, retries=3, backoff=0
+            "AFG", raw_dir=tmp_path, api_url_template=geo_server.api_template, retries=3, backoff=0
         )
     assert geo_server.requests.count("/files/AFG_ADM1_simplified.geojson") == 3
     assert not boundary_cache_path("AFG", 1, tmp_path).exists()
@@ -204,20 +204,20 @@ def test_offline_names_the_url_and_what_to_do(tmp_path: Path) -> None:
     # Port 9 (discard) on localhost: nothing listens, the connection is refused at once.
     with pytest.raises(DownloadError, match=r"http://127\.0\.0\.1:9/AFG/1.*cannot connect.*by hand"):
         fetch_boundaries(
-            raw_dir=tmp_path, api_url_template="http://127.0.0.1:9/{iso3}/{level}", retries=1
+            "AFG", raw_dir=tmp_path, api_url_template="http://127.0.0.1:9/{iso3}/{level}", retries=1
         )
 
 
 def test_api_answer_without_a_file_url_is_an_error(geo_server: GeoServer, tmp_path: Path) -> None:
     geo_server.routes["/api/gbOpen/AFG/ADM1/"] = (200, b'{"boundaryID": "x"}')
     with pytest.raises(DownloadError, match="simplifiedGeometryGeoJSON"):
-        fetch_boundaries(raw_dir=tmp_path, api_url_template=geo_server.api_template)
+        fetch_boundaries("AFG", raw_dir=tmp_path, api_url_template=geo_server.api_template)
 
 
 def test_a_file_that_is_not_geojson_is_not_kept(geo_server: GeoServer, tmp_path: Path) -> None:
     geo_server.routes["/files/AFG_ADM1_simplified.geojson"] = (200, b"<html>maintenance</html>")
     with pytest.raises(DownloadError, match="did not return GeoJSON"):
-        fetch_boundaries(raw_dir=tmp_path, api_url_template=geo_server.api_template)
+        fetch_boundaries("AFG", raw_dir=tmp_path, api_url_template=geo_server.api_template)
     assert not boundary_cache_path("AFG", 1, tmp_path).exists()
 
 
@@ -270,7 +270,7 @@ def test_cli_fetch_error_exits_2_with_one_line(
 def test_load_prefers_the_cache_after_a_fetch(
     geo_server: GeoServer, tmp_path: Path, gaz: Gazetteer
 ) -> None:
-    fetch_boundaries(raw_dir=tmp_path, api_url_template=geo_server.api_template)
+    fetch_boundaries("AFG", raw_dir=tmp_path, api_url_template=geo_server.api_template)
     frame, kind = load_boundaries("AFG", raw_dir=tmp_path, gazetteer=gaz)
     assert kind == CACHED == frame.attrs["boundary_kind"]
     assert "geoBoundaries" in frame.attrs["boundary_source"]
@@ -300,7 +300,7 @@ def test_schematic_cells_hold_their_centroids_and_tile_without_overlap(gaz: Gaze
 def test_user_file_overrides_the_cache(
     geo_server: GeoServer, tmp_path: Path, gaz: Gazetteer, shared_data: Path
 ) -> None:
-    fetch_boundaries(raw_dir=tmp_path, api_url_template=geo_server.api_template)
+    fetch_boundaries("AFG", raw_dir=tmp_path, api_url_template=geo_server.api_template)
     path = shared_data / "afghanistan" / "provinces_adm1.geojson"
     frame, kind = load_boundaries("AFG", path=path, raw_dir=tmp_path, gazetteer=gaz)
     assert kind == USER == frame.attrs["boundary_kind"]
@@ -325,17 +325,17 @@ def test_user_shapefile_in_another_crs_is_reprojected(tmp_path: Path, gaz: Gazet
 def test_user_file_with_a_chosen_column(tmp_path: Path, gaz: Gazetteer) -> None:
     path = tmp_path / "squares.geojson"
     path.write_bytes(squares_geojson())
-    frame, _ = load_boundaries(path=path, gazetteer=gaz, column="shapeName")
+    frame, _ = load_boundaries("AFG", path=path, gazetteer=gaz, column="shapeName")
     assert len(frame) == 3
 
 
 def test_missing_or_unreadable_user_file_is_an_input_error(tmp_path: Path, gaz: Gazetteer) -> None:
     with pytest.raises(InputError, match="boundary file not found"):
-        load_boundaries(path=tmp_path / "nope.geojson", gazetteer=gaz)
+        load_boundaries("AFG", path=tmp_path / "nope.geojson", gazetteer=gaz)
     junk = tmp_path / "junk.geojson"
     junk.write_text("this is not geojson")
     with pytest.raises(InputError, match="junk.geojson: cannot read"):
-        load_boundaries(path=junk, gazetteer=gaz)
+        load_boundaries("AFG", path=junk, gazetteer=gaz)
 
 
 def test_user_file_with_unknown_names_says_which(tmp_path: Path, gaz: Gazetteer) -> None:
@@ -343,12 +343,12 @@ def test_user_file_with_unknown_names_says_which(tmp_path: Path, gaz: Gazetteer)
     path = tmp_path / "bad.geojson"
     frame.to_file(path)
     with pytest.raises(InputError, match="Atlantis"):
-        load_boundaries(path=path, gazetteer=gaz, column="province")
+        load_boundaries("AFG", path=path, gazetteer=gaz, column="province")
 
 
 def test_unknown_country_code_fails_before_any_request(tmp_path):
-    from forecast.boundaries import fetch_boundaries
     from forecast.errors import ParameterError
+    from forecast.geo.boundaries import fetch_boundaries
 
     with pytest.raises(ParameterError, match="'XYZ' is not an ISO 3166-1 alpha-3"):
         fetch_boundaries("XYZ", raw_dir=tmp_path, api_url_template="http://127.0.0.1:9/{iso3}/{level}")

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from forecast.dataset import load_dataset
+from forecast.data.dataset import load_dataset
 from forecast.errors import ParameterError
-from forecast.overview import caveats, coverage_table, events_by_unit
+from forecast.report.tables import caveats, coverage_table, events_by_unit
 
 DATA = Path(__file__).parent / "data"
 
@@ -50,7 +50,13 @@ def test_ucdp_file_through_dataset():
     assert not data.synthetic
     assert data.label.startswith("UCDP GED (ucdp_ged_sample.csv)")
     assert len(data.input_sha256) == 64
-    assert data.panel["y"].sum() + sum(data.panel.attrs["dropped"].values()) == len(data.events)
+    assert data.country == "AFG"  # the name is resolved once, so the panel keeps the country's events
+    # Every event up to the panel's last complete month is counted or set aside with a reason
+    # (a country given by name once filtered them all out as "other country": an all-zero panel).
+    panel_end = data.panel["ds"].max() + pd.offsets.MonthBegin(1)
+    covered = data.events[data.events["date"] < panel_end]
+    assert data.panel.attrs["dropped"]["other_country"] == 0 and data.panel["y"].sum() > 0
+    assert data.panel["y"].sum() + sum(data.panel.attrs["dropped"].values()) == len(covered)
     assert set(data.events["actor"]) == {"IS"}
 
 

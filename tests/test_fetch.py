@@ -22,17 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from forecast.errors import DownloadError, EmptyDataError, InputError, ParameterError
-from forecast.files import read_sidecar, sha256_file, sidecar_path
-from forecast.sources import downloads
-from forecast.sources.downloads import (
-    ACLED_COLUMNS,
-    UCDP_GED_COLUMNS,
-    fetch_acled,
-    fetch_ucdp,
-    ucdp_url,
-)
-from forecast.sources.fetch import (
+from forecast.data import providers
+from forecast.data.download import (
     DownloadSettings,
     download,
     partial_path,
@@ -40,6 +31,15 @@ from forecast.sources.fetch import (
     register_secret,
     safe_url,
 )
+from forecast.data.providers import (
+    ACLED_COLUMNS,
+    UCDP_GED_COLUMNS,
+    fetch_acled,
+    fetch_ucdp,
+    ucdp_url,
+)
+from forecast.errors import DownloadError, EmptyDataError, InputError, ParameterError
+from forecast.files import read_sidecar, sha256_file, sidecar_path
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "http"))
 import fakeproviders as fake  # noqa: E402
@@ -317,7 +317,7 @@ def test_country_subset_is_written_beside_the_release(server, raw_dir):
 
 
 def test_fetched_ucdp_file_reads_with_the_ucdp_reader(server, raw_dir):
-    read_events = pytest.importorskip("forecast.sources").read_events
+    read_events = pytest.importorskip("forecast.data").read_events
     server.on(ZIP_PATH, fake.serve_bytes(fake.ged_zip()))
     result = fetch_release(server, raw_dir)
 
@@ -341,11 +341,11 @@ def test_ucdp_url_patterns_and_bad_versions(monkeypatch):
 
 def test_ucdp_token_is_sent_only_to_ucdp_hosts(monkeypatch):
     monkeypatch.setenv("UCDP_ACCESS_TOKEN", "ucdp-FAKE-token-123")
-    assert downloads._ucdp_headers("https://ucdpapi.pcr.uu.se/api/gedevents/25.1") == {
+    assert providers._ucdp_headers("https://ucdpapi.pcr.uu.se/api/gedevents/25.1") == {
         "x-ucdp-access-token": "ucdp-FAKE-token-123"
     }
-    assert downloads._ucdp_headers("http://127.0.0.1:8000/ged251-csv.zip") == {}
-    assert downloads._ucdp_headers("https://uu.se.evil.example/ged.zip") == {}
+    assert providers._ucdp_headers("http://127.0.0.1:8000/ged251-csv.zip") == {}
+    assert providers._ucdp_headers("https://uu.se.evil.example/ged.zip") == {}
 
 
 def test_documented_column_lists():
@@ -577,7 +577,7 @@ NOTEBOOK_CELLS = [
     ("parameters", 'source = "synthetic"  # data source\n'
                    'events_path: str | None = None  # provider file\n'
                    'country = "AFG"  # country analysed\n'),
-    (None, "from forecast.dataset import load_dataset\n"
+    (None, "from forecast.data.dataset import load_dataset\n"
            "data = load_dataset(source, events_path, country=country, freq='MS')\n"
            "print(f'{len(data.panel)} unit-months from {data.label}')\n"
            "for line in data.citations():\n"
@@ -607,7 +607,7 @@ def write_report_project(root: Path) -> tuple[Path, Path]:
 @pytest.mark.slow
 def test_fake_secrets_appear_in_no_output_of_a_fetch_and_report(server, tmp_path, monkeypatch, capsys, caplog):
     """Fetch ACLED and UCDP with fake credentials, run a report on the ACLED file, scan everything."""
-    runner = pytest.importorskip("forecast.runner")
+    runner = pytest.importorskip("forecast.runner.run")
     secrets = [FAKE_EMAIL, FAKE_PASSWORD, "fake-issued-access-token-0001", "fake-refresh-token-0001",
                "ucdp-FAKE-token-9d8c7b"]
     set_acled_env(monkeypatch, server)
@@ -654,7 +654,7 @@ def test_fake_secrets_appear_in_no_output_of_a_fetch_and_report(server, tmp_path
 @pytest.mark.slow
 def test_a_report_runs_on_a_fetched_ucdp_file_with_the_printed_parameters(server, tmp_path, monkeypatch, capsys):
     """`forecast fetch ucdp` prints the parameters; a run given exactly those cites UCDP."""
-    runner = pytest.importorskip("forecast.runner")
+    runner = pytest.importorskip("forecast.runner.run")
     server.on(ZIP_PATH, fake.serve_bytes(fake.ged_zip()))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("FORECAST_UCDP_URL_TEMPLATE", server.url(ZIP_TEMPLATE))

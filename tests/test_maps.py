@@ -13,14 +13,14 @@ import pytest
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
-from forecast import maps
-from forecast.boundaries import SCHEMATIC_NOTE, load_boundaries, schematic_boundaries
 from forecast.errors import InputError, ParameterError
-from forecast.gazetteer import Gazetteer
-from forecast.models.base import ForecastFrame
-from forecast.plots import ALERT_COLOURS
+from forecast.geo.boundaries import SCHEMATIC_NOTE, load_boundaries, schematic_boundaries
+from forecast.geo.gazetteer import Gazetteer
+from forecast.models.frame import ForecastFrame
+from forecast.viz import maps
+from forecast.viz.plots import ALERT_COLOURS
 
-LABELS = {"source": "forecast.synthetic", "actor": "IS-K (synthetic)", "synthetic": True}
+LABELS = {"source": "forecast.data.synthetic", "actor": "IS-K (synthetic)", "synthetic": True}
 
 
 def render(fig: Figure) -> None:
@@ -68,7 +68,7 @@ def schematic(gaz: Gazetteer) -> gpd.GeoDataFrame:
 @pytest.fixture(scope="module")
 def real(gaz: Gazetteer, shared_data: Path) -> gpd.GeoDataFrame:
     frame, kind = load_boundaries(
-        path=shared_data / "afghanistan" / "provinces_adm1.geojson", gazetteer=gaz
+        "AFG", path=shared_data / "afghanistan" / "provinces_adm1.geojson", gazetteer=gaz
     )
     assert kind == "user"
     return frame
@@ -104,7 +104,7 @@ def test_choropleth_draws_34_provinces_with_a_colorbar(
         assert patches[unit].get_facecolor() == pytest.approx(to_rgba(cmap(norm(values[unit]))))
     assert fig._suptitle.get_text() == "Things (SYNTHETIC)"
     text = caption(fig)
-    assert text.startswith("SYNTHETIC data") and "Source: forecast.synthetic." in text
+    assert text.startswith("SYNTHETIC data") and "Source: forecast.data.synthetic." in text
 
 
 def test_schematic_maps_say_so_and_real_ones_do_not(

@@ -12,7 +12,7 @@ from forecast.models import ForecastFrame
 
 @pytest.fixture(scope="module")
 def events_file(tmp_path_factory):
-    from forecast.synthetic import generate_scenario
+    from forecast.data.synthetic import generate_scenario
 
     path = tmp_path_factory.mktemp("events") / "events.parquet"
     generate_scenario(seed=3, start="2019-01-07", end="2021-06-27").events.to_parquet(path, index=False)

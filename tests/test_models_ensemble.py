@@ -41,7 +41,7 @@ def test_bare_ensemble_is_the_equal_weight_mixture_of_the_other_models(forecasts
     standard_error = ensemble.draws.std(axis=1) / np.sqrt(ensemble.n_draws)
     assert np.all(np.abs(ensemble.mean() - expected) <= 4 * standard_error), (ensemble.mean() - expected)
     assert abs(ensemble.mean().mean() / expected.mean() - 1) < 0.02
-    assert forecasts.meta["models"][-1] == "Ensemble(members=['hist_mean', 'glm_negbin'], weights=None, alias='ensemble')"
+    assert forecasts.meta["models"][-1] == "ensemble(members=['hist_mean', 'glm_negbin'])"
 
 
 def test_bare_ensemble_draws_are_reproducible_and_equal_the_explicit_ensemble(panel, forecasts):
@@ -50,7 +50,7 @@ def test_bare_ensemble_draws_are_reproducible_and_equal_the_explicit_ensemble(pa
     other_seed = forecast_panel(panel, ["hist_mean", "glm_negbin", "ensemble"], 8, n_draws=1000, seed=5, progress=False)
     assert not np.array_equal(other_seed.draws, forecasts.draws)
     # Reusing the listed models' forecasts gives exactly what the ensemble on its own gives.
-    alone = Ensemble(members=["hist_mean", "glm_negbin"]).fit(panel).predict(8, n_draws=1000, seed=4)
+    alone = make_model("ensemble(members=['hist_mean', 'glm_negbin'])").fit(panel).predict(8, n_draws=1000, seed=4)
     mixed = forecasts.select(forecasts.index["model"] == "ensemble")
     np.testing.assert_array_equal(alone.draws, mixed.draws)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 import warnings
 
 import numpy as np
@@ -155,23 +154,21 @@ def test_neighbour_term_uses_the_given_adjacency():
     assert np.isfinite(ff.mean()).all()
 
 
-def test_neighbours_without_adjacency_or_gazetteer_is_a_parameter_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "forecast.gazetteer", None)  # as if the gazetteer were absent
-    panel = PanelData.from_counts(simulate_negbin_glm(2, 120, seed=1)).to_frame()
-    with pytest.raises(ParameterError, match="adjacency"):
+def test_neighbours_without_adjacency_is_a_parameter_error():
+    """The library assumes no country: Afghan unit ids get no adjacency unless it is given."""
+    units = ["AF-NAN", "AF-KNR", "AF-LAG", "AF-KAN"]
+    panel = PanelData.from_counts(simulate_negbin_glm(4, 150, seed=6), units=units).to_frame()
+    with pytest.raises(ParameterError, match="needs the units' adjacency"):
         NegBinGLM(neighbours=True).fit(panel)
 
 
-def test_neighbours_default_to_gazetteer_for_afghan_provinces():
-    pytest.importorskip("forecast.gazetteer")
-    from forecast.gazetteer import Gazetteer
+def test_neighbours_from_a_loaded_dataset():
+    from forecast.data.dataset import load_dataset
 
-    units = ["AF-NAN", "AF-KNR", "AF-LAG", "AF-KAN"]
-    assert "AF-KNR" in Gazetteer.load("AFG").neighbours("AF-NAN")
-    panel = PanelData.from_counts(simulate_negbin_glm(4, 150, seed=6), units=units).to_frame()
-    model = PoissonGLM(neighbours=True, ar=0).fit(panel)
-    assert set(model.adjacency_["AF-NAN"]) == {"AF-KNR", "AF-LAG"}
-    assert model.adjacency_["AF-KAN"] == []
+    data = load_dataset("synthetic", freq="W-MON", as_of="2021-12-26")
+    model = PoissonGLM(neighbours=True, ar=0).fit(data.panel, neighbours=data.neighbours)
+    assert set(model.adjacency_["AF-NAN"]) == {"AF-KAB", "AF-KNR", "AF-LAG", "AF-LOG", "AF-PIA"}
+    assert "AF-KAN" not in model.adjacency_["AF-NAN"]
 
 
 def test_all_zero_and_near_zero_series_fall_back_quietly():
@@ -262,7 +259,7 @@ def test_monthly_panel_uses_twelve_month_season():
 @pytest.fixture(scope="module")
 def synthetic_forecasts():
     """The embedded default (34 provinces x 416 weeks, sparse outside the stronghold), 8 weeks ahead."""
-    from forecast.dataset import load_dataset
+    from forecast.data.dataset import load_dataset
 
     panel = load_dataset("synthetic", as_of="2021-12-26").panel
     models = ["hist_mean", "hist_mean(window=52, alias='hist_mean52')", "glm_negbin", "glm_poisson"]

@@ -135,7 +135,7 @@ def test_forecasts_round_trip_through_parquet(panel, tmp_path):
 # ------------------------------------------------------------- ensemble
 def test_ensemble_with_weight_one_and_zero_is_the_first_member(panel):
     alone = make_model("glm_negbin(ar=1)").fit(panel).predict(3, n_draws=400, seed=7)
-    mixed = Ensemble(members=["glm_negbin(ar=1)", "zero"], weights={"glm_negbin": 1, "zero": 0})
+    mixed = Ensemble(members=[make_model("glm_negbin(ar=1)"), make_model("zero")], weights={"glm_negbin": 1, "zero": 0})
     ff = mixed.fit(panel).predict(3, n_draws=400, seed=7)
     np.testing.assert_array_equal(np.sort(ff.draws, axis=1), np.sort(alone.draws, axis=1))
     assert ff.models == ["ensemble"]
@@ -143,7 +143,7 @@ def test_ensemble_with_weight_one_and_zero_is_the_first_member(panel):
 
 
 def test_ensemble_mixes_in_proportion_to_weights(panel):
-    ff = Ensemble(members=["zero", "last"], weights={"zero": 3, "last": 1}).fit(panel).predict(2, n_draws=1000)
+    ff = Ensemble(members=[make_model("zero"), make_model("last")], weights={"zero": 3, "last": 1}).fit(panel).predict(2, n_draws=1000)
     last = panel.groupby("unit_id")["y"].last()
     for row, unit in enumerate(ff.index["unit_id"]):
         if last[unit] >= 8:  # a Poisson(>=8) draw is almost never 0, so zeros come from `zero`
@@ -155,7 +155,7 @@ def test_ensemble_mixes_in_proportion_to_weights(panel):
 def test_ensemble_equal_weights_by_default_and_records_member_fallbacks():
     y = np.vstack([np.zeros(80, dtype=np.int64), np.random.default_rng(1).poisson(5, 80)])
     panel = PanelData.from_counts(y, units=["quiet", "busy"]).to_frame()
-    ens = Ensemble(members=["glm_poisson", "bootstrap"])
+    ens = Ensemble(members=[make_model("glm_poisson"), make_model("bootstrap")])
     assert ens.weights_ == {"glm_poisson": 0.5, "bootstrap": 0.5}
     ff = ens.fit(panel).predict(2, n_draws=100)
     assert ff.index.loc[ff.index["unit_id"] == "quiet", "fallback"].iloc[0] == (
@@ -177,7 +177,14 @@ def test_ensemble_equal_weights_by_default_and_records_member_fallbacks():
 )
 def test_ensemble_option_errors(options, message):
     with pytest.raises(ParameterError, match=message):
-        Ensemble(**options)
+        Ensemble(**{**options, "members": [make_model(m) for m in options["members"]]})
+    with pytest.raises(ParameterError, match=message):  # the same through the registry
+        ModelSpec("ensemble", options).build()
+
+
+def test_ensemble_members_must_be_models_not_names():
+    with pytest.raises(ParameterError, match="ensemble members must be models"):
+        Ensemble(members=["zero", "last"])
 
 
 def test_weights_from_scores_favour_lower_scores():
@@ -185,7 +192,7 @@ def test_weights_from_scores_favour_lower_scores():
     weights = weights_from_scores(scores)
     assert weights == pytest.approx({"a": 2 / 3, "b": 1 / 3})
     assert weights_from_scores({"a": 1.0, "b": 5.0}, power=0) == {"a": 0.5, "b": 0.5}
-    ens = Ensemble(members=["zero", "last"], weights=weights_from_scores({"zero": 2.0, "last": 1.0}))
+    ens = Ensemble(members=[make_model("zero"), make_model("last")], weights=weights_from_scores({"zero": 2.0, "last": 1.0}))
     assert ens.weights_["last"] == pytest.approx(2 / 3)
 
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from forecast.config import is_json_simple, parameters_cells, parse_parameters_source
-from forecast.runner import NOTEBOOK_PATTERN
+from forecast.runner.params import is_json_simple, parameters_cells, parse_parameters_source
+from forecast.runner.run import NOTEBOOK_PATTERN
 
 ROOT = Path(__file__).resolve().parents[1]
 REPO_NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

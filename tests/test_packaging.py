@@ -55,3 +55,22 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in readme and "make report" in readme
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^make test$", ci, flags=re.M)
+
+
+def test_library_face_names_resolve_lazily_to_their_one_home():
+    """Every name of ``import forecast as fc`` exists where the table says, and importing is cheap."""
+    import importlib
+    import subprocess
+    import sys
+
+    import forecast
+
+    for name, module in forecast._EXPORTS.items():
+        assert getattr(forecast, name) is getattr(importlib.import_module(module), name), name
+    # A fresh interpreter: the package and the model contracts load without statsmodels, prophet or matplotlib.
+    code = (
+        "import sys, forecast, forecast.models.base; "
+        "print(sorted(m for m in ('statsmodels', 'prophet', 'matplotlib') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"

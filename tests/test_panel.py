@@ -48,7 +48,7 @@ def events() -> pd.DataFrame:
 
 
 def test_weekly_panel_is_complete_and_counts_by_monday_week(events):
-    panel = build_panel(events, freq="W-MON", start="2021-10-04", end="2021-10-24", units=UNITS)
+    panel = build_panel(events, freq="W-MON", start="2021-10-04", end="2021-10-24", units=UNITS, country="AFG")
     assert list(panel.columns) == ["unit_id", "ds", "y", "fatalities_best"]
     assert len(panel) == 3 * 3  # 3 units x 3 weeks, zeros included
     y = panel.set_index(["unit_id", pd.to_datetime(panel["ds"]).dt.strftime("%F")])["y"]
@@ -68,6 +68,14 @@ def test_weekly_panel_is_complete_and_counts_by_monday_week(events):
     }
 
 
+def test_events_from_several_countries_need_the_country_named(events):
+    """The library assumes no country: mixed events and no country is an error, one country is found."""
+    with pytest.raises(ParameterError, match=r"the events come from 2 countries \(AFG, PAK\); name the panel's country"):
+        build_panel(events, freq="W-MON")
+    afghan = events[events["country_iso3"] == "AFG"]
+    assert build_panel(afghan, freq="W-MON")["unit_id"].nunique() == 34
+
+
 def test_monthly_panel_keeps_month_precision_but_not_year(events):
     panel = build_panel(events, freq="MS", start="2021-10-01", end="2021-10-31", units=UNITS)
     assert len(panel) == 3
@@ -76,7 +84,7 @@ def test_monthly_panel_keeps_month_precision_but_not_year(events):
 
 
 def test_default_range_spans_events_and_default_units_are_all_provinces(events):
-    panel = build_panel(events, freq="W-MON")
+    panel = build_panel(events, freq="W-MON", country="AFG")
     assert panel["unit_id"].nunique() == 34
     assert panel["ds"].min() == pd.Timestamp("2021-10-04")
     assert panel["ds"].max() == pd.Timestamp("2021-10-18")

@@ -68,7 +68,7 @@ def test_process_pool_returns_results_in_task_order():
 @pytest.mark.slow
 def test_dask_local_cluster_on_loopback_runs_a_backtest():
     pytest.importorskip("distributed")
-    from forecast.backtest import backtest
+    from forecast.evaluation.backtest import backtest
 
     ds = pd.date_range("2020-01-06", periods=30, freq="W-MON")
     panel = pd.DataFrame({"unit_id": np.repeat(["A", "B"], 30), "ds": np.tile(ds, 2),

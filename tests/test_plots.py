@@ -11,9 +11,9 @@ import pytest
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
-from forecast import plots
 from forecast.errors import InputError, ParameterError
-from forecast.models.base import ForecastFrame
+from forecast.models.frame import ForecastFrame
+from forecast.viz import plots
 
 UNITS = ["AF-NAN", "AF-KNR", "AF-KAB"]
 NAMES = {"AF-NAN": "Nangarhar", "AF-KNR": "Kunar", "AF-KAB": "Kabul"}
@@ -72,7 +72,7 @@ def forecast() -> ForecastFrame:
     return make_forecast()
 
 
-LABELS = {"source": "forecast.synthetic", "actor": "IS-K (synthetic)", "synthetic": True}
+LABELS = {"source": "forecast.data.synthetic", "actor": "IS-K (synthetic)", "synthetic": True}
 
 
 # ---------------------------------------------------------------------------- style
@@ -138,7 +138,7 @@ def test_fan_chart_draws_history_median_and_two_bands(
     assert "Nangarhar (AF-NAN)" in title and "demo" in title and title.endswith("(SYNTHETIC)")
     text = caption(fig)
     assert text.startswith("SYNTHETIC data")
-    assert "Source: forecast.synthetic." in text and "Actor: IS-K (synthetic)." in text
+    assert "Source: forecast.data.synthetic." in text and "Actor: IS-K (synthetic)." in text
     assert "Period: 2021-01-04 to 2021-08-23." in text  # all 30 weeks of history, then 4 ahead
 
 
@@ -378,7 +378,7 @@ def test_alert_spans_merge_adjacent_periods_of_one_level() -> None:
 
 
 def test_events_over_time_draws_top_units_and_the_rest():
-    from forecast.plots import events_over_time
+    from forecast.viz.plots import events_over_time
 
     ds = pd.date_range("2021-01-04", periods=20, freq="W-MON")
     counts = {"A": 5, "B": 3, "C": 1, "D": 0}

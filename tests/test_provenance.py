@@ -9,16 +9,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from forecast.citations import (
+from forecast.data.catalog import csv_summary, data_list_json, describe, format_data_list, list_data
+from forecast.data.citations import (
     ACLED_TERMS_NOTICE,
     citations_for,
     citations_for_file,
 )
+from forecast.data.download import DownloadSettings
+from forecast.data.providers import fetch_acled, fetch_ucdp
 from forecast.errors import ParameterError
 from forecast.files import read_sidecar, sha256_file, write_parquet_with_sidecar
-from forecast.provenance import csv_summary, data_list_json, describe, format_data_list, list_data
-from forecast.sources.downloads import fetch_acled, fetch_ucdp
-from forecast.sources.fetch import DownloadSettings
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "http"))
 import fakeproviders as fake  # noqa: E402

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from forecast.runner import run_reports
+from forecast.runner.run import run_reports
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent

@@ -23,15 +23,15 @@ import nbformat
 import pytest
 
 from forecast import cli
-from forecast.config import (
+from forecast.errors import LockError, ParameterError, RunError
+from forecast.report.notebook import html_table, render_index, summarize_alerts
+from forecast.runner.params import (
     declared_parameters,
     load_config,
     parse_override,
     parse_parameters_source,
 )
-from forecast.errors import LockError, ParameterError, RunError
-from forecast.report import html_table, render_index, summarize_alerts
-from forecast.runner import (
+from forecast.runner.run import (
     LOCK_NAME,
     RunLock,
     cron_to_oncalendar,
@@ -249,7 +249,7 @@ def test_a_second_process_is_refused_while_another_holds_the_lock(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, time\nfrom forecast.runner import RunLock\n"
+            "import sys, time\nfrom forecast.runner.run import RunLock\n"
             f"lock = RunLock({str(reports)!r}).acquire()\nprint('locked', flush=True)\ntime.sleep(60)",
         ],
         stdout=subprocess.PIPE,
@@ -610,7 +610,7 @@ def test_real_notebooks_publish_one_report_each(tmp_path):
 
 
 def test_model_names_and_impossible_dates_are_refused_before_anything_runs(tmp_path):
-    from forecast.config import load_config
+    from forecast.runner.params import load_config
 
     reports = tmp_path / "reports"
     for override, message in [

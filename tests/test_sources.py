@@ -15,9 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from forecast.errors import EmptyDataError, InputError, ParameterError, UnknownUnitError
-from forecast.schema import EVENT_COLUMNS, EVENTS
-from forecast.sources import (
+from forecast.data import (
     DROP_REASONS,
     IngestResult,
     read_acled,
@@ -27,7 +25,9 @@ from forecast.sources import (
     read_gtd,
     read_ucdp,
 )
-from forecast.sources.common import country_iso3, parse_dates, parse_numbers
+from forecast.data.ingest import country_iso3, parse_dates, parse_numbers
+from forecast.errors import EmptyDataError, InputError, ParameterError, UnknownUnitError
+from forecast.schema import EVENT_COLUMNS, EVENTS
 
 DATA = Path(__file__).parent / "data"
 UCDP = DATA / "ucdp_ged_sample.csv"
@@ -188,7 +188,7 @@ def test_country_without_gazetteer_is_a_parameter_error():
 
 
 def test_explicit_gazetteer_is_used():
-    from forecast.gazetteer import Gazetteer
+    from forecast.geo.gazetteer import Gazetteer
 
     gazetteer = Gazetteer.load("AFG").with_aliases({"Spin Boldak": "Kandahar"})
     events = by_id(read_acled(DATA / "acled_unknown_province.csv", country="AFG", gazetteer=gazetteer))

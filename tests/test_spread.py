@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 import forecast.spread
+from forecast.data.synthetic import generate_scenario
 from forecast.errors import EmptyDataError, ParameterError
-from forecast.gazetteer import Gazetteer
+from forecast.geo.gazetteer import Gazetteer
 from forecast.panel import build_panel
 from forecast.spread import (
     Stronghold,
@@ -21,7 +22,6 @@ from forecast.spread import (
     spillover_share,
     spread_indicators,
 )
-from forecast.synthetic import generate_scenario
 
 WEEKS = pd.date_range("2021-01-04", periods=6, freq="W-MON")
 
@@ -203,7 +203,7 @@ def test_module_examples():
 
 
 def test_attribution_table_parts_add_up_and_intervals_bracket_the_share():
-    from forecast.dataset import load_dataset
+    from forecast.data.dataset import load_dataset
     from forecast.spread import attribution_table, find_stronghold, spillover_share
 
     data = load_dataset(as_of="2021-12-26")

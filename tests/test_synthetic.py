@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecast.data.synthetic import DEFAULT_SPREAD, generate_scenario
 from forecast.errors import ParameterError
 from forecast.panel import build_panel
-from forecast.synthetic import DEFAULT_SPREAD, generate_scenario
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_no_spread_scenario_has_no_truth_and_no_step():
 def test_events_lie_inside_their_province(scenario, shared_data):
     import geopandas as gpd
 
-    from forecast.gazetteer import Gazetteer
+    from forecast.geo.gazetteer import Gazetteer
 
     provinces = Gazetteer.load("AFG").match_boundaries(gpd.read_file(shared_data / "afghanistan" / "provinces_adm1.geojson"))
     sample = scenario.events.sample(400, random_state=0)

@@ -8,10 +8,10 @@ import jsonschema
 import pandas as pd
 import pytest
 
+from forecast.alarms.warning import warn_schema
 from forecast.cli import main
-from forecast.gazetteer import Gazetteer
-from forecast.synthetic import generate_scenario
-from forecast.warning import warn_schema
+from forecast.data.synthetic import generate_scenario
+from forecast.geo.gazetteer import Gazetteer
 
 AS_OF = "2021-10-06"
 

@@ -1,4 +1,4 @@
-"""Alarm rules, alert levels and alarm skill (forecast.warning)."""
+"""Alarm rules, alert levels and alarm skill (forecast.alarms.warning)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,8 @@ import pytest
 from scipy import stats
 from scipy.stats import binom
 
-import forecast.warning
-from forecast.errors import ParameterError
-from forecast.models.baselines import HistoricalMean, PanelData
-from forecast.schema import ALERT_LEVELS
-from forecast.synthetic import generate_scenario
-from forecast.warning import (
+import forecast.alarms.warning
+from forecast.alarms.warning import (
     ALERT,
     NONE,
     WARNING,
@@ -32,7 +28,6 @@ from forecast.warning import (
     alarm_skill,
     classify_hot_spots,
     combine_levels,
-    count_sf,
     evaluate_alarm_skill,
     evaluate_warnings,
     in_control,
@@ -40,6 +35,12 @@ from forecast.warning import (
     skill_scenarios,
     warn_schema,
 )
+from forecast.data.synthetic import generate_scenario
+from forecast.distributions import count_sf
+from forecast.errors import ParameterError
+from forecast.models.baselines import HistoricalMean
+from forecast.panel import PanelData
+from forecast.schema import ALERT_LEVELS
 
 UNITS = ["AF-KDZ", "AF-NAN"]
 
@@ -131,7 +132,7 @@ def test_exceedance_fires_on_an_improbable_week_only():
 
 
 def test_exceedance_uses_a_given_forecast_for_the_last_period():
-    from forecast.models.base import ForecastFrame
+    from forecast.models.frame import ForecastFrame
 
     data = two_units([0] * 30 + [2])
     draws = np.vstack([np.full(999, 2), np.zeros(999, int)])  # a model that expected exactly 2 in Kunduz
@@ -200,7 +201,7 @@ def test_hot_spots_use_esda_gi_star_and_leave_out_the_stronghold():
     from esda.getisord import G_Local
     from libpysal.weights import W
 
-    from forecast.gazetteer import Gazetteer
+    from forecast.geo.gazetteer import Gazetteer
 
     gaz = Gazetteer.load("AFG")
     units = gaz.unit_ids
@@ -224,7 +225,7 @@ def test_hot_spots_use_esda_gi_star_and_leave_out_the_stronghold():
 
 def test_alarm_history_never_peeks(spread_scenario):
     """Alarms up to a date are the same whether or not later data exist."""
-    from forecast.warning import alarm_history
+    from forecast.alarms.warning import alarm_history
 
     counts = spread_scenario.counts[["unit_id", "ds", "y"]]
     full = alarm_history(counts, ["AF-NAN"])
@@ -351,12 +352,12 @@ def test_alarm_skill_file_has_the_figures_reports_show():
 
 @pytest.mark.slow
 def test_module_examples():
-    failures, _ = doctest.testmod(forecast.warning, optionflags=doctest.NORMALIZE_WHITESPACE)
+    failures, _ = doctest.testmod(forecast.alarms.warning, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert failures == 0
 
 
 def test_skill_table_lists_levels_and_rules_with_committed_figures():
-    from forecast.warning import alarm_skill, skill_table
+    from forecast.alarms.warning import alarm_skill, skill_table
 
     skill = alarm_skill()
     table = skill_table(skill).set_index("alarm")
@@ -368,8 +369,8 @@ def test_skill_table_lists_levels_and_rules_with_committed_figures():
 
 
 def test_alert_table_puts_rule_skill_next_to_each_alert():
-    from forecast.dataset import load_dataset
-    from forecast.warning import alert_table, evaluate_warnings
+    from forecast.alarms.warning import alert_table, evaluate_warnings
+    from forecast.data.dataset import load_dataset
 
     data = load_dataset(as_of="2021-12-26")
     result = evaluate_warnings(data.panel, "2021-12-26", "Nangarhar", spillover=False)
@@ -383,7 +384,7 @@ def test_alert_table_puts_rule_skill_next_to_each_alert():
 
 
 def test_thresholds_override_by_name_and_unknown_names_are_refused():
-    from forecast.warning import WarningConfig
+    from forecast.alarms.warning import WarningConfig
 
     assert WarningConfig.for_freq("W-MON", cusum_h=4.0).cusum_h == 4.0
     assert WarningConfig.for_freq("MS", warning_rules=["cusum"]).warning_rules == ("cusum",)

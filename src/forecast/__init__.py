@@ -1,13 +1,27 @@
 """forecast: early-warning forecasts of insurgent and terrorist attacks per province.
 
-The pipeline flows in one direction (see DESIGN.md)::
+The pipeline flows in one direction (see ``docs/architecture.md``)::
 
     raw files -> events -> panel -> forecasts -> scores, alarms, spillover -> figures -> reports
+
+The names below are the library face a notebook or a script uses,
+``import forecast as fc``; each is imported on first use, so ``import forecast``
+is instant and a script that only reads events never loads statsmodels.
+
+Examples
+--------
+>>> import forecast as fc
+>>> data = fc.load_dataset("synthetic", freq="MS", as_of="2021-12-31")
+>>> forecasts = fc.forecast_panel(data.panel, ["hist_mean"], horizon=2, n_draws=100)
+>>> forecasts.models
+['hist_mean']
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -15,4 +29,49 @@ __version__ = "0.1.0"
 logger = logging.getLogger("forecast")
 logger.addHandler(logging.NullHandler())
 
-__all__ = ["__version__", "logger"]
+#: Public name -> the module that defines it (its one home).
+_EXPORTS: dict[str, str] = {
+    # data in
+    "read_events": "forecast.data",
+    "load_dataset": "forecast.data.dataset",
+    "Dataset": "forecast.data.dataset",
+    "generate_scenario": "forecast.data.synthetic",
+    "Gazetteer": "forecast.geo.gazetteer",
+    # panel
+    "build_panel": "forecast.panel",
+    "panel_as_of": "forecast.data.dataset",
+    "PanelData": "forecast.panel",
+    # forecasts
+    "ForecastFrame": "forecast.models.frame",
+    "forecast_panel": "forecast.models.registry",
+    "make_model": "forecast.models.registry",
+    "available_models": "forecast.models.registry",
+    # evaluation
+    "backtest": "forecast.evaluation.backtest",
+    "score_forecasts": "forecast.evaluation.backtest",
+    # spread and alarms
+    "find_stronghold": "forecast.spread",
+    "spread_indicators": "forecast.spread",
+    "spillover_share": "forecast.spread",
+    "evaluate_warnings": "forecast.alarms.warning",
+    "WarningConfig": "forecast.alarms.warning",
+    # errors
+    "ForecastError": "forecast.errors",
+    "InputError": "forecast.errors",
+    "ParameterError": "forecast.errors",
+}
+
+__all__ = ["__version__", "logger", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'forecast' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -69,8 +69,8 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Read a provider's event file into the canonical event table."""
+    from forecast.data import read_events
     from forecast.files import write_parquet_with_sidecar
-    from forecast.sources import read_events
 
     result = read_events(
         source,
@@ -110,9 +110,9 @@ def panel(
     out: Annotated[Path, typer.Option(help="Panel parquet to write.")] = Path("data/processed/panel.parquet"),
 ) -> None:
     """Count canonical events into a complete unit x period panel (zeros are rows)."""
+    from forecast.data import read_canonical
     from forecast.files import write_parquet_with_sidecar
     from forecast.panel import build_panel
-    from forecast.sources import read_canonical
 
     table = build_panel(read_canonical(events), freq=freq, start=start, end=end, country=country)
     write_parquet_with_sidecar(table, out, inputs=[events], kind="panel", **table.attrs)
@@ -125,7 +125,7 @@ def panel(
     typer.echo(f"wrote {out}")
 
 
-# --- report runs: forecast.runner ---------------------------------------------
+# --- report runs: forecast.runner.run ---------------------------------------------
 
 runs_app = typer.Typer(help="Archived report runs under reports/runs/: list, prune.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
@@ -151,12 +151,12 @@ def run_notebooks(
     import signal
     import threading
 
-    from forecast.runner import run_reports
+    from forecast.runner.run import run_reports
 
     if quiet:  # the one thing a quiet run still reports: a recovered stale lock
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("warning: %(message)s"))
-        logging.getLogger("forecast.runner").addHandler(handler)
+        logging.getLogger("forecast.runner.run").addHandler(handler)
 
     def _terminate(signum: int, _frame: object) -> None:
         # SIGTERM (systemd stop, kill): unwind so the lock and the half-built run are removed.
@@ -179,7 +179,7 @@ def run_notebooks(
 
 
 def _reports_dir(reports_dir: Path | None) -> Path:
-    from forecast.runner import find_project_root
+    from forecast.runner.run import find_project_root
 
     return reports_dir if reports_dir is not None else find_project_root() / "reports"
 
@@ -190,7 +190,7 @@ def runs_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List published runs, newest first; the latest successful one is marked."""
-    from forecast.runner import list_runs
+    from forecast.runner.run import list_runs
 
     runs = list_runs(_reports_dir(reports_dir))
     if as_json:
@@ -209,7 +209,7 @@ def runs_prune(
     reports_dir: Annotated[Path | None, typer.Option(help="Reports folder (default: reports/).")] = None,
 ) -> None:
     """Delete old runs, keeping the N newest, and rebuild reports/index.html."""
-    from forecast.runner import prune_runs
+    from forecast.runner.run import prune_runs
 
     deleted = prune_runs(_reports_dir(reports_dir), keep, progress=typer.echo)
     typer.echo(f"deleted {len(deleted)} runs")
@@ -222,7 +222,7 @@ def schedule(
     reports_dir: Annotated[Path | None, typer.Option(help="Where runs are published (default: reports/).")] = None,
 ) -> None:
     """Print a crontab line and a systemd service + timer that run `forecast run --quiet`."""
-    from forecast.runner import make_schedule
+    from forecast.runner.run import make_schedule
 
     typer.echo(make_schedule(cron, config_path=config, reports_dir=reports_dir).text())
 
@@ -240,7 +240,7 @@ def fetch_boundaries_command(
     force: Annotated[bool, typer.Option("--force", help="Download again even when cached.")] = False,
 ) -> None:
     """Download geoBoundaries' simplified province boundaries (public domain) once."""
-    from forecast.boundaries import GEOBOUNDARIES_API, fetch_boundaries
+    from forecast.geo.boundaries import GEOBOUNDARIES_API, fetch_boundaries
 
     fetched = fetch_boundaries(
         country, level, raw_dir=raw_dir, api_url_template=api_url or GEOBOUNDARIES_API, force=force
@@ -249,26 +249,26 @@ def fetch_boundaries_command(
     typer.echo(f"{fetched.path} ({how}; sha256 {fetched.sha256})")
 
 
-# --- provider downloads: forecast.sources.downloads ------------------------------
+# --- provider downloads: forecast.data.providers ------------------------------
 
 
 def _show_download_warnings():  # -> a function that undoes it
     """Show the download machinery's retry warnings on stderr, scrubbed of secrets; returns the undo."""
     import logging
 
-    from forecast.sources.fetch import RedactingFilter
+    from forecast.data.download import RedactingFilter
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(logging.WARNING)
     handler.setFormatter(logging.Formatter("warning: %(message)s"))
     handler.addFilter(RedactingFilter())
-    target = logging.getLogger("forecast.sources")
+    target = logging.getLogger("forecast.data")
     target.addHandler(handler)
     return lambda: target.removeHandler(handler)
 
 
 def _download_settings(timeout: float | None, retries: int | None, progress: bool | None):
-    from forecast.sources.fetch import DownloadSettings
+    from forecast.data.download import DownloadSettings
 
     return DownloadSettings.from_env(timeout=timeout, retries=retries, progress=progress)
 
@@ -293,7 +293,7 @@ def fetch_ucdp_command(
     A second call with the same version uses the files already there. UCDP's
     API token, if ever needed, is read from UCDP_ACCESS_TOKEN only.
     """
-    from forecast.sources.downloads import fetch_ucdp
+    from forecast.data.providers import fetch_ucdp
 
     hide_warnings = _show_download_warnings()
     try:
@@ -329,7 +329,7 @@ def fetch_acled_command(
     (or ACLED_ACCESS_TOKEN); they are never options and never written anywhere.
     ACLED's terms forbid redistributing the data.
     """
-    from forecast.sources.downloads import fetch_acled
+    from forecast.data.providers import fetch_acled
 
     hide_warnings = _show_download_warnings()
     try:
@@ -348,7 +348,7 @@ def fetch_acled_command(
     typer.echo(result.summary())
 
 
-# --- provenance: forecast.provenance ----------------------------------------------
+# --- provenance: forecast.data.catalog ----------------------------------------------
 
 data_app = typer.Typer(help="The data under data/: what is there and where it came from.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
@@ -361,7 +361,7 @@ def data_list_command(
     verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Recompute sha256 and compare with the sidecars.")] = True,
 ) -> None:
     """List every raw and processed file: source, version, rows, date range, sha256, what it was made from."""
-    from forecast.provenance import data_list_json, format_data_list, list_data
+    from forecast.data.catalog import data_list_json, format_data_list, list_data
 
     files = list_data(data_dir, verify=verify)
     typer.echo(data_list_json(files) if as_json else format_data_list(files))
@@ -387,11 +387,14 @@ def predict(
     events: Annotated[Path | None, typer.Option(help="Event file in the --source format (not for synthetic).")] = None,
 ) -> None:
     """Forecast event counts per province with one or more models."""
-    from forecast.dataset import load_dataset
+    from forecast.data.dataset import load_dataset
     from forecast.models import forecast_panel
 
     data = load_dataset(source, events, actor=actor, country=country, freq=freq, as_of=as_of)
-    forecasts = forecast_panel(data.panel, models, horizon, n_draws=n_draws, seed=seed, progress=progress, freq=freq)
+    forecasts = forecast_panel(
+        data.panel, models, horizon, n_draws=n_draws, seed=seed, progress=progress, freq=freq,
+        neighbours=data.neighbours,
+    )
     if out is not None:
         forecasts.to_parquet(out)
     columns = ["unit_id", "ds", "step", "model", "mean", "q05", "q50", "q95", "p_ge_1", "fallback"]
@@ -418,7 +421,7 @@ def predict(
         typer.echo(f"wrote {out}")
 
 
-# --- backtest: forecast.backtest ------------------------------------------------
+# --- backtest: forecast.evaluation.backtest ------------------------------------------------
 
 
 @app.command("backtest")
@@ -445,8 +448,8 @@ def backtest_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the per-model scorecard as JSON.")] = False,
 ) -> None:
     """Rolling-origin backtest: forecast from every origin, score against what happened."""
-    from forecast.backtest import backtest, with_baselines
-    from forecast.dataset import load_dataset
+    from forecast.data.dataset import load_dataset
+    from forecast.evaluation.backtest import backtest, with_baselines
     from forecast.parallel import get_executor
 
     model_list = with_baselines(models)  # a misspelt model fails before the data are read
@@ -455,6 +458,7 @@ def backtest_command(
         result = backtest(
             data.panel, model_list, horizon, start=start, end=end, every=every,
             n_draws=n_draws, seed=seed, executor=pool, progress=progress, freq=freq,
+            neighbours=data.neighbours,
         )
     if out is not None:
         result.to_parquet(out, inputs=[events] if events else None, source=data.label, input_sha256=data.input_sha256)
@@ -543,8 +547,8 @@ def warn(
     as_json: Annotated[bool, typer.Option("--json", help="Print the assessment as JSON (schema: forecast/schemas/warn.schema.json).")] = False,
 ) -> None:
     """Alert level and plain-language reason for every province outside the group's stronghold."""
-    from forecast.sources import read_events
-    from forecast.warning import warn_events
+    from forecast.alarms.warning import warn_events
+    from forecast.data import read_events
 
     read = read_events(source, events, country=country, actor=actor, columns=_parse_columns(columns))
     result = warn_events(read.events, as_of, freq=freq, stronghold=stronghold, country=country)
@@ -564,7 +568,7 @@ def spread_attribute(
     as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON records.")] = False,
 ) -> None:
     """Split each province's expected attacks in the last periods into endemic, own-past and imported parts."""
-    from forecast.dataset import load_dataset
+    from forecast.data.dataset import load_dataset
     from forecast.spread import attribution_table, find_stronghold, spillover_share
 
     data = load_dataset(source, events, actor=actor, country=country, freq=freq, as_of=as_of)

@@ -17,13 +17,16 @@ placed in the week of their recorded (start) date.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from forecast.checks import frequency
-from forecast.errors import EmptyDataError, ParameterError
+from forecast.errors import EmptyDataError, InputError, ParameterError
 from forecast.schema import PANEL, validate
 
 Frequency = Literal["W-MON", "MS"]
@@ -58,6 +61,24 @@ def period_range(start, end, freq: str) -> pd.DatetimeIndex:
     return pd.date_range(first, last, freq=freq if freq == "MS" else "W-MON")
 
 
+def events_country(events: pd.DataFrame) -> str:
+    """The ISO3 code of the one country ``events`` come from; an error naming the choice otherwise.
+
+    Examples
+    --------
+    >>> events_country(pd.DataFrame({"country_iso3": ["AFG", "AFG"]}))
+    'AFG'
+    """
+    countries = sorted(pd.Series(events.get("country_iso3", pd.Series(dtype=object))).dropna().unique())
+    if len(countries) != 1:
+        found = ", ".join(countries) if countries else "none"
+        raise ParameterError(
+            f"the events come from {len(countries)} countries ({found}); name the panel's country, "
+            "e.g. country='AFG' (--country AFG)"
+        )
+    return str(countries[0])
+
+
 def build_panel(
     events: pd.DataFrame,
     *,
@@ -65,7 +86,7 @@ def build_panel(
     start=None,
     end=None,
     units: list[str] | None = None,
-    country: str | None = "AFG",
+    country: str | None = None,
 ) -> pd.DataFrame:
     """Count events per unit and period into a complete long panel.
 
@@ -82,7 +103,9 @@ def build_panel(
         Unit ids the panel covers; default every unit of ``country``'s gazetteer,
         so provinces without events are present as zeros.
     country
-        ISO3 code whose gazetteer supplies the units (and whose events are kept).
+        ISO3 code whose gazetteer supplies the units (and whose events are kept);
+        None: the one country the events are from (several countries need it
+        named: the library assumes none).
 
     Returns
     -------
@@ -92,16 +115,18 @@ def build_panel(
 
     Examples
     --------
-    >>> from forecast.synthetic import generate_scenario
+    >>> from forecast.data.synthetic import generate_scenario
     >>> panel = build_panel(generate_scenario(seed=1).events, freq="MS")
     >>> panel["unit_id"].nunique(), panel.groupby("unit_id").size().nunique()
     (34, 1)
     """
     frequency(freq)
+    if country is None and units is None:
+        country = events_country(events)
     if units is None:
-        from forecast.gazetteer import Gazetteer
+        from forecast.geo.gazetteer import Gazetteer
 
-        units = Gazetteer.load(country or "AFG").unit_ids
+        units = Gazetteer.load(country).unit_ids
     if not units:
         raise ParameterError("a panel needs at least one unit")
 
@@ -186,3 +211,203 @@ def truncate(panel: pd.DataFrame, as_of) -> pd.DataFrame:
     out = panel[complete].reset_index(drop=True)
     out.attrs = dict(panel.attrs)
     return out
+
+
+# ------------------------------------------------- the panel as models see it
+@dataclass(frozen=True)
+class PanelData:
+    """A validated panel as a dense ``units x periods`` count matrix.
+
+    Build it with :meth:`from_panel`; models never see a malformed panel.
+
+    Attributes
+    ----------
+    units
+        Unit ids, sorted.
+    ds
+        The regular period starts, oldest first.
+    freq
+        Pandas frequency string of ``ds`` (``"W-MON"``, ``"MS"``, ...).
+    y
+        Counts, shape ``(len(units), len(ds))``, int64.
+    """
+
+    units: list[str]
+    ds: pd.DatetimeIndex
+    freq: str
+    y: np.ndarray
+
+    @classmethod
+    def from_panel(cls, panel: pd.DataFrame, *, freq: str | None = None) -> PanelData:
+        """Validate a long panel ``unit_id, ds, y`` and pivot it.
+
+        Raises
+        ------
+        EmptyDataError
+            The panel has no rows.
+        InputError
+            Missing columns, NaN / negative / fractional counts, duplicate rows,
+            a single period, irregular dates or an incomplete unit.
+        """
+        if not isinstance(panel, pd.DataFrame):
+            raise InputError(f"a panel must be a pandas DataFrame, got {type(panel).__name__}")
+        missing = [c for c in ("unit_id", "ds", "y") if c not in panel.columns]
+        if missing:
+            raise InputError(
+                f"panel lacks columns {missing} (has {list(panel.columns)}); "
+                "build it with forecast.panel.build_panel"
+            )
+        if panel.empty:
+            raise EmptyDataError(
+                "the panel is empty: no unit has any period; check the country, actor and date "
+                "filters used to build it"
+            )
+        ds = pd.to_datetime(panel["ds"], errors="coerce")
+        if ds.isna().any():
+            row = int(np.flatnonzero(ds.isna().to_numpy())[0])
+            raise InputError(f"missing or unparsable date {panel['ds'].iloc[row]!r}", row=row + 1, column="ds")
+        y = pd.to_numeric(panel["y"], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(y)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"{int(bad.sum())} count(s) are NaN or not numbers, the first for unit "
+                f"{panel['unit_id'].iloc[row]!r} at {ds.iloc[row].date()}; a complete panel has 0 "
+                "where nothing happened: fill with 0 or rebuild with forecast.panel.build_panel",
+                row=row + 1,
+                column="y",
+            )
+        bad = (y < 0) | (y != np.round(y))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"counts must be non-negative integers; found {y[row]!r} for unit "
+                f"{panel['unit_id'].iloc[row]!r} at {ds.iloc[row].date()}",
+                row=row + 1,
+                column="y",
+            )
+        frame = pd.DataFrame({"unit_id": panel["unit_id"].astype(str).to_numpy(), "ds": ds.to_numpy(), "y": y})
+        duplicated = frame.duplicated(["unit_id", "ds"])
+        if duplicated.any():
+            first = frame[duplicated].iloc[0]
+            raise InputError(
+                f"{int(duplicated.sum())} duplicate unit_id x ds rows, e.g. {first['unit_id']!r} at "
+                f"{first['ds'].date()}; a panel has one row per unit and period"
+            )
+        periods = pd.DatetimeIndex(np.sort(frame["ds"].unique()))
+        if len(periods) < 2:
+            raise InputError(
+                f"the panel has a single period ({periods[0].date()}); models need at least 2 "
+                "periods to fit and to know the frequency: build a longer panel"
+            )
+        freq = freq or panel.attrs.get("freq") or infer_freq(periods)
+        expected = pd.date_range(periods[0], periods[-1], freq=freq)
+        if len(expected) != len(periods) or not expected.equals(periods):
+            gaps = expected.difference(periods)
+            found = f"missing {gaps[0].date()}" if len(gaps) else f"{periods.difference(expected)[0].date()} is off-grid"
+            raise InputError(
+                f"panel dates are not regular at frequency {freq} ({found}); build the panel with "
+                "forecast.panel.build_panel, which zero-fills every period",
+                column="ds",
+            )
+        wide = frame.pivot(index="unit_id", columns="ds", values="y").reindex(columns=periods)
+        incomplete = wide.isna().sum(axis=1)
+        if incomplete.any():
+            unit = incomplete[incomplete > 0].index[0]
+            first = wide.columns[wide.loc[unit].isna().to_numpy()][0]
+            raise InputError(
+                f"unit {unit!r} lacks {int(incomplete[unit])} period(s) (first {first.date()}); "
+                "the panel must be complete (zeros are rows)"
+            )
+        return cls(units=[str(u) for u in wide.index], ds=periods, freq=freq, y=wide.to_numpy(dtype=np.int64))
+
+    @classmethod
+    def from_counts(
+        cls,
+        y: np.ndarray,
+        *,
+        start: str = "2015-01-05",
+        freq: str = "W-MON",
+        units: Sequence[str] | None = None,
+    ) -> PanelData:
+        """Wrap a ``units x periods`` count matrix (e.g. a simulation) as panel data.
+
+        Examples
+        --------
+        >>> data = PanelData.from_counts(np.array([[0, 1, 2], [3, 0, 0]]), start="2021-01-01", freq="MS")
+        >>> data.to_frame().head(2).to_dict("list")["ds"]
+        [Timestamp('2021-01-01 00:00:00'), Timestamp('2021-02-01 00:00:00')]
+        """
+        y = np.atleast_2d(np.asarray(y, dtype=np.int64))
+        units = [f"U{i:03d}" for i in range(y.shape[0])] if units is None else [str(u) for u in units]
+        return cls(units=units, ds=pd.date_range(start, periods=y.shape[1], freq=freq), freq=freq, y=y)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The long panel ``unit_id, ds, y`` (unit-major order)."""
+        return pd.DataFrame(
+            {
+                "unit_id": np.repeat(np.asarray(self.units, dtype=object), self.n_periods),
+                "ds": np.tile(self.ds.to_numpy(), len(self.units)),
+                "y": self.y.reshape(-1),
+            }
+        )
+
+    @property
+    def n_periods(self) -> int:
+        """Number of periods."""
+        return len(self.ds)
+
+    def future_ds(self, h: int) -> pd.DatetimeIndex:
+        """The ``h`` period starts after the last observed one."""
+        return pd.date_range(self.ds[-1], periods=h + 1, freq=self.freq)[1:]
+
+
+
+def infer_freq(periods: pd.DatetimeIndex) -> str:
+    """Frequency of period starts: weekly or month-start by their steps (gaps allowed), else pandas'."""
+    weeks = (periods[1:] - periods[:-1]) / pd.Timedelta(days=7)
+    if np.all(weeks == np.round(weeks)) and np.median(weeks) == 1:
+        return f"W-{periods[0].day_name()[:3].upper()}"
+    if all(p.day == 1 for p in periods) and np.median(np.diff(periods.year * 12 + periods.month)) == 1:
+        return "MS"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas 3 warns that infer_freq will return an offset
+        freq = pd.infer_freq(periods) if len(periods) >= 3 else None
+    if freq:
+        return getattr(freq, "freqstr", freq)
+    raise InputError(
+        f"cannot tell the frequency of the panel dates ({periods[0].date()}, {periods[1].date()}, ...); "
+        "pass freq='W-MON' or freq='MS'",
+        column="ds",
+    )
+
+
+def default_season(freq: str) -> int | None:
+    """Periods per seasonal cycle for a frequency: 52 weekly, 12 monthly, 4 quarterly.
+
+    Examples
+    --------
+    >>> default_season("W-MON"), default_season("MS"), default_season("D")
+    (52, 12, None)
+    """
+    offset = pd.tseries.frequencies.to_offset(freq)
+    if isinstance(offset, pd.offsets.Week):
+        return 52
+    if isinstance(offset, pd.offsets.MonthBegin | pd.offsets.MonthEnd):
+        return 12
+    if isinstance(offset, pd.offsets.QuarterBegin | pd.offsets.QuarterEnd):
+        return 4
+    return None
+
+
+def periods_per_year(freq: str) -> float:
+    """Periods in a year (weeks: 52, months: 12, ...); 1.0 when the frequency has no year.
+
+    Used to state trends per year, so coefficients read the same for any window.
+    """
+    season = default_season(freq)
+    if season is not None:
+        return float(season)
+    if isinstance(pd.tseries.frequencies.to_offset(freq), pd.offsets.Day):
+        return 365.25
+    return 1.0

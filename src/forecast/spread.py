@@ -16,7 +16,7 @@ Three questions, one function each, results as attributes (as in esda):
 
 Examples
 --------
->>> from forecast.synthetic import generate_scenario
+>>> from forecast.data.synthetic import generate_scenario
 >>> from forecast.panel import build_panel
 >>> scenario = generate_scenario(seed=3, start="2020-01-06", end="2021-12-27")
 >>> panel = build_panel(scenario.events, start="2020-01-06", end="2021-12-27")
@@ -49,7 +49,7 @@ from forecast.errors import (
     ModelError,
     ParameterError,
 )
-from forecast.gazetteer import Gazetteer
+from forecast.geo.gazetteer import Gazetteer
 from forecast.panel import period_start, to_wide, truncate
 
 logger = logging.getLogger(__name__)
@@ -732,7 +732,7 @@ def spillover_share(
 
     Examples
     --------
-    >>> from forecast.synthetic import generate_scenario
+    >>> from forecast.data.synthetic import generate_scenario
     >>> s = generate_scenario(seed=5, start="2019-01-07", end="2021-12-27")
     >>> result = spillover_share(s.counts[["unit_id", "ds", "y"]], s.stronghold)
     >>> result.available, bool((result.units["share"] <= 1).all())

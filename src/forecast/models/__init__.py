@@ -15,60 +15,47 @@ Available: ``zero``, ``last``, ``hist_mean``, ``bootstrap``, ``seasonal_naive``
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-from forecast.models.base import DEFAULT_DRAWS, DEFAULT_LEVELS, ForecastFrame
-from forecast.models.baselines import (
-    Bootstrap,
-    CountModel,
-    HistoricalMean,
-    LastObserved,
-    PanelData,
-    SeasonalNaive,
-    SeriesModel,
-    Zero,
-)
-from forecast.models.ensemble import Ensemble, weights_from_scores
-from forecast.models.glm import NegBinGLM, PoissonGLM
-from forecast.models.registry import (
-    ModelSpec,
-    available_models,
-    forecast_panel,
-    make_model,
-    model_options,
-    parse_model_list,
-)
+#: Public name -> module that defines it. Nothing is imported until a name is
+#: used, so ``import forecast.models.base`` does not pull in statsmodels or prophet.
+_EXPORTS: dict[str, str] = {
+    "DEFAULT_DRAWS": "forecast.models.frame",
+    "DEFAULT_LEVELS": "forecast.models.frame",
+    "ForecastFrame": "forecast.models.frame",
+    "CountModel": "forecast.models.base",
+    "SeriesModel": "forecast.models.base",
+    "PanelData": "forecast.panel",
+    "Bootstrap": "forecast.models.baselines",
+    "HistoricalMean": "forecast.models.baselines",
+    "LastObserved": "forecast.models.baselines",
+    "SeasonalNaive": "forecast.models.baselines",
+    "Zero": "forecast.models.baselines",
+    "NegBinGLM": "forecast.models.glm",
+    "PoissonGLM": "forecast.models.glm",
+    "ProphetCount": "forecast.models.prophet",
+    "Ensemble": "forecast.models.ensemble",
+    "weights_from_scores": "forecast.models.ensemble",
+    "ModelSpec": "forecast.models.registry",
+    "available_models": "forecast.models.registry",
+    "forecast_panel": "forecast.models.registry",
+    "make_model": "forecast.models.registry",
+    "model_options": "forecast.models.registry",
+    "parse_model_list": "forecast.models.registry",
+}
 
-__all__ = [
-    "DEFAULT_DRAWS",
-    "DEFAULT_LEVELS",
-    "Bootstrap",
-    "CountModel",
-    "Ensemble",
-    "ForecastFrame",
-    "HistoricalMean",
-    "LastObserved",
-    "ModelSpec",
-    "NegBinGLM",
-    "PanelData",
-    "PoissonGLM",
-    "ProphetCount",
-    "SeasonalNaive",
-    "SeriesModel",
-    "Zero",
-    "available_models",
-    "forecast_panel",
-    "make_model",
-    "model_options",
-    "parse_model_list",
-    "weights_from_scores",
-]
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    # Importing prophet (and cmdstanpy) takes about a second: only on first use.
-    if name == "ProphetCount":
-        from forecast.models.prophet import ProphetCount
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'forecast.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
-        return ProphetCount
-    raise AttributeError(f"module 'forecast.models' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

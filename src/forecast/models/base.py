@@ -1,207 +1,274 @@
-"""The forecast contract shared by every model.
+"""The model contracts: :class:`CountModel` and the per-unit loop of :class:`SeriesModel`.
 
-A forecast is a distribution, not a number. Every model returns a
-:class:`ForecastFrame`: one row per ``unit_id`` x ``ds`` (with its ``step``
-ahead and the ``model`` alias) and, for each row, predictive draws of the count
-(non-negative integers). Optionally a row also carries the parameters of an
-exact count distribution (Poisson or negative binomial), which scores can use
-instead of the draws. Means, quantiles and exceedance probabilities
-``P(Y >= k)`` are derived here, once, the same way for all models.
+Every model in :mod:`forecast.models` is a :class:`CountModel`: ``fit(panel)``
+then ``predict(h)`` returns a :class:`~forecast.models.frame.ForecastFrame`.
+Models that treat each unit on its own derive from :class:`SeriesModel`, which
+owns the one loop over units (with a tqdm progress bar that can be turned off),
+the per-unit random streams, quiet handling of fitting warnings and the
+fallback to a simpler model when a series cannot carry the model (recorded in
+the ``fallback`` column, never a crash).
+
+This module imports no estimation library: the models flow one way,
+``frame <- base <- baselines <- glm, prophet, endemic_epidemic <- ensemble <- registry``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+import logging
+import warnings
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import MISSING, dataclass, fields
+from typing import Any, Self, TypeVar
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
+from forecast.checks import whole_number
 from forecast.errors import ModelError
+from forecast.models.frame import DEFAULT_DRAWS, ForecastFrame
+from forecast.panel import PanelData
 
-#: Default number of predictive draws per unit and period.
-DEFAULT_DRAWS = 1000
-#: Default quantile levels reported in summaries.
-DEFAULT_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
+__all__ = ["CountModel", "Neighbours", "SeriesFitError", "SeriesForecast", "SeriesModel", "progress_bar", "unit_rng"]
 
-INDEX_COLUMNS = ["unit_id", "ds", "step", "model"]
-#: Optional columns describing an exact predictive distribution per row.
-#: ``family`` is "poisson" or "negbin"; ``dist_mu`` the mean; ``dist_size`` the
-#: negative-binomial size (1/psi; NaN for Poisson).
-DISTRIBUTION_COLUMNS = ["family", "dist_mu", "dist_size"]
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Adjacency between units: unit id -> ids of its neighbours.
+Neighbours = Mapping[str, Sequence[str]]
 
 
-def quantile_column(level: float) -> str:
-    """Name of the column holding the quantile at ``level``: 0.05 -> ``q05``, 0.5 -> ``q50``.
+def unit_rng(seed: int, model: str, unit: str) -> np.random.Generator:
+    """Independent, reproducible random stream for one model and unit.
 
-    Examples
-    --------
-    >>> quantile_column(0.05), quantile_column(0.975)
-    ('q05', 'q97.5')
+    Keyed by names rather than positions, so a unit's draws do not change when
+    other units are added to or removed from the panel.
     """
-    percent = level * 100
-    if abs(percent - round(percent)) < 1e-9:
-        return f"q{int(round(percent)):02d}"
-    return f"q{percent:g}"
+    return np.random.default_rng([int(seed), zlib.crc32(model.encode()), zlib.crc32(unit.encode())])
 
 
-def exceedance_column(k: int) -> str:
-    """Name of the column holding ``P(Y >= k)``: ``p_ge_1`` for k=1."""
-    return f"p_ge_{int(k)}"
+def progress_bar(items: Sequence[T], desc: str, enabled: bool) -> Iterator[T]:
+    """The one progress bar over units (tqdm on stderr); silent when ``enabled`` is false."""
+    return iter(tqdm(items, desc=desc, disable=not enabled, leave=False, unit="unit"))
+
+
+
+class CountModel(ABC):
+    """A forecaster of count distributions: ``fit(panel)`` then ``predict(h)``.
+
+    Subclasses are dataclasses whose fields are their options (so the registry
+    can list them); ``alias`` names the model in the output's ``model`` column.
+    """
+
+    alias: str
+
+    @abstractmethod
+    def fit(
+        self,
+        panel: pd.DataFrame,
+        *,
+        neighbours: Neighbours | None = None,
+        freq: str | None = None,
+        progress: bool = False,
+    ) -> Self:
+        """Fit to a long, complete panel ``unit_id, ds, y`` and return ``self``."""
+
+    @abstractmethod
+    def predict(self, h: int, *, n_draws: int = DEFAULT_DRAWS, seed: int = 0) -> ForecastFrame:
+        """Predictive draws for steps ``1..h`` after the last fitted period."""
+
+    def forecast(self, panel: pd.DataFrame, h: int, *, n_draws: int = DEFAULT_DRAWS, seed: int = 0, **fit_options: Any) -> ForecastFrame:
+        """``fit(panel, **fit_options).predict(h, n_draws=n_draws, seed=seed)`` in one call."""
+        return self.fit(panel, **fit_options).predict(h, n_draws=n_draws, seed=seed)
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """The options the model takes (its dataclass fields)."""
+        return [f.name for f in fields(cls) if f.init]  # type: ignore[arg-type]
+
+    def spec(self) -> str:
+        """The model as a spec string: its alias and the options that differ from their defaults.
+
+        Examples
+        --------
+        >>> from forecast.models.baselines import HistoricalMean
+        >>> HistoricalMean(window=52).spec(), HistoricalMean().spec()
+        ('hist_mean(window=52)', 'hist_mean')
+        """
+        changed = [
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in fields(self)  # type: ignore[arg-type]
+            if f.init and f.name != "alias" and f.default is not MISSING and getattr(self, f.name) != f.default
+        ]
+        return f"{self.alias}({', '.join(changed)})" if changed else self.alias
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "data_"):
+            raise ModelError(f"{self.alias}: call fit(panel) before predict(h)")
+
+
+@dataclass(frozen=True)
+class SeriesForecast:
+    """One unit's forecast: draws ``(h, n_draws)`` and, optionally, an exact distribution per step.
+
+    ``mu``/``size`` are arrays of length ``h``; NaN in ``mu`` marks steps with
+    draws only. ``size`` is None (or NaN) for Poisson.
+    """
+
+    draws: np.ndarray
+    family: str | None = None
+    mu: np.ndarray | None = None
+    size: np.ndarray | None = None
+
+
+class SeriesFitError(ModelError):
+    """A single series could not be fitted; the model falls back to a baseline for it."""
 
 
 @dataclass
-class ForecastFrame:
-    """Predictive count distributions in long format.
+class _Fallback:
+    """Fitted state of a unit handled by a fallback baseline, and why."""
 
-    Parameters
-    ----------
-    index
-        One row per forecast: columns ``unit_id, ds, step, model`` and
-        optionally ``fallback`` (why a model fell back to a simpler one) and the
-        exact-distribution columns ``family, dist_mu, dist_size``.
-    draws
-        Integer array of shape ``(len(index), n_draws)``: predictive draws.
+    model: SeriesModel
+    state: Any
+    reason: str
 
-    Examples
-    --------
-    >>> import numpy as np, pandas as pd
-    >>> rng = np.random.default_rng(0)
-    >>> ff = ForecastFrame.from_draws(
-    ...     unit_ids=["AF-NAN", "AF-KNR"],
-    ...     ds=pd.to_datetime(["2021-10-04", "2021-10-04"]),
-    ...     step=[1, 1],
-    ...     draws=rng.poisson([5.0, 0.5], size=(1000, 2)).T,
-    ...     model="demo",
-    ... )
-    >>> ff.summary(levels=(0.5,), exceed=(1,))[["unit_id", "q50", "p_ge_1"]].round(2).to_dict("list")
-    {'unit_id': ['AF-NAN', 'AF-KNR'], 'q50': [5.0, 0.0], 'p_ge_1': [0.99, 0.39]}
+
+def _fallback_reason(state: Any) -> str | None:
+    """Why a unit's forecast is not the model's own: a fallback baseline, or a state's ``note``."""
+    if isinstance(state, _Fallback):
+        return state.reason
+    return getattr(state, "note", None)
+
+
+class SeriesModel(CountModel):
+    """A model fitted to each unit's series separately, in one loop.
+
+    Subclasses implement :meth:`_fit_series` and :meth:`_forecast_series`; they
+    may override :meth:`_prepare` (resolve options that depend on the panel),
+    :meth:`_unsuitable` (why a series cannot carry the model) and
+    :meth:`_fallback_model` (the simpler model used then).
     """
 
-    index: pd.DataFrame
-    draws: np.ndarray
-    meta: dict = field(default_factory=dict)
+    # ---------------------------------------------------------------- hooks
+    def _prepare(self, data: PanelData, neighbours: Neighbours | None) -> None:
+        """Resolve panel-dependent options before the loop (default: nothing)."""
 
-    def __post_init__(self) -> None:
-        missing = [c for c in INDEX_COLUMNS if c not in self.index.columns]
-        if missing:
-            raise ModelError(f"forecast index lacks columns {missing}; a model must set unit_id, ds, step, model")
-        draws = np.asarray(self.draws)
-        if draws.ndim != 2 or draws.shape[0] != len(self.index):
-            raise ModelError(
-                f"forecast draws have shape {draws.shape}; expected ({len(self.index)}, n_draws)"
-            )
-        if draws.size and (not np.all(np.isfinite(draws)) or draws.min() < 0):
-            raise ModelError("forecast draws must be finite non-negative counts; a model produced NaN or negatives")
-        rounded = np.rint(draws)
-        if draws.size and not np.array_equal(rounded, draws):
-            raise ModelError("forecast draws must be integer counts; round or sample a count distribution")
-        self.draws = rounded.astype(np.int64, copy=False)
-        self.index = self.index.reset_index(drop=True)
+    def _unsuitable(self, y: np.ndarray) -> str | None:
+        """Why series ``y`` should use the fallback instead, or None (default: always suitable)."""
+        return None
 
-    # ------------------------------------------------------------------ build
-    @classmethod
-    def from_draws(
-        cls,
-        unit_ids: Sequence[str],
-        ds: Sequence,
-        step: Sequence[int],
-        draws: np.ndarray,
-        model: str,
-        **extra_columns: Sequence,
-    ) -> ForecastFrame:
-        """Build a frame from aligned sequences and a draws array ``(rows, n_draws)``.
+    @abstractmethod
+    def _fit_series(self, y: np.ndarray, unit: int) -> Any:
+        """Fit one series (row ``unit`` of the panel); raise :class:`SeriesFitError` if it fails."""
 
-        ``extra_columns`` (e.g. ``fallback=[...]``, ``family=[...]``,
-        ``dist_mu=[...]``) become columns of the index.
-        """
-        index = pd.DataFrame(
-            {
-                "unit_id": pd.Series(list(unit_ids), dtype=object),
-                "ds": pd.to_datetime(pd.Series(list(ds))),
-                "step": np.asarray(step, dtype=np.int64),
-                "model": model,
-                **{name: list(values) for name, values in extra_columns.items()},
-            }
-        )
-        return cls(index=index, draws=np.asarray(draws))
+    @abstractmethod
+    def _forecast_series(self, state: Any, h: int, n_draws: int, rng: np.random.Generator) -> SeriesForecast:
+        """Forecast one fitted series."""
 
-    @classmethod
-    def concat(cls, frames: Iterable[ForecastFrame]) -> ForecastFrame:
-        """Stack frames (e.g. several models or units); they must share ``n_draws``."""
-        frames = [f for f in frames if len(f.index)]
-        if not frames:
-            raise ModelError("no forecasts to combine: every model returned an empty forecast")
-        n_draws = {f.n_draws for f in frames}
-        if len(n_draws) > 1:
-            raise ModelError(f"cannot combine forecasts with different numbers of draws {sorted(n_draws)}")
-        index = pd.concat([f.index for f in frames], ignore_index=True)
-        return cls(index=index, draws=np.vstack([f.draws for f in frames]))
-
-    # ---------------------------------------------------------------- derive
-    @property
-    def n_draws(self) -> int:
-        """Number of predictive draws per row."""
-        return int(self.draws.shape[1])
-
-    @property
-    def models(self) -> list[str]:
-        """Model aliases present, in order of appearance."""
-        return list(dict.fromkeys(self.index["model"]))
-
-    def mean(self) -> np.ndarray:
-        """Predictive mean per row (exact when the row has an exact distribution)."""
-        means = self.draws.mean(axis=1)
-        if "dist_mu" in self.index:
-            exact = self.index["dist_mu"].to_numpy(dtype=float)
-            means = np.where(np.isfinite(exact), exact, means)
-        return means
-
-    def quantiles(self, levels: Sequence[float] = DEFAULT_LEVELS) -> np.ndarray:
-        """Quantiles per row, shape ``(rows, len(levels))``; integer counts (inverted CDF)."""
-        levels = np.asarray(levels, dtype=float)
-        if np.any((levels <= 0) | (levels >= 1)):
-            raise ModelError(f"quantile levels must lie strictly between 0 and 1, got {levels.tolist()}")
-        return np.quantile(self.draws, levels, axis=1, method="inverted_cdf").T.astype(float)
-
-    def exceedance(self, k: int) -> np.ndarray:
-        """``P(Y >= k)`` per row, estimated from the draws."""
-        return (self.draws >= k).mean(axis=1)
-
-    def summary(
+    # ----------------------------------------------------------- the loop
+    def fit(
         self,
-        levels: Sequence[float] = DEFAULT_LEVELS,
-        exceed: Sequence[int] = (1,),
-    ) -> pd.DataFrame:
-        """Index columns plus ``mean``, one ``qNN`` column per level and ``p_ge_k`` columns."""
-        out = self.index.copy()
-        out["mean"] = self.mean()
-        for level, column in zip(levels, self.quantiles(levels).T, strict=True):
-            out[quantile_column(level)] = column
-        for k in exceed:
-            out[exceedance_column(k)] = self.exceedance(k)
-        return out
+        panel: pd.DataFrame,
+        *,
+        neighbours: Neighbours | None = None,
+        freq: str | None = None,
+        progress: bool = False,
+    ) -> Self:
+        """Fit every unit of ``panel``; unsuitable or failed units get the fallback baseline.
 
-    def select(self, mask: np.ndarray | pd.Series) -> ForecastFrame:
-        """Rows where ``mask`` is true, as a new frame."""
-        mask = np.asarray(mask, dtype=bool)
-        return ForecastFrame(index=self.index.loc[mask].copy(), draws=self.draws[mask], meta=dict(self.meta))
+        Warnings raised while fitting a series (convergence, overflow) are
+        caught per series and logged at DEBUG level, so many series do not
+        produce a warning storm; a failed fit is recorded in the ``fallback``
+        column of the forecast.
+        """
+        data = panel if isinstance(panel, PanelData) else PanelData.from_panel(panel, freq=freq)
+        self._prepare(data, neighbours)
+        self.data_ = data
+        self.progress_ = progress
+        self.states_: dict[str, Any] = {}
+        for row, unit in enumerate(progress_bar(data.units, f"fit {self.alias}", progress)):
+            y = data.y[row]
+            reason = self._unsuitable(y)
+            if reason is None:
+                try:
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        self.states_[unit] = self._fit_series(y, row)
+                    if caught:
+                        logger.debug("%s/%s: %d warning(s) while fitting, first: %s", self.alias, unit, len(caught), caught[0].message)
+                    continue
+                except SeriesFitError as exc:
+                    reason = exc.detail
+            self.states_[unit] = self._fit_fallback(data, y, row, reason)
+        n_fallback = sum(isinstance(s, _Fallback) for s in self.states_.values())
+        if n_fallback:
+            logger.info("%s: %d of %d units use a fallback baseline", self.alias, n_fallback, len(data.units))
+        return self
 
-    # -------------------------------------------------------------- persist
-    def to_parquet(self, path: str | Path) -> Path:
-        """Write the summary plus the draws (one list column ``draws``) atomically."""
-        from forecast.files import atomic_path
+    def _fallback_model(self, data: PanelData) -> SeriesModel | None:
+        """The simpler model for series this one cannot carry; None: such a series is an error.
 
-        frame = self.summary()
-        frame["draws"] = list(self.draws)
-        with atomic_path(path) as tmp:
-            frame.to_parquet(tmp, index=False)
-        return Path(path)
+        An instance, not a name: the contract layer never looks models up by
+        name (the registry sits above it).
+        """
+        return None
 
-    @classmethod
-    def read_parquet(cls, path: str | Path) -> ForecastFrame:
-        """Read a frame written by :meth:`to_parquet`."""
-        frame = pd.read_parquet(path)
-        keep = [c for c in frame.columns if c in INDEX_COLUMNS + DISTRIBUTION_COLUMNS + ["fallback"]]
-        return cls(index=frame[keep].copy(), draws=np.vstack(frame["draws"].to_numpy()))
+    def _fit_fallback(self, data: PanelData, y: np.ndarray, row: int, reason: str) -> _Fallback:
+        baseline = self._fallback_model(data)
+        if baseline is None:
+            raise ModelError(f"{self.alias}: unit {data.units[row]!r}: {reason}")
+        baseline._prepare(data, None)
+        return _Fallback(baseline, baseline._fit_series(y, row), f"{reason}: used {baseline.spec()}")
+
+    def fallbacks(self) -> dict[str, str]:
+        """Units that use a fallback (a baseline or a simpler fit), with the reason."""
+        self._check_fitted()
+        reasons = {u: _fallback_reason(s) for u, s in self.states_.items()}
+        return {u: r for u, r in reasons.items() if r}
+
+    def predict(self, h: int, *, n_draws: int = DEFAULT_DRAWS, seed: int = 0) -> ForecastFrame:
+        """Forecast every fitted unit ``h`` steps ahead with ``n_draws`` seeded draws."""
+        self._check_fitted()
+        h, n_draws = whole_number(h, "horizon"), whole_number(n_draws, "n_draws")
+        forecasts: dict[str, SeriesForecast] = {}
+        for unit in progress_bar(self.data_.units, f"predict {self.alias}", self.progress_):
+            forecasts[unit] = self._forecast_unit(unit, h, n_draws, unit_rng(seed, type(self).__name__, unit))
+        return self._assemble(forecasts, h)
+
+    def _forecast_unit(self, unit: str, h: int, n_draws: int, rng: np.random.Generator) -> SeriesForecast:
+        state = self.states_[unit]
+        if isinstance(state, _Fallback):
+            return state.model._forecast_series(state.state, h, n_draws, rng)
+        return self._forecast_series(state, h, n_draws, rng)
+
+    def _assemble(self, forecasts: Mapping[str, SeriesForecast], h: int) -> ForecastFrame:
+        """Stack per-unit forecasts (in panel unit order) into one frame."""
+        units = self.data_.units
+        future = self.data_.future_ds(h)
+        columns: dict[str, list] = {}
+        if any(f.family is not None for f in forecasts.values()):
+            family, mu, size = [], [], []
+            for unit in units:
+                fc = forecasts[unit]
+                exact_mu = np.full(h, np.nan) if fc.mu is None else np.asarray(fc.mu, dtype=float)
+                exact_size = np.full(h, np.nan) if fc.size is None else np.asarray(fc.size, dtype=float)
+                family += [fc.family if (fc.family and np.isfinite(m)) else None for m in exact_mu]
+                mu += list(exact_mu)
+                size += list(np.where(np.isfinite(exact_mu), exact_size, np.nan))
+            columns = {"family": family, "dist_mu": mu, "dist_size": size}
+        reasons = [_fallback_reason(self.states_[u]) for u in units]
+        frame = ForecastFrame.from_draws(
+            unit_ids=[unit for unit in units for _ in range(h)],
+            ds=np.tile(future.to_numpy(), len(units)),
+            step=np.tile(np.arange(1, h + 1), len(units)),
+            draws=np.vstack([forecasts[u].draws for u in units]),
+            model=self.alias,
+            fallback=np.repeat(np.asarray(reasons, dtype=object), h),
+            **columns,
+        )
+        frame.meta.update({"freq": self.data_.freq, "last_ds": self.data_.ds[-1]})
+        return frame

@@ -45,7 +45,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -59,9 +58,10 @@ from scipy.special import digamma, gammaln, polygamma
 
 from forecast.checks import fraction
 from forecast.errors import ConvergenceError, InputError, ModelError, ParameterError
+from forecast.panel import infer_freq
 
 if TYPE_CHECKING:
-    from forecast.models.base import ForecastFrame
+    from forecast.models.frame import ForecastFrame
 
 logger = logging.getLogger(__name__)
 
@@ -569,18 +569,10 @@ def _wide_panel(
             column="ds",
         )
     if freq is None:
-        freq = _infer_freq(periods)
-        if freq is None:
-            raise InputError(
-                "the periods in 'ds' are not regularly spaced; fill the gaps or pass freq='W-MON' (or similar)",
-                column="ds",
-            )
-    else:
-        expected = pd.date_range(periods[0], periods=len(periods), freq=freq)
-        if not expected.equals(periods):
-            raise InputError(
-                f"the periods in 'ds' do not follow freq={freq!r}; fill the gaps", column="ds"
-            )
+        freq = infer_freq(periods)
+    expected = pd.date_range(periods[0], periods=len(periods), freq=freq)
+    if not expected.equals(periods):
+        raise InputError(f"the periods in 'ds' do not follow freq={freq!r}; fill the gaps", column="ds")
     row = pd.Index(units).get_indexer(frame["unit_id"])
     col = periods.get_indexer(frame["ds"])
     counts = np.zeros((len(units), len(periods)))
@@ -591,15 +583,6 @@ def _wide_panel(
         values[row, col] = frame[name].to_numpy()
         covariates[name] = values
     return _WidePanel(units=units, ds=periods, counts=counts, covariates=covariates, freq=freq)
-
-
-def _infer_freq(periods: pd.DatetimeIndex) -> str | None:
-    """Frequency string of regular periods, ``None`` when irregular."""
-    with warnings.catch_warnings():
-        # pandas 3 warns that infer_freq will return an offset; either form is handled below.
-        warnings.simplefilter("ignore")
-        inferred = pd.infer_freq(periods)
-    return getattr(inferred, "freqstr", inferred)
 
 
 def _population_offsets(population: Any, units: list[str], periods: pd.DatetimeIndex) -> np.ndarray:
@@ -1926,9 +1909,9 @@ class EndemicEpidemicFit:
 
         Returns
         -------
-        forecast.models.base.ForecastFrame
+        forecast.models.frame.ForecastFrame
         """
-        from forecast.models.base import ForecastFrame
+        from forecast.models.frame import ForecastFrame
 
         draws = self.simulate(
             h,

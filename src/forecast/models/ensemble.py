@@ -21,7 +21,8 @@ Examples
 >>> import numpy as np, pandas as pd
 >>> ds = pd.date_range("2020-01-06", periods=30, freq="W-MON")
 >>> panel = pd.DataFrame({"unit_id": "A", "ds": ds, "y": np.arange(30) % 5})
->>> ens = Ensemble(members=["zero", "last"], weights={"zero": 0.25, "last": 0.75})
+>>> from forecast.models.baselines import LastObserved, Zero
+>>> ens = Ensemble(members=[Zero(), LastObserved()], weights={"zero": 0.25, "last": 0.75})
 >>> ff = ens.fit(panel).predict(1, n_draws=1000)
 >>> float((ff.draws == 0).mean()) > 0.25
 True
@@ -38,8 +39,8 @@ import pandas as pd
 
 from forecast.checks import whole_number
 from forecast.errors import ModelError, ParameterError
-from forecast.models.base import DEFAULT_DRAWS, INDEX_COLUMNS, ForecastFrame
-from forecast.models.baselines import CountModel, Neighbours, unit_rng
+from forecast.models.base import CountModel, Neighbours, unit_rng
+from forecast.models.frame import DEFAULT_DRAWS, INDEX_COLUMNS, ForecastFrame
 
 __all__ = ["Ensemble", "mixture_counts", "weights_from_scores"]
 
@@ -106,8 +107,8 @@ class Ensemble(CountModel):
     Parameters
     ----------
     members
-        Model specs (``"glm_negbin(ar=2)"``) or model objects; aliases must
-        differ. None (not given): a bare ensemble, whose members are the other
+        Model objects (the registry turns specs such as ``"glm_negbin(ar=2)"``
+        into them); aliases must differ. None (not given): a bare ensemble, whose members are the other
         models of the list it is forecast with (see the module docstring).
     weights
         Weight per member alias (non-negative, not all zero; every member
@@ -121,8 +122,6 @@ class Ensemble(CountModel):
     alias: str = "ensemble"
 
     def __post_init__(self) -> None:
-        from forecast.models.registry import make_model
-
         if self.weights is not None and not isinstance(self.weights, Mapping):
             raise ParameterError(f"ensemble weights must be a dict {{alias: weight}}, got {self.weights!r}")
         self.models_: list[CountModel] = []
@@ -135,7 +134,15 @@ class Ensemble(CountModel):
                 "ensemble(members=['hist_mean', 'glm_negbin']), or a bare 'ensemble' next to the models "
                 "it should combine"
             )
-        self.models_ = [make_model(m) for m in self.members]
+        not_models = [m for m in self.members if not isinstance(m, CountModel)]
+        if not_models:
+            # Specs are the registry's business (it sits above this module):
+            # make_model("ensemble(members=[...])") turns names into models first.
+            raise ParameterError(
+                f"ensemble members must be models, got {not_models!r}; write "
+                "make_model(\"ensemble(members=['hist_mean', 'glm_negbin'])\") to name them"
+            )
+        self.models_ = list(self.members)
         aliases = [m.alias for m in self.models_]
         if len(set(aliases)) < len(aliases):
             raise ParameterError(f"ensemble members need distinct aliases, got {aliases}; set alias='...' on one")
@@ -154,6 +161,24 @@ class Ensemble(CountModel):
         if not np.all(np.isfinite(values)) or np.any(values < 0) or values.sum() <= 0:
             raise ParameterError(f"ensemble weights must be non-negative and not all zero, got {weights}")
         self.weights_ = dict(zip(aliases, values / values.sum(), strict=True))
+
+    def spec(self) -> str:
+        """The ensemble as a spec string the registry can rebuild, members as their own specs.
+
+        Examples
+        --------
+        >>> from forecast.models.baselines import LastObserved, Zero
+        >>> Ensemble(members=[Zero(), LastObserved()], weights={"zero": 1, "last": 3}).spec()
+        "ensemble(members=['zero', 'last'], weights={'zero': 1, 'last': 3})"
+        """
+        options = []
+        if self.members is not None:
+            options.append(f"members={[m.spec() for m in self.models_]!r}")
+        if self.weights is not None:
+            options.append(f"weights={dict(self.weights)!r}")
+        if self.alias != "ensemble":
+            options.append(f"alias={self.alias!r}")
+        return f"ensemble({', '.join(options)})" if options else "ensemble"
 
     @property
     def bare(self) -> bool:

@@ -93,20 +93,19 @@ from statsmodels.discrete.discrete_model import NegativeBinomial
 from statsmodels.tools.sm_exceptions import PerfectSeparationError
 
 from forecast.checks import boolean, number, whole_number
-from forecast.errors import ForecastError, ParameterError
-from forecast.models.base import DEFAULT_DRAWS, ForecastFrame
-from forecast.models.baselines import (
+from forecast.distributions import draw_counts
+from forecast.errors import ParameterError
+from forecast.models.base import (
     Neighbours,
-    PanelData,
     SeriesFitError,
     SeriesForecast,
     SeriesModel,
     _Fallback,
-    default_season,
-    draw_counts,
-    periods_per_year,
     unit_rng,
 )
+from forecast.models.baselines import HistoricalMean
+from forecast.models.frame import DEFAULT_DRAWS, ForecastFrame
+from forecast.panel import PanelData, default_season, periods_per_year
 
 __all__ = ["CountGLM", "NegBinGLM", "PoissonGLM", "overdispersion_score", "resolve_neighbours"]
 
@@ -151,24 +150,26 @@ def overdispersion_score(y: np.ndarray, mu: np.ndarray) -> float:
 
 
 def resolve_neighbours(units: Sequence[str], neighbours: Neighbours | None) -> dict[str, list[str]]:
-    """Adjacency restricted to ``units``: from ``neighbours`` or, if None, the AFG gazetteer.
+    """Adjacency restricted to ``units`` (self-loops and units outside the panel dropped).
+
+    The library assumes no country: a model with a neighbour term needs the
+    adjacency given (``Dataset.neighbours`` for a loaded dataset).
 
     Raises
     ------
     ParameterError
-        No adjacency given and the gazetteer is unavailable or does not know the units.
+        No adjacency given.
+
+    Examples
+    --------
+    >>> resolve_neighbours(["A", "B"], {"A": ["B", "C"], "B": ["A", "B"]})
+    {'A': ['B'], 'B': ['A']}
     """
     if neighbours is None:
-        try:
-            from forecast.gazetteer import Gazetteer
-
-            gazetteer = Gazetteer.load("AFG")
-            neighbours = {unit: list(gazetteer.neighbours(unit)) for unit in units}
-        except (ImportError, AttributeError, ForecastError, KeyError) as exc:
-            raise ParameterError(
-                f"neighbours=True needs the units' adjacency and the AFG gazetteer cannot give it ({exc}); "
-                "pass neighbours={unit_id: [neighbour ids]} to fit() or forecast_panel()"
-            ) from exc
+        raise ParameterError(
+            "a model with a neighbour term needs the units' adjacency; pass neighbours={unit_id: [neighbour ids]} "
+            "to fit() or forecast_panel(), e.g. neighbours=data.neighbours for a loaded dataset"
+        )
     known = set(units)
     return {unit: [n for n in neighbours.get(unit, ()) if n in known and n != unit] for unit in units}
 
@@ -205,7 +206,7 @@ class CountGLM(SeriesModel):
         Number of lags of ``log(1 + y)`` (0: none).
     neighbours
         Include ``log(1 + mean neighbour count)`` at lag 1. The adjacency comes
-        from ``fit(panel, neighbours={...})`` or else the AFG gazetteer.
+        from ``fit(panel, neighbours={...})`` (required then).
     min_nonzero
         Series with fewer non-zero periods use the fallback baseline.
     events_per_coef
@@ -248,10 +249,10 @@ class CountGLM(SeriesModel):
             boolean(getattr(self, option), f"{self.alias}: option {option}")
 
     # ------------------------------------------------------------- design
-    def _fallback_spec(self, data: PanelData) -> str:
+    def _fallback_model(self, data: PanelData) -> SeriesModel:
         # The last season, not all history: a province where activity has just
         # begun must not be forecast from years of quiet.
-        return f"hist_mean(window={default_season(data.freq) or 52})"
+        return HistoricalMean(window=default_season(data.freq) or 52)
 
     def _prepare(self, data: PanelData, neighbours: Neighbours | None) -> None:
         season = default_season(data.freq) if self.season is None else self.season

@@ -31,13 +31,9 @@ import pandas as pd
 
 from forecast.checks import whole_number
 from forecast.errors import ModelError, ParameterError
-from forecast.models.baselines import (
-    Neighbours,
-    PanelData,
-    SeriesFitError,
-    SeriesForecast,
-    SeriesModel,
-)
+from forecast.models.base import Neighbours, SeriesFitError, SeriesForecast, SeriesModel
+from forecast.models.baselines import HistoricalMean
+from forecast.panel import PanelData
 
 __all__ = ["ProphetCount", "quiet_prophet"]
 
@@ -125,6 +121,9 @@ class ProphetCount(SeriesModel):
         self.prophet_class_ = _prophet_class()
         self.ds_ = data.ds
         self.freq_ = data.freq
+
+    def _fallback_model(self, data: PanelData) -> SeriesModel:
+        return HistoricalMean()
 
     def _unsuitable(self, y: np.ndarray) -> str | None:
         nonzero = int(np.count_nonzero(y))

@@ -48,8 +48,9 @@ import pandas as pd
 
 from forecast.checks import date, whole_number
 from forecast.errors import EmptyDataError, ParameterError
-from forecast.models.base import DEFAULT_DRAWS, ForecastFrame
-from forecast.models.baselines import CountModel, Neighbours, PanelData
+from forecast.models.base import CountModel, Neighbours
+from forecast.models.frame import DEFAULT_DRAWS, ForecastFrame
+from forecast.panel import PanelData
 
 __all__ = [
     "ModelSpec",
@@ -86,8 +87,8 @@ class EndemicEpidemicModel(CountModel):
     Options are the literal-valued fields of
     :class:`~forecast.models.endemic_epidemic.EndemicEpidemicConfig`;
     ``season_period=None`` takes the season of the panel's frequency. The
-    neighbourhood is ``fit(..., neighbours={unit: [...]})`` or else the AFG
-    gazetteer's borders; no population offset is used.
+    neighbourhood is ``fit(..., neighbours={unit: [...]})`` (required when
+    ``ne=True``); no population offset is used.
     """
 
     trend: bool = True
@@ -121,9 +122,9 @@ class EndemicEpidemicModel(CountModel):
         progress: bool = False,
     ) -> Self:
         """Fit jointly to all units of ``panel``."""
-        from forecast.models.baselines import default_season
         from forecast.models.endemic_epidemic import EndemicEpidemic
         from forecast.models.glm import resolve_neighbours
+        from forecast.panel import default_season
 
         data = PanelData.from_panel(panel, freq=freq)
         borders = None
@@ -235,8 +236,14 @@ class ModelSpec:
         alias = self.options.get("alias", "")
         if "alias" in self.options and (not isinstance(alias, str) or not alias.strip()):
             raise ParameterError(f"model '{self.name}': alias must be a non-empty string, got {alias!r}")
+        options = dict(self.options)
+        members = options.get("members")
+        if self.name == "ensemble" and isinstance(members, list | tuple):
+            # Member specs become models here, above the ensemble module, so the
+            # ensemble never looks models up by name.
+            options["members"] = [make_model(m) for m in members]
         try:
-            return cls(**self.options)
+            return cls(**options)
         except TypeError as exc:  # e.g. an option of the wrong kind that the class did not check
             raise ParameterError(f"model '{self.name}': {exc}") from exc
 
@@ -318,7 +325,7 @@ def expand_ensembles(
                 "its members: ensemble(members=['hist_mean', 'glm_negbin'])"
             )
         if isinstance(model, Ensemble):
-            expanded.append(Ensemble(members=list(others), weights=model.weights, alias=model.alias))
+            expanded.append(Ensemble(members=[make_model(m) for m in others], weights=model.weights, alias=model.alias))
         else:
             spec = ModelSpec.parse(model) if isinstance(model, str) else model
             options = {key: value for key, value in spec.options.items() if key != "members"}
@@ -428,7 +435,7 @@ def forecast_panel(
     {'last': 8, 'zero': 8}
     >>> ff = forecast_panel(panel, "zero,last,ensemble", horizon=4, n_draws=100, progress=False)
     >>> ff.models, ff.meta["models"][-1]
-    (['zero', 'last', 'ensemble'], "Ensemble(members=['zero', 'last'], weights=None, alias='ensemble')")
+    (['zero', 'last', 'ensemble'], "ensemble(members=['zero', 'last'])")
     """
     from forecast.models.ensemble import Ensemble
 
@@ -462,7 +469,7 @@ def forecast_panel(
     result = ForecastFrame.concat(frames[id(m)] for m in built)
     result.meta.update(
         {
-            "models": [repr(m) for m in built],
+            "models": [m.spec() for m in built],
             "as_of": None if as_of is None else str(pd.Timestamp(as_of).date()),
             "last_ds": data.ds[-1],
             "freq": data.freq,

@@ -21,7 +21,7 @@ had a network still renders; only :func:`fetch_boundaries` downloads.
 The returned GeoDataFrame has columns ``unit_id`` and ``geometry`` (EPSG:4326),
 one row per unit, and records where it came from in
 ``frame.attrs["boundary_kind"]`` and ``frame.attrs["boundary_source"]``, which
-:mod:`forecast.maps` reads to label the map.
+:mod:`forecast.viz.maps` reads to label the map.
 """
 
 from __future__ import annotations
@@ -34,14 +34,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from forecast.data.download import DownloadSettings, download, request_json, write_download_sidecar
 from forecast.errors import DownloadError, InputError, ParameterError
 from forecast.files import read_sidecar, sha256_file
-from forecast.sources.fetch import DownloadSettings, download, request_json, write_download_sidecar
 
 if TYPE_CHECKING:  # geopandas is heavy; import it where boundaries are actually built
     import geopandas as gpd
 
-    from forecast.gazetteer import Gazetteer
+    from forecast.geo.gazetteer import Gazetteer
 
 logger = logging.getLogger(__name__)
 
@@ -90,9 +90,7 @@ class BoundaryFile:
     from_cache: bool
 
 
-def boundary_cache_path(
-    country: str = "AFG", level: int = 1, raw_dir: str | Path = "data/raw"
-) -> Path:
+def boundary_cache_path(country: str, level: int = 1, raw_dir: str | Path = "data/raw") -> Path:
     """Where the downloaded boundaries of ``country`` at admin ``level`` are kept.
 
     Examples
@@ -125,7 +123,7 @@ def _count_features(path: Path, url: str, hint: str) -> int:
 
 
 def fetch_boundaries(
-    country: str = "AFG",
+    country: str,
     level: int = 1,
     *,
     raw_dir: str | Path = "data/raw",
@@ -159,7 +157,7 @@ def fetch_boundaries(
     retries
         Attempts per request; network errors, timeouts and HTTP 5xx/408/429
         are retried with exponential ``backoff`` seconds, other HTTP 4xx is not
-        (the retry policy of :mod:`forecast.sources.fetch`).
+        (the retry policy of :mod:`forecast.data.download`).
     backoff
         First wait between attempts, in seconds.
     force
@@ -363,7 +361,7 @@ def gazetteer_label(gazetteer: Gazetteer) -> str:
 
 
 def load_boundaries(
-    country: str = "AFG",
+    country: str,
     path: str | Path | None = None,
     raw_dir: str | Path = "data/raw",
     *,
@@ -400,7 +398,7 @@ def load_boundaries(
         ``frame.attrs["boundary_kind"]``).
     """
     if gazetteer is None:
-        from forecast.gazetteer import Gazetteer
+        from forecast.geo.gazetteer import Gazetteer
 
         gazetteer = Gazetteer.load(country.upper())
     if path is not None:

@@ -31,9 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from forecast.errors import InputError, ParameterError
-from forecast.schema import DATE_PRECISIONS, EVENT_COLUMNS
-from forecast.sources.common import (
+from forecast.data.ingest import (
     IngestResult,
     ProviderFormat,
     check_unique_ids,
@@ -46,6 +44,8 @@ from forecast.sources.common import (
     resolve_country,
     staged_frame,
 )
+from forecast.errors import InputError, ParameterError
+from forecast.schema import DATE_PRECISIONS, EVENT_COLUMNS
 
 SOURCE = "csv"
 
@@ -225,7 +225,7 @@ def read_csv(path: str | Path, *, columns: Mapping[str, str] | None = None, **op
         Field -> column mapping for columns not named as the fields (see the module docstring).
     **options
         ``country``, ``actor``, ``start``, ``end``, ``unmatched``, ``gazetteer``,
-        ``boundaries``, ``aliases``: see :func:`forecast.sources.read_events`.
+        ``boundaries``, ``aliases``: see :func:`forecast.data.read_events`.
 
     Examples
     --------

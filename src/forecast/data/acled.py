@@ -25,8 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from forecast.errors import InputError
-from forecast.sources.common import (
+from forecast.data.ingest import (
     IngestResult,
     ProviderFormat,
     check_unique_ids,
@@ -39,6 +38,7 @@ from forecast.sources.common import (
     parse_numbers,
     staged_frame,
 )
+from forecast.errors import InputError
 
 SOURCE = "acled"
 
@@ -129,6 +129,6 @@ def read_acled(path: str | Path, **options: Any) -> IngestResult:
         The export CSV.
     **options
         ``country``, ``actor``, ``start``, ``end``, ``unmatched``, ``gazetteer``,
-        ``boundaries``, ``aliases``: see :func:`forecast.sources.read_events`.
+        ``boundaries``, ``aliases``: see :func:`forecast.data.read_events`.
     """
     return ingest(FORMAT, path, **options)

@@ -28,8 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from forecast.errors import InputError
-from forecast.sources.common import (
+from forecast.data.ingest import (
     IngestResult,
     ProviderFormat,
     check_unique_ids,
@@ -42,6 +41,7 @@ from forecast.sources.common import (
     staged_frame,
     strip_suffix,
 )
+from forecast.errors import InputError
 
 SOURCE = "ucdp"
 
@@ -146,7 +146,7 @@ def read_ucdp(path: str | Path, **options: Any) -> IngestResult:
         The GED release CSV (or a ``.zip`` holding only it).
     **options
         ``country``, ``actor``, ``start``, ``end``, ``unmatched``, ``gazetteer``,
-        ``boundaries``, ``aliases``: see :func:`forecast.sources.read_events`.
+        ``boundaries``, ``aliases``: see :func:`forecast.data.read_events`.
 
     Examples
     --------

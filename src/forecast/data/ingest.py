@@ -39,7 +39,7 @@ from forecast.errors import EmptyDataError, InputError, ParameterError, UnknownU
 from forecast.schema import EVENT_COLUMNS, EVENTS, validate
 
 if TYPE_CHECKING:  # pragma: no cover - imported lazily, the gazetteer pulls in geopandas
-    from forecast.gazetteer import Gazetteer
+    from forecast.geo.gazetteer import Gazetteer
 
 logger = _package_logger.getChild("sources")
 
@@ -789,7 +789,7 @@ def load_gazetteers(
     countries: list[str], given: Gazetteer | None, *, path: str, column: str | None, counts: pd.Series
 ) -> dict[str, Gazetteer]:
     """The gazetteer of each country in the data; error naming the countries without one."""
-    from forecast.gazetteer import Gazetteer
+    from forecast.geo.gazetteer import Gazetteer
 
     gazetteers: dict[str, Gazetteer] = {}
     if given is not None:
@@ -816,7 +816,7 @@ def check_country_has_gazetteer(iso3: str | None, given: Gazetteer | None) -> No
     """A country filter needs a gazetteer for that country (unless one is given)."""
     if iso3 is None:
         return
-    from forecast.gazetteer import Gazetteer
+    from forecast.geo.gazetteer import Gazetteer
 
     if given is not None:
         covered = given.country_iso3
@@ -827,7 +827,7 @@ def check_country_has_gazetteer(iso3: str | None, given: Gazetteer | None) -> No
     if iso3 not in available:
         raise ParameterError(
             f"--country {iso3}: no gazetteer for this country; available: {', '.join(available)} "
-            "(add one under src/forecast/gazetteer/ to read other countries)"
+            "(add one under src/forecast/geo/tables/ to read other countries)"
         )
 
 

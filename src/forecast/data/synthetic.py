@@ -28,12 +28,15 @@ import numpy as np
 import pandas as pd
 
 from forecast.checks import number
+from forecast.distributions import scipy_negbin
 from forecast.errors import ParameterError
-from forecast.gazetteer import Gazetteer
+from forecast.geo.gazetteer import Gazetteer
 from forecast.panel import period_range
 from forecast.schema import EVENT_COLUMNS, EVENTS, validate
 
 #: The label every synthetic product carries.
+#: The country the synthetic scenario is set in: its units, adjacency and geometry are real.
+SCENARIO_COUNTRY = "AFG"
 SYNTHETIC_LABEL = "synthetic"
 
 #: Default onsets, after the pattern of ISIS-K's strikes in 2021 (synthetic dates).
@@ -168,7 +171,7 @@ def generate_scenario(config: ScenarioConfig | None = None, **overrides) -> Scen
             raise ParameterError(f"unknown synthetic scenario parameter(s) {unknown}; valid: {sorted(fields)}")
         config = ScenarioConfig(**{**asdict(config), **overrides})
 
-    gazetteer = Gazetteer.load("AFG")
+    gazetteer = Gazetteer.load(SCENARIO_COUNTRY)
     units = gazetteer.unit_ids
     position = {unit: i for i, unit in enumerate(units)}
     stronghold = [_resolve(gazetteer, name, "stronghold") for name in config.stronghold]
@@ -236,7 +239,7 @@ def _simulate_counts(config, rng, units, position, stronghold, weeks, onsets, ga
         if size is None:
             counts[t] = rng.poisson(mu)
         else:
-            counts[t] = rng.negative_binomial(size, size / (size + mu))
+            counts[t] = rng.negative_binomial(*scipy_negbin(mu, size))
         previous = counts[t].astype(float)
     return counts, means
 
@@ -270,7 +273,7 @@ def _counts_to_events(config, rng, counts, units, weeks, gazetteer) -> pd.DataFr
             "source": SYNTHETIC_LABEL,
             "date": pd.to_datetime(dates[order]),
             "date_precision": "day",
-            "country_iso3": "AFG",
+            "country_iso3": SCENARIO_COUNTRY,
             "admin1_code": unit_ids[order],
             "admin1_name": names.reindex(unit_ids[order]).to_numpy(),
             "admin2_name": None,

@@ -17,7 +17,7 @@ many rows carry it and the closest known names.
 
 Examples
 --------
->>> from forecast.gazetteer import Gazetteer
+>>> from forecast.geo.gazetteer import Gazetteer
 >>> gaz = Gazetteer.load("AFG")
 >>> len(gaz.unit_ids)
 34
@@ -52,8 +52,8 @@ if TYPE_CHECKING:  # geopandas is slow to import; the CLI must start fast
 __all__ = ["Gazetteer", "normalise_name"]
 
 #: Where the fact tables live inside the installed package.
-DATA_PACKAGE = "forecast"
-DATA_DIR = "gazetteer"
+DATA_PACKAGE = "forecast.geo"
+DATA_DIR = "tables"
 
 UNIT_COLUMNS = [
     "unit_id",
@@ -369,7 +369,7 @@ class Gazetteer:
     # ----------------------------------------------------------------- construction
 
     @classmethod
-    def load(cls, country: str = "AFG") -> Gazetteer:
+    def load(cls, country: str) -> Gazetteer:
         """Load the shipped gazetteer of a country.
 
         Parameters
@@ -424,7 +424,7 @@ class Gazetteer:
 
         Examples
         --------
-        >>> gaz = Gazetteer.load().with_aliases({"Jalalabad area": "Nangarhar"})
+        >>> gaz = Gazetteer.load("AFG").with_aliases({"Jalalabad area": "Nangarhar"})
         >>> gaz.resolve("JALALABAD AREA")
         'AF-NAN'
         """
@@ -465,7 +465,7 @@ class Gazetteer:
 
         Examples
         --------
-        >>> Gazetteer.load().name_of("AF-NAN")
+        >>> Gazetteer.load("AFG").name_of("AF-NAN")
         'Nangarhar'
         """
         try:
@@ -485,7 +485,7 @@ class Gazetteer:
 
         Examples
         --------
-        >>> gaz = Gazetteer.load()
+        >>> gaz = Gazetteer.load("AFG")
         >>> [gaz.resolve(n) for n in ("Sar-e-Pul", "sari pul", "Sar-e Pol province", "Sarepul")]
         ['AF-SAR', 'AF-SAR', 'AF-SAR', 'AF-SAR']
         >>> gaz.resolve("Atlantis") is None, gaz.resolve(None) is None
@@ -507,7 +507,7 @@ class Gazetteer:
 
         Examples
         --------
-        >>> gaz = Gazetteer.load()
+        >>> gaz = Gazetteer.load("AFG")
         >>> gaz.resolve_names(pd.Series(["Hilmand", "Helmand", "Mordor"])).tolist()
         ['AF-HEL', 'AF-HEL', nan]
         """
@@ -525,7 +525,7 @@ class Gazetteer:
 
         Examples
         --------
-        >>> Gazetteer.load().closest("Nangahar")[0]
+        >>> Gazetteer.load("AFG").closest("Nangahar")[0]
         'Nangarhar'
         """
         key = normalise_name(str(name))
@@ -573,7 +573,7 @@ class Gazetteer:
 
         Examples
         --------
-        >>> gaz = Gazetteer.load()
+        >>> gaz = Gazetteer.load("AFG")
         >>> print(gaz.unknown_names_message(pd.Series(["Nangahar", "Nangahar", "Kabul"]),
         ...                                 path="events.csv", column="province"))
         ... # doctest: +NORMALIZE_WHITESPACE
@@ -613,7 +613,7 @@ class Gazetteer:
 
         Examples
         --------
-        >>> [Gazetteer.load().name_of(u) for u in Gazetteer.load().neighbours("AF-NAN")]
+        >>> [Gazetteer.load("AFG").name_of(u) for u in Gazetteer.load("AFG").neighbours("AF-NAN")]
         ['Kabul', 'Kunar', 'Laghman', 'Logar', 'Paktya']
         """
         self.name_of(unit_id)  # raises UnknownUnitError with a readable message
@@ -643,7 +643,7 @@ class Gazetteer:
 
         Examples
         --------
-        >>> W = Gazetteer.load().adjacency_matrix()
+        >>> W = Gazetteer.load("AFG").adjacency_matrix()
         >>> W.shape, bool((W == W.T).all()), int(W.trace())
         ((34, 34), True, 0)
         """
@@ -666,7 +666,7 @@ class Gazetteer:
 
         Examples
         --------
-        >>> gaz = Gazetteer.load()
+        >>> gaz = Gazetteer.load("AFG")
         >>> D = gaz.adjacency_order(["AF-NAN", "AF-KAB", "AF-HER"])
         >>> D[:2, :2].tolist()
         [[0.0, 1.0], [1.0, 0.0]]
@@ -684,7 +684,7 @@ class Gazetteer:
 
         Examples
         --------
-        >>> share = Gazetteer.load().population_fraction()
+        >>> share = Gazetteer.load("AFG").population_fraction()
         >>> round(float(share.sum()), 12), round(float(share["AF-KAB"]), 3)
         (1.0, 0.166)
         """

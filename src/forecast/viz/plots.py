@@ -11,14 +11,14 @@ say "SYNTHETIC" when the data are.
 Input tables are long and their columns named (see each function):
 
 - history: the panel, ``unit_id, ds, y``;
-- forecasts: a :class:`forecast.models.base.ForecastFrame` or its
+- forecasts: a :class:`forecast.models.frame.ForecastFrame` or its
   ``summary()`` (``unit_id, ds, step, model, q05, q25, q50, q75, q95``);
 - backtest scores: ``model, step`` and one column per score (``crps`` ...);
 - PIT values: ``model, pit``; interval coverage: ``model, level, coverage``;
 - spread indicators: ``ds`` and one column per indicator, alert periods as
   timestamps or ``ds, level``.
 
-Maps live in :mod:`forecast.maps` and share this style.
+Maps live in :mod:`forecast.viz.maps` and share this style.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from forecast.schema import ALERT_LEVELS
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from forecast.models.base import ForecastFrame
+    from forecast.models.frame import ForecastFrame
 
 __all__ = [
     "ALERT_COLOURS",
@@ -196,8 +196,8 @@ def data_caption(
 
     Examples
     --------
-    >>> data_caption(source="forecast.synthetic", actor="IS-K", period="2020 to 2021", synthetic=True)
-    'SYNTHETIC data, not real events. Source: forecast.synthetic. Actor: IS-K. Period: 2020 to 2021.'
+    >>> data_caption(source="forecast.data.synthetic", actor="IS-K", period="2020 to 2021", synthetic=True)
+    'SYNTHETIC data, not real events. Source: forecast.data.synthetic. Actor: IS-K. Period: 2020 to 2021.'
     """
     parts = []
     if synthetic:
@@ -358,7 +358,7 @@ def forecast_summary(
     Parameters
     ----------
     forecast
-        A :class:`~forecast.models.base.ForecastFrame`, or its ``summary()``
+        A :class:`~forecast.models.frame.ForecastFrame`, or its ``summary()``
         with at least ``unit_id, ds, q05, q25, q50, q75, q95``.
     model
         The model to keep; required when ``forecast`` holds several.
@@ -481,7 +481,7 @@ def fan_chart(
     history
         The panel: ``unit_id, ds, y`` (observed counts per period).
     forecast
-        A :class:`~forecast.models.base.ForecastFrame` or its summary
+        A :class:`~forecast.models.frame.ForecastFrame` or its summary
         (``unit_id, ds, step, model, q05, q25, q50, q75, q95``).
     unit_id
         The unit to draw.
@@ -503,7 +503,7 @@ def fan_chart(
     Examples
     --------
     >>> import numpy as np, pandas as pd
-    >>> from forecast.models.base import ForecastFrame
+    >>> from forecast.models.frame import ForecastFrame
     >>> weeks = pd.date_range("2021-01-04", periods=20, freq="W-MON")
     >>> history = pd.DataFrame({"unit_id": "AF-NAN", "ds": weeks, "y": np.arange(20) % 4})
     >>> future = pd.date_range(weeks[-1], periods=5, freq="W-MON")[1:]

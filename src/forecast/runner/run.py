@@ -16,7 +16,7 @@ reports::
 How a run goes, and why in this order:
 
 1. Parameters are checked against what each selected notebook declares
-   (:mod:`forecast.config`) before anything is written: a typo costs seconds.
+   (:mod:`forecast.runner.params`) before anything is written: a typo costs seconds.
 2. The reports dir is locked (``O_CREAT | O_EXCL`` file with pid, host, start
    time). A lock whose process is gone (killed run) is recovered with a warning.
 3. The run is built in ``runs/.tmp-<run-id>/`` and renamed to ``runs/<run-id>/``
@@ -58,9 +58,11 @@ from pathlib import Path
 from typing import Any
 
 from forecast import __version__
-from forecast import report as report_pages
 from forecast.checks import whole_number
-from forecast.config import (
+from forecast.errors import LockError, ParameterError, RunError
+from forecast.files import sha256_file, write_json_atomic, write_text_atomic
+from forecast.report import notebook as report_pages
+from forecast.runner.params import (
     DEFAULT_CONFIG,
     NotebookSpec,
     RunConfig,
@@ -68,8 +70,6 @@ from forecast.config import (
     notebook_spec,
     validate_parameters,
 )
-from forecast.errors import LockError, ParameterError, RunError
-from forecast.files import sha256_file, write_json_atomic, write_text_atomic
 
 try:  # POSIX: serialises lock take-over between processes; released by the kernel on death
     import fcntl
@@ -119,7 +119,7 @@ def find_project_root(start: str | Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if _looks_like_project(folder):
             return folder
-    package_root = Path(__file__).resolve().parents[2]
+    package_root = Path(__file__).resolve().parents[3]  # src/forecast/runner/run.py -> the project
     if _looks_like_project(package_root):
         return package_root
     raise ParameterError(
@@ -670,7 +670,7 @@ def _execute(
     from papermill.exceptions import PapermillExecutionError
 
     # papermill's own parameter inference cannot read annotations like `str | None`
-    # or None defaults and warns for each; forecast.config has already checked them.
+    # or None defaults and warns for each; forecast.runner.params has already checked them.
     papermill_logger = logging.getLogger("papermill")
     saved_level = papermill_logger.level
     papermill_logger.setLevel(logging.ERROR)

@@ -4,7 +4,7 @@ Both write provider-format files under ``data/raw/<source>/`` -- the files
 ``forecast ingest`` and the report runner read -- each with a provenance
 sidecar (URL without credentials, version, sha256, size, time, licence,
 attribution, rows, date range). The HTTP work (temporary names, resume,
-retries, timeouts) is :mod:`forecast.sources.fetch`.
+retries, timeouts) is :mod:`forecast.data.download`.
 
 UCDP
     ``fetch_ucdp("25.1")`` downloads the GED release zip (``ged251-csv.zip``),
@@ -38,11 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from forecast.checks import whole_number
-from forecast.citations import LICENCES, acled_citation, ucdp_citation
-from forecast.errors import DownloadError, EmptyDataError, InputError, ParameterError
-from forecast.files import atomic_path, read_sidecar, sha256_file, sidecar_path
-from forecast.provenance import csv_summary
-from forecast.sources.fetch import (
+from forecast.data.catalog import csv_summary
+from forecast.data.citations import LICENCES, acled_citation, ucdp_citation
+from forecast.data.download import (
     DownloadSettings,
     download,
     register_secret,
@@ -50,6 +48,8 @@ from forecast.sources.fetch import (
     safe_url,
     write_download_sidecar,
 )
+from forecast.errors import DownloadError, EmptyDataError, InputError, ParameterError
+from forecast.files import atomic_path, read_sidecar, sha256_file, sidecar_path
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +77,8 @@ ACLED_COLUMNS: tuple[str, ...] = (
 )
 
 try:  # The readers' own lists of what they cannot do without, when the readers are installed.
-    from forecast.sources.acled import REQUIRED_COLUMNS as ACLED_REQUIRED
-    from forecast.sources.ucdp import REQUIRED_COLUMNS as UCDP_REQUIRED
+    from forecast.data.acled import REQUIRED_COLUMNS as ACLED_REQUIRED
+    from forecast.data.ucdp import REQUIRED_COLUMNS as UCDP_REQUIRED
 except ImportError:  # pragma: no cover - readers are part of the package
     UCDP_REQUIRED = UCDP_GED_COLUMNS
     ACLED_REQUIRED = ACLED_COLUMNS
@@ -657,7 +657,7 @@ def fetch_acled(
     -----
     ACLED's terms forbid redistributing its data: the file stays in the user's
     ``data/raw/acled/``; reports show aggregates with the attribution and terms
-    notice of :func:`forecast.citations.acled_citation`.
+    notice of :func:`forecast.data.citations.acled_citation`.
     """
     if not country or not country.strip():
         raise ParameterError("--country is required for ACLED (e.g. --country Afghanistan)")

@@ -18,7 +18,7 @@ import pandas as pd
 
 from forecast.checks import date, frequency
 from forecast.errors import ParameterError
-from forecast.panel import build_panel, period_range, truncate
+from forecast.panel import build_panel, events_country, period_range, truncate
 
 #: An as-of date this long after the last event is refused: the gap would count as zero attacks.
 MAX_GAP_AFTER_DATA = pd.Timedelta(days=365)
@@ -51,7 +51,7 @@ class Dataset:
     input_sha256
         sha256 of the input file, or ``"synthetic:<seed>"``.
     scenario
-        The :class:`forecast.synthetic.Scenario` when synthetic (its ground truth).
+        The :class:`forecast.data.synthetic.Scenario` when synthetic (its ground truth).
     ingest_summary
         Rows read and dropped by reason (provider files only).
     """
@@ -69,6 +69,25 @@ class Dataset:
     scenario: Any = None
     ingest_summary: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    country: str | None = None
+
+    @property
+    def neighbours(self) -> dict[str, list[str]]:
+        """Each panel unit's adjacent units, from the country's gazetteer (``forecast_panel(neighbours=...)``).
+
+        Examples
+        --------
+        >>> data = load_dataset("synthetic", freq="MS", as_of="2021-12-31")
+        >>> sorted(data.neighbours["AF-KNR"])
+        ['AF-LAG', 'AF-NAN', 'AF-NUR']
+        """
+        from forecast.geo.gazetteer import Gazetteer
+
+        if self.country is None:
+            raise ParameterError("the dataset has no country, so no adjacency; load it with country='AFG' (or another)")
+        gazetteer = Gazetteer.load(self.country)
+        units = set(self.panel["unit_id"])
+        return {unit: [n for n in gazetteer.neighbours(unit) if n in units] for unit in sorted(units)}
 
     @property
     def caption(self) -> str:
@@ -88,7 +107,7 @@ class Dataset:
         For a downloaded file the provenance sidecar names the release, so the
         citation carries its version.
         """
-        from forecast.citations import citations_for, citations_for_file
+        from forecast.data.citations import citations_for, citations_for_file
 
         if self.events_path:
             lines = citations_for_file(self.events_path)
@@ -103,7 +122,7 @@ def panel_as_of(
     freq: str,
     as_of: pd.Timestamp | None = None,
     start: Any = None,
-    country: str | None = "AFG",
+    country: str | None = None,
     complete_until: pd.Timestamp | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Cut canonical events at the as-of date and count the complete periods into a panel.
@@ -161,7 +180,7 @@ def load_dataset(
     events_path: str | Path | None = None,
     *,
     actor: str | None = None,
-    country: str = "AFG",
+    country: str | None = None,
     freq: str = "W-MON",
     as_of: str | pd.Timestamp | None = None,
     start: str | None = None,
@@ -176,12 +195,13 @@ def load_dataset(
     ----------
     source
         ``synthetic`` (the embedded scenario) or a provider format accepted by
-        :func:`forecast.sources.read_events` (``ucdp``, ``acled``, ``gtd``,
+        :func:`forecast.data.read_events` (``ucdp``, ``acled``, ``gtd``,
         ``csv``, ``canonical``).
     events_path
         The provider's file; required unless ``source`` is ``synthetic``.
     actor, country, columns, unmatched
-        Passed to the reader (see :func:`forecast.sources.read_events`).
+        Passed to the reader (see :func:`forecast.data.read_events`).
+        ``country`` None: the one country the events are from.
     freq
         Panel frequency, ``W-MON`` or ``MS``.
     as_of
@@ -190,7 +210,7 @@ def load_dataset(
     start
         First date of the panel (default: the first event).
     synthetic
-        Overrides of :class:`forecast.synthetic.ScenarioConfig` for the synthetic source.
+        Overrides of :class:`forecast.data.synthetic.ScenarioConfig` for the synthetic source.
     seed
         Seed of the synthetic scenario (shortcut for ``synthetic={"seed": ...}``).
 
@@ -201,6 +221,10 @@ def load_dataset(
     (True, 34, '2021-12-01')
     """
     frequency(freq)
+    if country is not None:
+        from forecast.data.ingest import resolve_country
+
+        country = resolve_country(country)
     if source not in DATASET_SOURCES:
         raise ParameterError(f"source '{source}' is not known; use one of {', '.join(DATASET_SOURCES)}")
     as_of_ts = date(as_of, "as_of") if as_of not in (None, "") else None
@@ -208,7 +232,7 @@ def load_dataset(
     scenario = None
     summary: dict[str, Any] = {}
     if source == "synthetic":
-        from forecast.synthetic import generate_scenario
+        from forecast.data.synthetic import generate_scenario
 
         overrides = dict(synthetic or {})
         if seed is not None:
@@ -223,8 +247,8 @@ def load_dataset(
     else:
         if not events_path:
             raise ParameterError(f"source '{source}' needs an events file; pass events_path (or --events PATH)")
+        from forecast.data import read_events
         from forecast.files import sha256_file
-        from forecast.sources import read_events
 
         result = read_events(
             source, events_path, country=country, actor=actor, columns=columns, unmatched=unmatched
@@ -238,11 +262,14 @@ def load_dataset(
         panel_start = start
         panel_end = None  # the data end with their last event
 
+    if country is None:
+        country = events_country(events)
     events, panel, notes = panel_as_of(
         events, freq=freq, as_of=as_of_ts, start=panel_start, country=country,
         complete_until=panel_end,
     )
     return Dataset(
+        country=country,
         events=events,
         panel=panel,
         source=source,

@@ -28,8 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from forecast.errors import InputError
-from forecast.sources.common import (
+from forecast.data.ingest import (
     IngestResult,
     ProviderFormat,
     check_unique_ids,
@@ -41,6 +40,7 @@ from forecast.sources.common import (
     parse_numbers,
     staged_frame,
 )
+from forecast.errors import InputError
 
 SOURCE = "gtd"
 
@@ -164,6 +164,6 @@ def read_gtd(path: str | Path, **options: Any) -> IngestResult:
         ``globalterrorismdb_*.csv`` or ``.xlsx``.
     **options
         ``country``, ``actor``, ``start``, ``end``, ``unmatched``, ``gazetteer``,
-        ``boundaries``, ``aliases``: see :func:`forecast.sources.read_events`.
+        ``boundaries``, ``aliases``: see :func:`forecast.data.read_events`.
     """
     return ingest(FORMAT, path, **options)

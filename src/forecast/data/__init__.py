@@ -1,12 +1,12 @@
 """Event readers: one provider's file in, the canonical event table out.
 
->>> from forecast.sources import read_events
+>>> from forecast.data import read_events
 >>> result = read_events("ucdp", "GEDEvent_v25_1.csv", country="AFG", actor="^IS$")  # doctest: +SKIP
 >>> print(result.summary())  # doctest: +SKIP
 
 Every reader returns an :class:`IngestResult` whose ``events`` are validated
 against :data:`forecast.schema.EVENTS`. The shared steps (reading, filters,
-gazetteer matching, validation) live in :mod:`forecast.sources.common`; each
+gazetteer matching, validation) live in :mod:`forecast.data.ingest`; each
 provider module only maps its columns.
 """
 
@@ -16,15 +16,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from forecast.data.acled import read_acled
+from forecast.data.csv import ingest_canonical, read_canonical, read_csv
+from forecast.data.gtd import read_gtd
+from forecast.data.ingest import DROP_REASONS, IngestResult
+from forecast.data.ucdp import read_ucdp
 from forecast.errors import ParameterError
-from forecast.sources.acled import read_acled
-from forecast.sources.common import DROP_REASONS, IngestResult
-from forecast.sources.csv import ingest_canonical, read_canonical, read_csv
-from forecast.sources.gtd import read_gtd
-from forecast.sources.ucdp import read_ucdp
 
 if TYPE_CHECKING:  # pragma: no cover
-    from forecast.gazetteer import Gazetteer
+    from forecast.geo.gazetteer import Gazetteer
 
 #: ``source`` name -> reader.
 READERS: dict[str, Callable[..., IngestResult]] = {

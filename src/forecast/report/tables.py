@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from forecast.dataset import Dataset
-from forecast.gazetteer import Gazetteer
+from forecast.data.dataset import Dataset
+from forecast.geo.gazetteer import Gazetteer
 
 
 def coverage_table(data: Dataset) -> pd.DataFrame:
@@ -52,7 +52,7 @@ def events_by_unit(data: Dataset, gazetteer: Gazetteer | None = None, recent_per
 
     Sorted by total events, most first; every province of the panel appears.
     """
-    gazetteer = gazetteer or Gazetteer.load("AFG")
+    gazetteer = gazetteer or Gazetteer.load(data.country)
     panel = data.panel
     last = panel["ds"].drop_duplicates().nlargest(recent_periods)
     table = (
@@ -100,15 +100,15 @@ def caveats(data: Dataset) -> list[str]:
 
 def forecast_table(
     forecast,
-    model: str | None = None,
-    gazetteer: Gazetteer | None = None,
+    model: str | None,
+    gazetteer: Gazetteer,
 ) -> pd.DataFrame:
     """Next-periods summary per province from one model's forecast.
 
     Parameters
     ----------
     forecast
-        A :class:`forecast.models.base.ForecastFrame`.
+        A :class:`forecast.models.frame.ForecastFrame`.
     model
         Model alias to report; default the last model in the frame (the
         ensemble when the run has one).
@@ -124,7 +124,6 @@ def forecast_table(
         (90 % interval of step 1), ``p_ge_1_last`` (P(Y >= 1) in the last step),
         and ``fallback`` when the model fell back for that province.
     """
-    gazetteer = gazetteer or Gazetteer.load("AFG")
     model = model or forecast.models[-1]
     summary = forecast.summary(levels=(0.05, 0.5, 0.95), exceed=(1,))
     summary = summary[summary["model"] == model]

@@ -83,12 +83,13 @@ import scoringrules as sr
 from scipy import stats
 
 from forecast.checks import date, fraction, frequency, number, whole_number
+from forecast.distributions import scipy_negbin
 from forecast.errors import ForecastError, InputError, ModelError, ParameterError
-from forecast.models.base import DEFAULT_DRAWS, ForecastFrame, quantile_column
-from forecast.models.baselines import CountModel, Neighbours, PanelData
+from forecast.models.base import CountModel, Neighbours
 from forecast.models.ensemble import weights_from_scores
+from forecast.models.frame import DEFAULT_DRAWS, ForecastFrame, quantile_column
 from forecast.models.registry import ModelSpec, expand_ensembles, make_model, parse_model_list
-from forecast.panel import truncate
+from forecast.panel import PanelData, truncate
 from forecast.parallel import get_executor, run_tasks
 
 __all__ = [
@@ -200,8 +201,7 @@ def score_forecasts(
     negbin = (family == "negbin") & finite_mu & np.isfinite(size) & (size > 0)
     exact = poisson | negbin
     sampled = ~exact
-    # scipy's negative binomial: n = size, p = size / (size + mu).
-    nb_n, nb_p = size[negbin], size[negbin] / (size[negbin] + mu[negbin])
+    nb_n, nb_p = scipy_negbin(mu[negbin], size[negbin])
 
     def exact_values(poisson_fn: Any, negbin_fn: Any, fill: np.ndarray) -> np.ndarray:
         out = fill.copy()

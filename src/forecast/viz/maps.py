@@ -1,14 +1,14 @@
 """Maps of provinces: rates, alert levels, exceedance probabilities, imported shares.
 
 :func:`choropleth` is the one map function; the others prepare a value per
-unit and call it. Boundaries come from :func:`forecast.boundaries.load_boundaries`
+unit and call it. Boundaries come from :func:`forecast.geo.boundaries.load_boundaries`
 (user file, cached geoBoundaries download, or the schematic fallback); a map
 drawn on the schematic says so on the map and in its caption. Every unit is
 one :class:`~matplotlib.patches.PathPatch` whose gid is its ``unit_id``, and
 every stronghold arrow has gid ``"arrow:<unit_id>"``, so figures can be
 checked and SVG exports styled by unit.
 
-Maps share the style and labelling of :mod:`forecast.plots`.
+Maps share the style and labelling of :mod:`forecast.viz.plots`.
 """
 
 from __future__ import annotations
@@ -26,17 +26,24 @@ from matplotlib.patches import FancyArrowPatch, Patch, PathPatch
 from matplotlib.path import Path as MplPath
 from matplotlib.ticker import PercentFormatter
 
-from forecast.boundaries import SCHEMATIC, SCHEMATIC_NOTE, schematic_boundaries
 from forecast.errors import InputError, ParameterError
-from forecast.plots import ALERT_COLOURS, OKABE_ITO, finish_figure, new_figure, period_label, styled
+from forecast.geo.boundaries import SCHEMATIC, SCHEMATIC_NOTE, schematic_boundaries
 from forecast.schema import ALERT_LEVELS
+from forecast.viz.plots import (
+    ALERT_COLOURS,
+    OKABE_ITO,
+    finish_figure,
+    new_figure,
+    period_label,
+    styled,
+)
 
 if TYPE_CHECKING:
     import geopandas as gpd
     from matplotlib.axes import Axes
 
-    from forecast.gazetteer import Gazetteer
-    from forecast.models.base import ForecastFrame
+    from forecast.geo.gazetteer import Gazetteer
+    from forecast.models.frame import ForecastFrame
 
 __all__ = [
     "alert_level_map",
@@ -106,7 +113,7 @@ def _boundaries_or_schematic(
             if gazetteer is None:
                 raise ParameterError(
                     "boundaries have no 'unit_id' column; load them with "
-                    "forecast.boundaries.load_boundaries, or pass gazetteer= to match names"
+                    "forecast.geo.boundaries.load_boundaries, or pass gazetteer= to match names"
                 )
             matched = gazetteer.match_boundaries(boundaries)
             matched.attrs.update(boundaries.attrs)
@@ -114,7 +121,7 @@ def _boundaries_or_schematic(
         return boundaries
     if gazetteer is None:
         raise ParameterError(
-            "a map needs boundaries= (from forecast.boundaries.load_boundaries) or gazetteer= "
+            "a map needs boundaries= (from forecast.geo.boundaries.load_boundaries) or gazetteer= "
             "(to draw the schematic layout)"
         )
     return schematic_boundaries(gazetteer)
@@ -363,7 +370,7 @@ def choropleth(
         a colorbar) or, with ``categories``, category labels. Units with no
         value are drawn light grey and listed as "no data".
     boundaries
-        ``unit_id, geometry`` from :func:`forecast.boundaries.load_boundaries`
+        ``unit_id, geometry`` from :func:`forecast.geo.boundaries.load_boundaries`
         (or any frame with a name column when ``gazetteer`` is given). ``None``
         draws the schematic layout from ``gazetteer``.
     gazetteer
@@ -386,7 +393,7 @@ def choropleth(
     label_units
         Write each unit's name on the map.
     title, source, actor, period, synthetic, caption
-        Labelling (see :func:`forecast.plots.finish_figure`).
+        Labelling (see :func:`forecast.viz.plots.finish_figure`).
 
     Returns
     -------
@@ -535,7 +542,7 @@ def alert_level_map(
         The alarm table: ``unit_id, level`` with levels from
         :data:`forecast.schema.ALERT_LEVELS`; optional ``ds`` (the latest
         period is drawn when several are present). ``WarningResult.units``
-        and ``AlarmHistory.series()`` of :mod:`forecast.warning` fit.
+        and ``AlarmHistory.series()`` of :mod:`forecast.alarms.warning` fit.
     stronghold
         Stronghold unit ids, hatched (the warning rules give them no level).
     boundaries, gazetteer, events, label_units, title, source, actor, period, synthetic, caption
@@ -634,7 +641,7 @@ def exceedance_map(
     Parameters
     ----------
     forecast
-        A :class:`~forecast.models.base.ForecastFrame` or its summary with
+        A :class:`~forecast.models.frame.ForecastFrame` or its summary with
         ``unit_id, p_ge_<k>`` (and ``step, ds, model`` when present).
     boundaries
         As in :func:`choropleth`.
@@ -711,7 +718,7 @@ def imported_share_map(
     label_top
         Label this many receiving units with the largest share (name, share, interval).
     title, source, actor, period, synthetic, caption
-        Labelling (see :func:`forecast.plots.finish_figure`).
+        Labelling (see :func:`forecast.viz.plots.finish_figure`).
 
     Returns
     -------

@@ -5,14 +5,14 @@ Two audiences use this module.
 Notebooks (display helpers; every string from data is escaped, so an actor
 called ``<script>alert(1)</script>`` shows as text)::
 
-    from forecast.report import show_alert_table, show_figure, show_table, write_alerts
+    from forecast.report.notebook import show_alert_table, show_figure, show_table, write_alerts
 
     summary = write_alerts(alarms, output_dir)   # alerts.json for the run's manifest
     show_alert_table(alarms)                     # <table class="alert-table">, first
     show_figure(fan_chart)                       # embedded PNG, shown once
     show_table(scores, caption="Backtest scores")
 
-The runner (:mod:`forecast.runner`): :func:`export_html` turns an executed
+The runner (:mod:`forecast.runner.run`): :func:`export_html` turns an executed
 notebook into a self-contained page without code (no input cells, no prompts,
 stderr and warnings stripped, figures embedded, no external scripts) under a
 header naming the data source, actor filter, as-of date and a SYNTHETIC DATA
@@ -206,7 +206,7 @@ def show_text(text: str) -> None:
 def show_figure(figure: Any, *, dpi: int = 110) -> None:
     """Display a matplotlib figure once, as an embedded PNG, and close it.
 
-    Figures from :mod:`forecast.plots` and :mod:`forecast.maps` are returned,
+    Figures from :mod:`forecast.viz.plots` and :mod:`forecast.viz.maps` are returned,
     not shown; displaying them this way works under any matplotlib backend and
     closing them stops the inline backend from showing them a second time.
     """
@@ -511,7 +511,7 @@ def export_html(executed: str | Path, destination: str | Path, *, title: str, he
     strip_for_report(notebook)
     # nbconvert warns about images without alt text on every figure; reports
     # are read by people, and cron should mail errors only, so keep it quiet.
-    quiet_log = logging.getLogger("forecast.report.nbconvert")
+    quiet_log = logging.getLogger("forecast.report.notebook.nbconvert")
     quiet_log.setLevel(logging.ERROR)
     exporter = HTMLExporter(
         log=quiet_log,

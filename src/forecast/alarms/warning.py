@@ -56,7 +56,7 @@ The defaults were chosen from the evaluation in ``bench/bench_alarms.py``
 
 Examples
 --------
->>> from forecast.synthetic import generate_scenario
+>>> from forecast.data.synthetic import generate_scenario
 >>> s = generate_scenario(seed=2, start="2019-01-07", end="2021-12-27", spread={"Kunduz": "2021-09-06"})
 >>> result = evaluate_warnings(s.counts[["unit_id", "ds", "y"]], "2021-10-04", "Nangarhar", spillover=False)
 >>> result.units.set_index("name").loc["Kunduz", "level"] in ("warning", "alert")
@@ -80,9 +80,10 @@ import pandas as pd
 from scipy import stats
 
 from forecast.checks import fraction, number, whole_number
+from forecast.distributions import count_sf, moment_size
 from forecast.errors import EmptyDataError, ForecastError, InputError, ParameterError
-from forecast.gazetteer import Gazetteer
-from forecast.models.baselines import PanelData
+from forecast.geo.gazetteer import Gazetteer
+from forecast.panel import PanelData
 from forecast.schema import ALARMS, ALERT_LEVELS, validate
 from forecast.spread import (
     Spillover,
@@ -354,28 +355,11 @@ def in_control(
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = total / n
         variance = np.where(n > 1, (squares - n * mean**2) / (n - 1), mean)
-        size = np.where((variance > mean) & (mean > 0), mean**2 / (variance - mean), np.inf)
+        size = moment_size(mean, variance)
         mean = (total + prior_events) / n
     mean = np.where(ok, mean, np.nan)
     size = np.where(ok, size, np.nan)
     return mean, size
-
-
-def count_sf(k: np.ndarray, mean: np.ndarray, size: np.ndarray) -> np.ndarray:
-    """``P(Y >= k)`` for a negative binomial (Poisson where ``size`` is infinite).
-
-    Examples
-    --------
-    >>> count_sf(np.array([0, 1, 2]), np.array([1.0, 1.0, 1.0]), np.array([np.inf, np.inf, 1.0])).round(3).tolist()
-    [1.0, 0.632, 0.25]
-    """
-    k, mean, size = np.broadcast_arrays(np.asarray(k, float), np.asarray(mean, float), np.asarray(size, float))
-    out = np.full(k.shape, np.nan)
-    poisson = np.isfinite(mean) & ~np.isfinite(size)
-    negbin = np.isfinite(mean) & np.isfinite(size)
-    out[poisson] = stats.poisson.sf(k[poisson] - 1, mean[poisson])
-    out[negbin] = stats.nbinom.sf(k[negbin] - 1, size[negbin], size[negbin] / (size[negbin] + mean[negbin]))
-    return np.where(k <= 0, 1.0, out)
 
 
 def _rolling_sum(y: np.ndarray, window: int) -> np.ndarray:
@@ -581,13 +565,13 @@ class Exceedance(AlarmRule):
     Parameters
     ----------
     data
-        The panel (validated :class:`~forecast.models.baselines.PanelData`).
+        The panel (validated :class:`~forecast.panel.PanelData`).
     config
         Thresholds.
     in_control
         The in-control forecasts (built from ``data`` when None).
     forecasts
-        Optional :class:`~forecast.models.base.ForecastFrame` (e.g. from
+        Optional :class:`~forecast.models.frame.ForecastFrame` (e.g. from
         :func:`forecast.models.registry.forecast_panel` with ``as_of`` the
         period before the last) whose step-1 draws for the last period replace
         the in-control forecast there: ``P(Y >= y)`` is then the share of draws
@@ -1123,7 +1107,7 @@ def alarm_history(
 
     Examples
     --------
-    >>> from forecast.synthetic import generate_scenario
+    >>> from forecast.data.synthetic import generate_scenario
     >>> s = generate_scenario(seed=4, start="2019-01-07", end="2021-12-27", spread={"Kunduz": "2021-06-07"})
     >>> h = alarm_history(s.counts[["unit_id", "ds", "y"]], s.stronghold, rules=("cusum",))
     >>> kdz = h.units.index("AF-KDZ")
@@ -1387,7 +1371,7 @@ def evaluate_warnings(
     gazetteer
         Names, adjacency and centroids (default: the units' country).
     forecasts
-        Optional :class:`~forecast.models.base.ForecastFrame` for the
+        Optional :class:`~forecast.models.frame.ForecastFrame` for the
         exceedance rule (see :class:`Exceedance`).
     spillover
         Fit the spread model for the imported-risk rule (about a second);
@@ -1577,11 +1561,11 @@ def warn_events(
         No events.
     ParameterError
         ``as_of`` before the first event or more than a year after the last
-        (both dates named; see :func:`forecast.dataset.panel_as_of`), an
+        (both dates named; see :func:`forecast.data.dataset.panel_as_of`), an
         unknown frequency or stronghold name.
     """
     from forecast.checks import date, frequency
-    from forecast.dataset import panel_as_of
+    from forecast.data.dataset import panel_as_of
 
     frequency(freq)
     as_of = date(as_of, "--as-of")
@@ -1754,7 +1738,7 @@ def skill_scenarios(
     For each seed, ``targets`` provinces outside the stronghold are drawn at
     random, each with an onset week drawn uniformly between ``onsets``
     (late enough that 12 weeks after it are observed), and
-    :func:`forecast.synthetic.generate_scenario` simulates ``start`` to
+    :func:`forecast.data.synthetic.generate_scenario` simulates ``start`` to
     ``end`` with those onsets. ``targets=0`` gives scenarios without spread.
 
     Parameters
@@ -1764,16 +1748,16 @@ def skill_scenarios(
     targets, onsets, start, end
         The design.
     **scenario_options
-        Other :class:`forecast.synthetic.ScenarioConfig` fields, e.g.
+        Other :class:`forecast.data.synthetic.ScenarioConfig` fields, e.g.
         ``spread_rate=0.4, import_strength=0.1`` (the defaults).
 
     Yields
     ------
-    forecast.synthetic.Scenario
+    forecast.data.synthetic.Scenario
     """
-    from forecast.synthetic import ScenarioConfig, generate_scenario
+    from forecast.data.synthetic import SCENARIO_COUNTRY, ScenarioConfig, generate_scenario
 
-    gazetteer = Gazetteer.load("AFG")
+    gazetteer = Gazetteer.load(SCENARIO_COUNTRY)
     stronghold_names = scenario_options.get("stronghold", ScenarioConfig().stronghold)
     stronghold = {gazetteer.resolve(n) for n in stronghold_names}
     candidates = [u for u in gazetteer.unit_ids if u not in stronghold]
@@ -1820,7 +1804,7 @@ def evaluate_alarm_skill(
     Parameters
     ----------
     scenarios
-        :class:`forecast.synthetic.Scenario` objects (e.g. from :func:`skill_scenarios`).
+        :class:`forecast.data.synthetic.Scenario` objects (e.g. from :func:`skill_scenarios`).
     config
         Thresholds (default :class:`WarningConfig`).
     rules, imported_every
@@ -1837,8 +1821,10 @@ def evaluate_alarm_skill(
     >>> sorted(result.summary["alarm"])
     ['alert', 'cusum', 'emergence', 'exceedance', 'warning', 'watch']
     """
+    from forecast.data.synthetic import SCENARIO_COUNTRY
+
     config = config or WarningConfig()
-    gazetteer = Gazetteer.load("AFG")
+    gazetteer = Gazetteer.load(SCENARIO_COUNTRY)  # the skill scenarios are synthetic
     detections, false_alarms, strength = [], [], []
     for scenario in scenarios:
         panel = scenario.counts[["unit_id", "ds", "y"]]

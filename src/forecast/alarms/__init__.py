@@ -1,0 +1,1 @@
+"""Early warning: alarm rules with reasons, levels per unit, and the measured skill of each rule."""

@@ -1,0 +1,1 @@
+"""Forecast evaluation: rolling-origin backtests with proper scores, skill and ensemble weights."""

@@ -1,0 +1,1 @@
+"""Places: the units of a country (gazetteer: codes, names, aliases, adjacency, population) and their boundaries."""

@@ -1,0 +1,1 @@
+"""Report runs: parameters (:mod:`.params`), papermill execution, publishing, locking and scheduling (:mod:`.run`)."""

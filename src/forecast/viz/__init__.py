@@ -1,0 +1,1 @@
+"""Figures: functions take data and return a :class:`matplotlib.figure.Figure`; maps in :mod:`.maps`."""
