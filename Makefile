@@ -34,8 +34,8 @@ test: $(STAMP) ## Run the whole test suite (slow tests included)
 test-fast: $(STAMP) ## Run the tests not marked slow
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-lint: $(STAMP) ## Check style with ruff
-	$(BIN)/ruff check src tests scripts bench
+lint: $(STAMP) ## Check style with ruff (the notebooks included)
+	$(BIN)/ruff check src tests scripts bench docs notebooks
 
 # The peers of the benchmark (statsforecast) need pandas < 3, so benchmarks get
 # their own environment and never change the one the tests run in.

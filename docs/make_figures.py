@@ -186,7 +186,7 @@ def main(out: Path, boundaries_path: Path | None) -> list[Path]:
             scored[["model", "pit"]], caption=backtest_note, **LABELS
         ),
         "coverage": plots.coverage_plot(coverage, caption=backtest_note, **LABELS),
-        "spread_indicators": plots.spread_indicators(
+        "spread_indicators": plots.spread_indicator_chart(
             indicators,
             alert_periods,
             thresholds={"share_outside_stronghold": 0.55},

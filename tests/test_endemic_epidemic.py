@@ -10,11 +10,11 @@ import pytest
 from scipy import stats
 
 from forecast.errors import ConvergenceError, ForecastError, InputError, ModelError
+from forecast.geo.adjacency import adjacency_order
 from forecast.models.endemic_epidemic import (
     ComponentTerms,
     EndemicEpidemic,
     EndemicEpidemicConfig,
-    adjacency_order,
     read_surveillance_csvs,
 )
 

@@ -406,11 +406,3 @@ def test_assign_points_edge_cases(gaz: Gazetteer, provinces) -> None:
     with pytest.raises(ParameterError, match="pair up"):
         gaz.assign_points([34.0, 35.0], [70.0], provinces)
 
-
-def test_doc_examples_run() -> None:
-    import doctest
-
-    import forecast.geo.gazetteer as module
-
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0 and result.attempted > 10

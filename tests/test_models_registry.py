@@ -239,3 +239,31 @@ def test_make_model_accepts_instances():
     assert make_model(model) is model
     with pytest.raises(ParameterError):
         make_model(42)
+
+
+# ------------------------------------------- the contract, for every registered model
+@pytest.fixture(scope="module")
+def contract_panel() -> pd.DataFrame:
+    y = np.random.default_rng(11).negative_binomial(3, 0.4, size=(3, 120))
+    return PanelData.from_counts(y, units=["A", "B", "C"], start="2019-01-07").to_frame()
+
+
+@pytest.mark.parametrize("name", available_models())
+def test_every_registered_model_keeps_the_forecast_contract(name, contract_panel):
+    """Whatever is added to the registry is checked here without editing this test."""
+    neighbours = {"A": ["B"], "B": ["A", "C"], "C": ["B"]}
+    models = ["zero", "last", "ensemble"] if name == "ensemble" else [name]
+    first = forecast_panel(contract_panel, models, 3, n_draws=50, seed=5, neighbours=neighbours, progress=False)
+    again = forecast_panel(contract_panel, models, 3, n_draws=50, seed=5, neighbours=neighbours, progress=False)
+    ff = first.select(first.index["model"] == name)
+    assert len(ff.index) == 3 * 3 and ff.draws.shape == (9, 50)
+    assert ff.draws.dtype == np.int64 and ff.draws.min() >= 0
+    last = pd.Timestamp(contract_panel["ds"].max())
+    assert sorted(ff.index["ds"].unique()) == list(pd.date_range(last, periods=4, freq="W-MON")[1:])
+    assert sorted(ff.index["step"].unique()) == [1, 2, 3]
+    np.testing.assert_array_equal(first.draws, again.draws)  # the seed decides the draws
+    summary = ff.summary()
+    assert np.isfinite(summary[["mean", "q05", "q50", "q95", "p_ge_1"]].to_numpy()).all()
+    # A model's spec rebuilds the same model.
+    model = make_model(name)
+    assert make_model(model.spec()) == model

@@ -74,3 +74,17 @@ def test_library_face_names_resolve_lazily_to_their_one_home():
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "[]"
+
+
+def test_lint_is_clean_notebooks_included():
+    """``make lint`` in the suite: style problems fail CI, not a later review."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "src", "tests", "scripts", "bench", "docs", "notebooks"],
+        cwd=root, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]

@@ -336,7 +336,7 @@ def test_spread_indicators_shades_merged_alert_periods(indicators: pd.DataFrame)
             "level": ["warning", "warning", "alert", "watch", "none", "alert"],
         }
     )
-    fig = plots.spread_indicators(indicators, alerts, thresholds={"active_units": 6}, **LABELS)
+    fig = plots.spread_indicator_chart(indicators, alerts, thresholds={"active_units": 6}, **LABELS)
     render(fig)
     assert len(fig.axes) == 2  # the text column is not an indicator
     assert [ax.get_ylabel() for ax in fig.axes] == ["active units", "share outside stronghold"]
@@ -355,7 +355,7 @@ def test_spread_indicators_from_a_list_of_periods_and_long_table(indicators: pd.
     long = indicators.drop(columns="label").melt(
         id_vars="ds", var_name="indicator", value_name="value"
     )
-    fig = plots.spread_indicators(long, list(WEEKS[[3, 4, 10]]), columns=["active_units"])
+    fig = plots.spread_indicator_chart(long, list(WEEKS[[3, 4, 10]]), columns=["active_units"])
     render(fig)
     (ax,) = fig.axes
     assert len(ax.patches) == 2
@@ -363,7 +363,7 @@ def test_spread_indicators_from_a_list_of_periods_and_long_table(indicators: pd.
 
 
 def test_spread_indicators_without_alerts(indicators: pd.DataFrame) -> None:
-    fig = plots.spread_indicators(indicators)
+    fig = plots.spread_indicator_chart(indicators)
     assert all(len(ax.patches) == 0 for ax in fig.axes)
     assert fig.legends == []
     assert "No alert periods" in caption(fig)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import doctest
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-import forecast.spread
 from forecast.data.synthetic import generate_scenario
 from forecast.errors import EmptyDataError, ParameterError
 from forecast.geo.gazetteer import Gazetteer
@@ -196,10 +194,6 @@ def test_spillover_share_without_stronghold_events_is_unavailable():
     assert not result.available and "no events" in result.note
     assert result.units.empty
 
-
-def test_module_examples():
-    failures, _ = doctest.testmod(forecast.spread, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert failures == 0
 
 
 def test_attribution_table_parts_add_up_and_intervals_bracket_the_share():

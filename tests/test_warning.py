@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 import math
 
@@ -13,7 +12,6 @@ import pytest
 from scipy import stats
 from scipy.stats import binom
 
-import forecast.alarms.warning
 from forecast.alarms.warning import (
     ALERT,
     NONE,
@@ -349,11 +347,6 @@ def test_alarm_skill_file_has_the_figures_reports_show():
     assert round(warning["detected_8"] * warning["targets"]) >= binom.ppf(0.01, warning["targets"], 0.8)
     assert warning["false_alarms_per_unit_year"] <= 0.2
 
-
-@pytest.mark.slow
-def test_module_examples():
-    failures, _ = doctest.testmod(forecast.alarms.warning, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert failures == 0
 
 
 def test_skill_table_lists_levels_and_rules_with_committed_figures():

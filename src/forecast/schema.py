@@ -115,12 +115,6 @@ ALARMS = pa.DataFrameSchema(
 )
 
 
-def empty_events() -> pd.DataFrame:
-    """An empty, valid canonical event table."""
-    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in EVENT_COLUMNS})
-    return validate(frame, EVENTS)
-
-
 def validate(frame: pd.DataFrame, schema: pa.DataFrameSchema, *, path: str | None = None) -> pd.DataFrame:
     """Validate ``frame`` against ``schema``; on failure raise a one-line :class:`InputError`.
 

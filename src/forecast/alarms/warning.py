@@ -4,7 +4,7 @@ Five rule families look at each unit outside the stronghold. Each is one
 class computing one statistic for every period from data known before it
 (results as attributes, as in esda), so the same code answers "what fires as
 of today?" (:func:`evaluate_warnings`) and "how well would the rules have
-done?" (:func:`alarm_history`, :func:`skill_scores`).
+done?" (:func:`alarm_history`, :func:`detection_scores`).
 
 ===============  =================================================================  ==========
 family           statistic and threshold                                            level
@@ -115,7 +115,7 @@ __all__ = [
     "in_control",
     "evaluate_alarm_skill",
     "skill_scenarios",
-    "skill_scores",
+    "detection_scores",
     "summarise_skill",
     "warn_events",
     "warn_schema",
@@ -1582,7 +1582,7 @@ def warn_events(
 
 
 # ------------------------------------------------------------------- skill
-def skill_scores(
+def detection_scores(
     history: AlarmHistory,
     truth: pd.DataFrame,
     *,
@@ -1703,7 +1703,7 @@ def summarise_skill(
         detected), ``false_alarms_per_unit_year`` (alarm periods),
         ``false_episodes_per_unit_year`` (alarm onsets) and
         ``false_alarms_<group>`` per unit-year for each group of
-        :func:`skill_scores`.
+        :func:`detection_scores`.
     """
     rows = []
     for alarm, fa in false_alarms.groupby("alarm", sort=False):
@@ -1779,7 +1779,7 @@ class SkillEvaluation:
     summary
         :func:`summarise_skill` over all scenarios.
     detections, false_alarms
-        The pooled tables of :func:`skill_scores`.
+        The pooled tables of :func:`detection_scores`.
     attacks_per_month
         Median attacks per month (4.35 weeks) in the spread targets during the
         8 weeks from their onset: the strength of the spread that was detected.
@@ -1799,7 +1799,7 @@ def evaluate_alarm_skill(
     start: Any = "2019-01-07",
     imported_every: int | None = None,
 ) -> SkillEvaluation:
-    """Run :func:`alarm_history` and :func:`skill_scores` on each scenario and pool the results.
+    """Run :func:`alarm_history` and :func:`detection_scores` on each scenario and pool the results.
 
     Parameters
     ----------
@@ -1832,7 +1832,7 @@ def evaluate_alarm_skill(
         history = alarm_history(
             data, scenario.stronghold, config, gazetteer, rules=rules, imported_every=imported_every, imported_from=start
         )
-        found, false = skill_scores(history, scenario.truth, start=start, gazetteer=gazetteer)
+        found, false = detection_scores(history, scenario.truth, start=start, gazetteer=gazetteer)
         detections.append(found.assign(seed=scenario.config.seed))
         false_alarms.append(false.assign(seed=scenario.config.seed))
         for target in scenario.truth.itertuples(index=False):

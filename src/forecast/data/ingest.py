@@ -831,19 +831,13 @@ def check_country_has_gazetteer(iso3: str | None, given: Gazetteer | None) -> No
         )
 
 
-def load_boundaries(boundaries: Any) -> Any:
-    """A GeoDataFrame from a GeoDataFrame or a path to GeoJSON/shapefile/GeoPackage."""
-    if boundaries is None or not isinstance(boundaries, (str, Path)):
+def _boundary_frame(boundaries: Any) -> Any:
+    """A GeoDataFrame as given, or read from a path (None stays None)."""
+    if boundaries is None or not isinstance(boundaries, str | Path):
         return boundaries
-    import geopandas as gpd
+    from forecast.geo.boundaries import read_vector_file
 
-    path = Path(boundaries)
-    if not path.exists():
-        raise InputError("boundaries file not found; check the path", path=path)
-    try:
-        return gpd.read_file(path)
-    except Exception as exc:  # pyogrio/fiona raise assorted types
-        raise InputError(f"is not a readable boundaries file ({exc}); give a GeoJSON, shapefile or GeoPackage", path=path) from exc
+    return read_vector_file(boundaries)
 
 
 def match_places(
@@ -892,7 +886,7 @@ def match_places(
             column=fmt.country_column,
         )
     gazetteers = load_gazetteers(sorted(present), gazetteer, path=path, column=fmt.country_column, counts=counts)
-    boundaries = load_boundaries(boundaries)
+    boundaries = _boundary_frame(boundaries)
 
     codes = pd.Series(None, index=kept.index, dtype=object)
     names_out = pd.Series(None, index=kept.index, dtype=object)

@@ -248,6 +248,27 @@ def _tag(frame: gpd.GeoDataFrame, kind: str, source: str) -> gpd.GeoDataFrame:
     return frame
 
 
+def read_vector_file(path: str | Path) -> gpd.GeoDataFrame:
+    """Read a GeoJSON/shapefile/GeoPackage as it is, or raise an :class:`InputError` naming the file and the fix."""
+    import geopandas as gpd
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(
+            "boundary file not found; pass an existing GeoJSON/shapefile to --boundaries, "
+            "or run `forecast fetch boundaries`",
+            path=path,
+        )
+    try:
+        return gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several types; all mean "not a readable vector file"
+        raise InputError(
+            f"cannot read as GeoJSON/shapefile ({exc.__class__.__name__}: {exc}); "
+            "give a GeoJSON, shapefile (.shp with .shx/.dbf) or GeoPackage",
+            path=path,
+        ) from exc
+
+
 def read_boundary_file(
     path: str | Path,
     gazetteer: Gazetteer,
@@ -277,20 +298,7 @@ def read_boundary_file(
     import shapely
 
     path = Path(path)
-    if not path.exists():
-        raise InputError(
-            "boundary file not found; pass an existing GeoJSON/shapefile to --boundaries, "
-            "or run `forecast fetch boundaries`",
-            path=path,
-        )
-    try:
-        frame = gpd.read_file(path)
-    except Exception as exc:  # pyogrio raises several types; all mean "not a readable vector file"
-        raise InputError(
-            f"cannot read as GeoJSON/shapefile ({exc.__class__.__name__}: {exc}); "
-            "give a GeoJSON, shapefile (.shp with .shx/.dbf) or GeoPackage",
-            path=path,
-        ) from exc
+    frame = read_vector_file(path)
     if frame.empty:
         raise InputError("boundary file has no features", path=path)
     if frame.crs is None:

@@ -671,13 +671,11 @@ class Gazetteer:
         >>> D[:2, :2].tolist()
         [[0.0, 1.0], [1.0, 0.0]]
         """
-        from scipy.sparse import csr_matrix
-        from scipy.sparse.csgraph import shortest_path
+        from forecast.geo.adjacency import adjacency_order
 
         ids = self._order(order)
-        full = shortest_path(csr_matrix(self.adjacency_matrix()), directed=False, unweighted=True)
-        index = [self.unit_ids.index(u) for u in ids]
-        return full[np.ix_(index, index)]
+        full = adjacency_order(self.adjacency_matrix(), self.unit_ids)
+        return full.loc[ids, ids].to_numpy()
 
     def population_fraction(self) -> pd.Series:
         """Each unit's share of the country's population, indexed by ``unit_id``.

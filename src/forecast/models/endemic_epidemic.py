@@ -52,12 +52,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, sparse
-from scipy.sparse import csgraph
+from scipy import optimize
 from scipy.special import digamma, gammaln, polygamma
 
 from forecast.checks import fraction
 from forecast.errors import ConvergenceError, InputError, ModelError, ParameterError
+from forecast.geo.adjacency import adjacency_order
 from forecast.panel import infer_freq
 
 if TYPE_CHECKING:
@@ -71,7 +71,6 @@ __all__ = [
     "EndemicEpidemicConfig",
     "EndemicEpidemicFit",
     "SurveillanceData",
-    "adjacency_order",
     "read_surveillance_csvs",
 ]
 
@@ -332,74 +331,6 @@ def _parse_dates(values: pd.Series, path: str | Path | None = None) -> pd.Series
 
 
 # --------------------------------------------------------------- neighbourhood
-def adjacency_order(
-    adjacency: pd.DataFrame | np.ndarray | Sequence[tuple[Any, Any]],
-    units: Sequence[Any] | None = None,
-) -> pd.DataFrame:
-    """Adjacency orders (shortest path lengths over shared borders) between all units.
-
-    Parameters
-    ----------
-    adjacency
-        Either a pair list (DataFrame with columns ``from, to`` or a sequence
-        of ``(a, b)`` tuples; borders count in both directions) or a square
-        0/1 matrix (DataFrame labelled by unit ids, or an ndarray with ``units``).
-    units
-        Unit ids in the order wanted; required for an ndarray, and adds units
-        without any border (isolated, order ``inf``) to a pair list.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Square float matrix, index = source unit, columns = receiving unit;
-        0 on the diagonal, 1 for neighbours, 2 for neighbours of neighbours,
-        ..., ``inf`` when unreachable.
-
-    Examples
-    --------
-    >>> adjacency_order([("a", "b"), ("b", "c")]).to_numpy().tolist()
-    [[0.0, 1.0, 2.0], [1.0, 0.0, 1.0], [2.0, 1.0, 0.0]]
-    """
-    if isinstance(adjacency, np.ndarray):
-        if units is None:
-            raise ParameterError(
-                "an adjacency ndarray needs units=[...] naming its rows and columns"
-            )
-        matrix = pd.DataFrame(adjacency, index=list(units), columns=list(units))
-        return adjacency_order(matrix)
-    if isinstance(adjacency, pd.DataFrame) and {"from", "to"} <= set(adjacency.columns):
-        pairs = adjacency[["from", "to"]]
-        labels = list(pd.unique(pd.concat([pairs["from"], pairs["to"]]).astype(str)))
-        if units is not None:
-            labels = [str(u) for u in units] + [
-                u for u in labels if u not in {str(v) for v in units}
-            ]
-        position = {u: k for k, u in enumerate(labels)}
-        rows = pairs["from"].astype(str).map(position).to_numpy()
-        cols = pairs["to"].astype(str).map(position).to_numpy()
-        graph = sparse.csr_matrix(
-            (np.ones(len(rows)), (rows, cols)), shape=(len(labels), len(labels))
-        )
-    elif isinstance(adjacency, pd.DataFrame):
-        labels = [str(u) for u in adjacency.index]
-        if [str(c) for c in adjacency.columns] != labels:
-            raise InputError(
-                "the adjacency matrix must have the same unit ids, in the same order, as rows and columns"
-            )
-        values = adjacency.to_numpy(dtype=float)
-        if not np.isin(values, (0.0, 1.0)).all():
-            raise InputError(
-                "the adjacency matrix must hold only 0 and 1; for adjacency orders pass from,to,order"
-            )
-        graph = sparse.csr_matrix(values)
-    else:
-        return adjacency_order(pd.DataFrame(list(adjacency), columns=["from", "to"]), units)
-    orders = csgraph.shortest_path(graph, directed=False, unweighted=True)
-    return pd.DataFrame(
-        orders, index=pd.Index(labels, dtype=object), columns=pd.Index(labels, dtype=object)
-    )
-
-
 def _orders_from_table(pairs: pd.DataFrame, units: Sequence[Any]) -> pd.DataFrame:
     """Square order matrix from a ``from, to, order`` table; absent pairs are unreachable."""
     labels = [str(u) for u in units]

@@ -714,14 +714,3 @@ def validate_parameters(
         per_notebook[spec.name] = chosen
     config.values = values
     return per_notebook
-
-
-def describe_parameters(notebooks: Sequence[NotebookSpec]) -> str:
-    """A plain-text table of what each notebook declares (for ``--help``-like output)."""
-    lines = []
-    for spec in notebooks:
-        lines.append(spec.path.name)
-        for parameter in spec.parameters.values():
-            default = json.dumps(parameter.default)
-            lines.append(f"  {parameter.name}: {parameter.type_label} = {default}  # {parameter.help}")
-    return "\n".join(lines)

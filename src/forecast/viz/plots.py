@@ -59,7 +59,7 @@ __all__ = [
     "new_figure",
     "pit_histogram",
     "score_by_horizon",
-    "spread_indicators",
+    "spread_indicator_chart",
 ]
 
 # ---------------------------------------------------------------------------- style
@@ -624,24 +624,6 @@ def fan_small_multiples(
 
 # ---------------------------------------------------------------------------- backtests
 
-#: Scores where smaller is better (all proper scores here are negatively oriented).
-LOWER_IS_BETTER = {
-    "crps",
-    "log_score",
-    "logs",
-    "dss",
-    "brier",
-    "rps",
-    "mae",
-    "rmse",
-    "ae",
-    "se",
-    "wis",
-    "interval_score",
-    "is50",
-    "is90",
-    "ae_median",
-}
 
 
 @styled
@@ -677,6 +659,8 @@ def score_by_horizon(
     """
     names = [score] if isinstance(score, str) else list(score)
     _require(scores, ["model", "step", *names], "score table")
+    from forecast.evaluation.backtest import LOWER_IS_BETTER
+
     fig = new_figure(REPORT_WIDTH, 3.4)
     axes = _grid(fig, len(names), len(names))
     models = list(dict.fromkeys(scores["model"]))
@@ -686,7 +670,7 @@ def score_by_horizon(
             line = means.loc[model]
             ax.plot(line.index, line.to_numpy(), label=str(model), **_series_style(i))
         ax.set_xlabel("forecast horizon (periods ahead)")
-        better = " (lower is better)" if name.lower() in LOWER_IS_BETTER else ""
+        better = " (lower is better)" if name.lower() in LOWER_IS_BETTER else ""  # the backtest's own list
         ax.set_ylabel(f"mean {name}{better}")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].legend(title="model")
@@ -788,13 +772,13 @@ def pit_histogram(
 _COVERED = re.compile(r"^covered(\d+)$")
 
 
-def coverage_table(scores: pd.DataFrame) -> pd.DataFrame:
+def interval_coverage_table(scores: pd.DataFrame) -> pd.DataFrame:
     """Long ``model, level, coverage`` from a table that has it, or from ``covered<NN>`` hit columns.
 
     Examples
     --------
     >>> scores = pd.DataFrame({"model": ["a", "a"], "covered50": [True, False], "covered90": [True, True]})
-    >>> coverage_table(scores).groupby("level")["coverage"].mean().to_dict()
+    >>> interval_coverage_table(scores).groupby("level")["coverage"].mean().to_dict()
     {0.5: 0.5, 0.9: 1.0}
     """
     if {"level", "coverage"} <= set(scores.columns):
@@ -843,7 +827,7 @@ def coverage_plot(
         per model and level (per unit or origin) are averaged; 0/1 hit
         indicators therefore work too. The backtest score table (``model``
         and hit columns ``covered50, covered90``) is read as is, see
-        :func:`coverage_table`.
+        :func:`interval_coverage_table`.
     title, source, actor, period, synthetic, caption
         Labelling (see :func:`finish_figure`).
 
@@ -852,7 +836,7 @@ def coverage_plot(
     matplotlib.figure.Figure
         One axes: the diagonal (ideal) and one line per model.
     """
-    coverage = coverage_table(coverage)
+    coverage = interval_coverage_table(coverage)
     fig = new_figure(5.0, 4.4)
     ax = fig.subplots()
     ax.plot(
@@ -946,7 +930,7 @@ def alert_spans(
 
 
 @styled
-def spread_indicators(
+def spread_indicator_chart(
     indicators: pd.DataFrame,
     alert_periods: Sequence[Any] | pd.DataFrame | None = None,
     *,
