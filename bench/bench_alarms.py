@@ -1,10 +1,10 @@
 """Measure the skill of the alarm rules on synthetic scenarios with known spread.
 
-For many seeds, :func:`forecast.alarms.warning.skill_scenarios` draws three target
+For many seeds, :func:`forecast.alarms.skill_scenarios` draws three target
 provinces and their onset weeks (mid-2019 to late 2021) and simulates the
 synthetic process (:mod:`forecast.data.synthetic`) from 2017 to 2021. Every rule
 and the combined level are computed for every week from data known then
-(:func:`forecast.alarms.warning.alarm_history`), and scored:
+(:func:`forecast.alarms.alarm_history`), and scored:
 
 - detection: probability of an alarm within 4, 8 and 12 weeks of the true
   onset (the onset week counts as week 0), median delay in weeks;
@@ -42,7 +42,7 @@ import pandas as pd
 from _common import REPO, RESULTS, write_section
 
 from forecast import __version__
-from forecast.alarms.warning import (
+from forecast.alarms import (
     WARNING,
     WarningConfig,
     alarm_history,
@@ -53,7 +53,7 @@ from forecast.files import write_json_atomic
 
 SKILL_JSON = REPO / "src" / "forecast" / "alarm_skill.json"
 
-#: The design every figure refers to (see forecast.alarms.warning.skill_scenarios).
+#: The design every figure refers to (see forecast.alarms.skill_scenarios).
 DESIGN = {"targets": 3, "onsets": ("2019-07-01", "2021-09-27"), "start": "2017-01-02", "end": "2021-12-27"}
 FALSE_ALARMS_FROM = "2019-01-07"
 #: Spread strengths (synthetic parameters). "realistic" is the synthetic default.
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "package_version": __version__,
         "design": {
-            "scenario": "forecast.alarms.warning.skill_scenarios: random target provinces and onset weeks, "
+            "scenario": "forecast.alarms.skill_scenarios: random target provinces and onset weeks, "
                         "synthetic endemic-epidemic process (forecast.data.synthetic), stronghold Nangarhar",
             "seeds": f"0-{n_seeds - 1}",
             "targets_per_scenario": DESIGN["targets"],
@@ -247,7 +247,7 @@ def write_results(skill: dict[str, Any], seconds: float) -> None:
         "",
         f"Written by `bench/bench_alarms.py` on {skill['generated']}; Python {platform.python_version()}, "
         f"numpy {np.__version__}, {os.cpu_count()} CPUs; {seconds:.0f} s. The same figures are in "
-        "`src/forecast/alarm_skill.json` (`forecast.alarms.warning.alarm_skill()`), which reports show next to each alert.",
+        "`src/forecast/alarm_skill.json` (`forecast.alarms.alarm_skill()`), which reports show next to each alert.",
         "",
         f"Design: seeds {skill['design']['seeds']}, {skill['design']['targets_per_scenario']} random target provinces "
         f"per scenario with onset weeks drawn from {skill['design']['onsets'][0]} to {skill['design']['onsets'][1]}, "

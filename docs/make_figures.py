@@ -155,7 +155,7 @@ def main(out: Path, boundaries_path: Path | None) -> list[Path]:
             ),
         }
     )
-    # The stronghold gets no level, as in forecast.alarms.warning.
+    # The stronghold gets no level, as in forecast.alarms.
     unit_levels = unit_levels.loc[~unit_levels["unit_id"].isin(scenario.stronghold)]
     # Imported shares: the scenario's spread targets, later onsets importing less (illustration only).
     shares = pd.DataFrame({"unit_id": gaz.unit_ids, "share": 0.0})

@@ -8,7 +8,7 @@ import jsonschema
 import pandas as pd
 import pytest
 
-from forecast.alarms.warning import warn_schema
+from forecast.alarms import warn_schema
 from forecast.cli import main
 from forecast.data.synthetic import generate_scenario
 from forecast.geo.gazetteer import Gazetteer

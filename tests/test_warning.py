@@ -1,4 +1,4 @@
-"""Alarm rules, alert levels and alarm skill (forecast.alarms.warning)."""
+"""Alarm rules, alert levels and alarm skill (forecast.alarms)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 from scipy.stats import binom
 
-from forecast.alarms.warning import (
+from forecast.alarms import (
     ALERT,
     NONE,
     WARNING,
@@ -223,7 +223,7 @@ def test_hot_spots_use_esda_gi_star_and_leave_out_the_stronghold():
 
 def test_alarm_history_never_peeks(spread_scenario):
     """Alarms up to a date are the same whether or not later data exist."""
-    from forecast.alarms.warning import alarm_history
+    from forecast.alarms import alarm_history
 
     counts = spread_scenario.counts[["unit_id", "ds", "y"]]
     full = alarm_history(counts, ["AF-NAN"])
@@ -350,7 +350,7 @@ def test_alarm_skill_file_has_the_figures_reports_show():
 
 
 def test_skill_table_lists_levels_and_rules_with_committed_figures():
-    from forecast.alarms.warning import alarm_skill, skill_table
+    from forecast.alarms import alarm_skill, skill_table
 
     skill = alarm_skill()
     table = skill_table(skill).set_index("alarm")
@@ -362,7 +362,7 @@ def test_skill_table_lists_levels_and_rules_with_committed_figures():
 
 
 def test_alert_table_puts_rule_skill_next_to_each_alert():
-    from forecast.alarms.warning import alert_table, evaluate_warnings
+    from forecast.alarms import alert_table, evaluate_warnings
     from forecast.data.dataset import load_dataset
 
     data = load_dataset(as_of="2021-12-26")
@@ -377,7 +377,7 @@ def test_alert_table_puts_rule_skill_next_to_each_alert():
 
 
 def test_thresholds_override_by_name_and_unknown_names_are_refused():
-    from forecast.alarms.warning import WarningConfig
+    from forecast.alarms import WarningConfig
 
     assert WarningConfig.for_freq("W-MON", cusum_h=4.0).cusum_h == 4.0
     assert WarningConfig.for_freq("MS", warning_rules=["cusum"]).warning_rules == ("cusum",)

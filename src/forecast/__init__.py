@@ -53,8 +53,8 @@ _EXPORTS: dict[str, str] = {
     "find_stronghold": "forecast.spread",
     "spread_indicators": "forecast.spread",
     "spillover_share": "forecast.spread",
-    "evaluate_warnings": "forecast.alarms.warning",
-    "WarningConfig": "forecast.alarms.warning",
+    "evaluate_warnings": "forecast.alarms.assess",
+    "WarningConfig": "forecast.alarms.config",
     # errors
     "ForecastError": "forecast.errors",
     "InputError": "forecast.errors",

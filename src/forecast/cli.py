@@ -547,7 +547,7 @@ def warn(
     as_json: Annotated[bool, typer.Option("--json", help="Print the assessment as JSON (schema: forecast/schemas/warn.schema.json).")] = False,
 ) -> None:
     """Alert level and plain-language reason for every province outside the group's stronghold."""
-    from forecast.alarms.warning import warn_events
+    from forecast.alarms.assess import warn_events
     from forecast.data import read_events
 
     read = read_events(source, events, country=country, actor=actor, columns=_parse_columns(columns))

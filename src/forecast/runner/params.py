@@ -223,7 +223,7 @@ class GlobalParameter:
 
 
 def _threshold_names() -> list[str]:
-    from forecast.alarms.warning import WarningConfig
+    from forecast.alarms.config import WarningConfig
 
     return sorted(WarningConfig.__dataclass_fields__)
 
@@ -251,7 +251,7 @@ GLOBAL_PARAMETERS: dict[str, GlobalParameter] = {
     "as_of": GlobalParameter((str, NoneType), "last observed period (ISO date); null = last full period", _check_as_of),
     "seed": GlobalParameter((int,), "random seed of predictive draws", _check_seed),
     "thresholds": GlobalParameter(
-        (dict,), "warning-rule thresholds (fields of forecast.alarms.warning.WarningConfig)", _check_thresholds,
+        (dict,), "warning-rule thresholds (fields of forecast.alarms.WarningConfig)", _check_thresholds,
         keys=_threshold_names,
     ),
     "synthetic": GlobalParameter((dict,), "settings of the synthetic scenario", _check_synthetic),

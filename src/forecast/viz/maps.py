@@ -542,7 +542,7 @@ def alert_level_map(
         The alarm table: ``unit_id, level`` with levels from
         :data:`forecast.schema.ALERT_LEVELS`; optional ``ds`` (the latest
         period is drawn when several are present). ``WarningResult.units``
-        and ``AlarmHistory.series()`` of :mod:`forecast.alarms.warning` fit.
+        and ``AlarmHistory.series()`` of :mod:`forecast.alarms` fit.
     stronghold
         Stronghold unit ids, hatched (the warning rules give them no level).
     boundaries, gazetteer, events, label_units, title, source, actor, period, synthetic, caption

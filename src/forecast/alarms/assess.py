@@ -1,0 +1,608 @@
+"""Levels with reasons: every rule over the history, combined per unit and period, and the result as of a date."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecast.alarms.config import ALERT, NONE, RULES, WARNING, WATCH, WarningConfig
+from forecast.alarms.expected import InControl, _rolling_sum
+from forecast.alarms.hotspots import HotSpots
+from forecast.alarms.rules import AlarmRule, Cusum, Emergence, Exceedance, ImportedRisk, _unit_word
+from forecast.errors import EmptyDataError, ParameterError
+from forecast.geo.gazetteer import Gazetteer
+from forecast.panel import PanelData
+from forecast.schema import ALARMS, ALERT_LEVELS, validate
+from forecast.spread import (
+    Spillover,
+    Stronghold,
+    find_stronghold,
+    gazetteer_for,
+    panel_bounds,
+    spillover_share,
+    spread_indicators,
+)
+
+
+# ------------------------------------------------------------ combination
+def combine_levels(
+    levels: Mapping[str, np.ndarray],
+    fired: Mapping[str, np.ndarray],
+    config: WarningConfig,
+) -> np.ndarray:
+    """Level (0 none .. 3 alert) from each family's own level and firing.
+
+    warning: a family of ``config.warning_rules`` fired; alert: a warning and
+    at least ``config.alert_families`` families at watch or above; watch: any
+    family at watch or above. Arrays broadcast (one period, or all).
+    """
+    shape = np.broadcast_shapes(*(np.shape(v) for v in levels.values()))
+    families = np.zeros(shape, dtype=np.int64)
+    strong = np.zeros(shape, dtype=bool)
+    for name, level in levels.items():
+        families += np.asarray(level) >= WATCH
+        if name in config.warning_rules:
+            strong |= np.asarray(fired[name], dtype=bool)
+    return np.select(
+        [strong & (families >= config.alert_families), strong, families >= 1],
+        [ALERT, WARNING, WATCH],
+        default=NONE,
+    )
+
+
+@dataclass
+class AlarmHistory:
+    """Every rule and the combined level for every unit and period, each from data known then.
+
+    Attributes
+    ----------
+    units, ds
+        Rows and columns of the arrays.
+    rules
+        Rule family -> :class:`AlarmRule`.
+    level
+        ``(units, periods)`` int, 0 none .. 3 alert (stronghold units: 0).
+    stronghold
+        Stronghold unit ids (no levels).
+    """
+
+    units: list[str]
+    ds: pd.DatetimeIndex
+    rules: dict[str, AlarmRule]
+    level: np.ndarray
+    stronghold: list[str]
+    freq: str = "W-MON"
+
+    def series(self) -> pd.DataFrame:
+        """Long table ``unit_id, ds, level`` and one ``fired`` column per rule."""
+        n_units, n_periods = self.level.shape
+        out = pd.DataFrame({
+            "unit_id": pd.Series(np.repeat(self.units, n_periods), dtype=object),
+            "ds": np.tile(self.ds.to_numpy(), n_units),
+            "level": pd.Categorical.from_codes(self.level.ravel(), categories=ALERT_LEVELS, ordered=True),
+        })
+        for name, rule in self.rules.items():
+            out[name] = rule.fired.ravel()
+        return out
+
+
+def alarm_history(
+    panel: pd.DataFrame | PanelData,
+    stronghold: Stronghold | Sequence[str],
+    config: WarningConfig | None = None,
+    gazetteer: Gazetteer | None = None,
+    rules: Sequence[str] = ("emergence", "exceedance", "cusum", "hotspot"),
+    imported_every: int | None = None,
+    imported_from: Any = None,
+) -> AlarmHistory:
+    """All rules at every period in one vectorised pass (for skill evaluation).
+
+    Nothing peeks: the in-control forecasts, the quiet stretches, the CUSUM
+    and the hot-spot bins at period ``t`` use counts up to ``t`` only.
+
+    Parameters
+    ----------
+    panel
+        Long panel (or :class:`PanelData`).
+    stronghold
+        Its units get no level.
+    config
+        Thresholds (default: :meth:`WarningConfig.for_freq`).
+    gazetteer
+        Adjacency for the hot spots and the spread model.
+    rules
+        Families to evaluate.
+    imported_every
+        With ``"imported"`` in ``rules``: refit the spread model every this
+        many periods (on data up to then) and hold its verdict until the next
+        refit. Slow (a fit per refit); None leaves the family out.
+    imported_from
+        First date refitted for ``"imported"`` (default: as early as the data allow).
+
+    Examples
+    --------
+    >>> from forecast.data.synthetic import generate_scenario
+    >>> s = generate_scenario(seed=4, start="2019-01-07", end="2021-12-27", spread={"Kunduz": "2021-06-07"})
+    >>> h = alarm_history(s.counts[["unit_id", "ds", "y"]], s.stronghold, rules=("cusum",))
+    >>> kdz = h.units.index("AF-KDZ")
+    >>> first = h.ds[(h.level[kdz] >= 2) & (h.ds >= "2021-06-07")][0]
+    >>> (first - pd.Timestamp("2021-06-07")).days // 7 <= 8
+    True
+    """
+    data = panel if isinstance(panel, PanelData) else PanelData.from_panel(panel)
+    config = config or WarningConfig.for_freq(_panel_freq(data.freq))
+    strong_ids = list(stronghold.unit_ids) if isinstance(stronghold, Stronghold) else list(stronghold)
+    unknown = [r for r in rules if r not in RULES]
+    if unknown:
+        raise ParameterError(f"unknown rule families {unknown}; choose from {list(RULES)}")
+    built: dict[str, AlarmRule] = {}
+    forecast = InControl.fit(data, config, strong_ids, gazetteer) if {"exceedance", "cusum"} & set(rules) else None
+    if "emergence" in rules:
+        built["emergence"] = Emergence(data, config)
+    if "exceedance" in rules:
+        built["exceedance"] = Exceedance(data, config, forecast)
+    if "cusum" in rules:
+        built["cusum"] = Cusum(data, config, forecast)
+    if "hotspot" in rules:
+        built["hotspot"] = HotSpots(data, config, strong_ids, gazetteer)
+    if "imported" in rules and imported_every:
+        built["imported"] = _imported_history(data, config, strong_ids, gazetteer, int(imported_every), imported_from)
+    if not built:
+        raise ParameterError("no rule family to evaluate")
+    level = combine_levels(
+        {k: r.level for k, r in built.items()}, {k: r.fired for k, r in built.items()}, config
+    )
+    level[np.isin(data.units, strong_ids)] = NONE
+    return AlarmHistory(
+        units=list(data.units), ds=data.ds, rules=built, level=level, stronghold=strong_ids,
+        freq=_panel_freq(data.freq),
+    )
+
+
+def _imported_history(
+    data: PanelData, config: WarningConfig, strong_ids: list[str], gazetteer, every: int, first: Any = None
+) -> AlarmRule:
+    """Imported-risk verdicts refitted every ``every`` periods and held in between."""
+    panel = pd.DataFrame({
+        "unit_id": np.repeat(data.units, data.n_periods),
+        "ds": np.tile(data.ds.to_numpy(), len(data.units)),
+        "y": data.y.ravel(),
+    })
+    panel.attrs["freq"] = _panel_freq(data.freq)
+    template: ImportedRisk | None = None
+    fired = np.zeros(data.y.shape, dtype=bool)
+    statistic = np.full(data.y.shape, np.nan)
+    start = max(config.recent_periods + config.min_baseline_periods, 1)
+    if first is not None:
+        start = max(start, int(np.searchsorted(data.ds, pd.Timestamp(first))))
+    for t in range(start, data.n_periods, every):
+        known = panel[panel["ds"] <= data.ds[t]]
+        result = spillover_share(
+            known, strong_ids, fit_periods=config.spillover_periods, recent_periods=config.recent_periods,
+            baseline_periods=config.baseline_periods, gazetteer=gazetteer, n_draws=50,
+        )
+        sub = PanelData(units=data.units, ds=data.ds[: t + 1], freq=data.freq, y=data.y[:, : t + 1])
+        rule = ImportedRisk(sub, config, result, "the stronghold")
+        fired[:, t : t + every] = rule.fired[:, -1:]
+        statistic[:, t : t + every] = rule.statistic[:, -1:]
+        template = rule
+    if template is None:
+        template = ImportedRisk(data, config, Spillover.unavailable("too short"), "the stronghold")
+    template.ds = data.ds
+    template.fired, template.statistic = fired, statistic
+    template.level = np.where(fired, WATCH, NONE)
+    return template
+
+
+def _panel_freq(freq: str) -> str:
+    """``W-MON`` or ``MS`` for the frequency strings pandas infers (``W-MON``, ``MS``, ``<MonthBegin>``)."""
+    return "MS" if str(freq).upper().startswith("M") else "W-MON"
+
+
+# ---------------------------------------------------------------- results
+@dataclass
+class WarningResult:
+    """Alert levels per unit as of a date, with the stronghold and spread indicators.
+
+    Attributes
+    ----------
+    units
+        One row per unit outside the stronghold, validated with
+        :data:`forecast.schema.ALARMS`: ``unit_id, name, level`` (ordered
+        categorical), ``rules`` (list of the families at watch or above),
+        ``reason`` (plain language), ``recent_events``. Sorted by level, then name.
+    stronghold
+        The :class:`~forecast.spread.Stronghold`.
+    indicators
+        :func:`forecast.spread.spread_indicators` per period (one period per row).
+    recent
+        The same indicators pooled over the last ``recent_periods`` (a dict).
+    rule_table
+        Every rule for every unit at the last period: ``unit_id, rule, fired,
+        level, statistic, threshold, detail``.
+    spillover
+        The :class:`~forecast.spread.Spillover` used by the imported-risk rule (or None).
+    as_of, freq, last_period
+        The as-of date, the panel frequency and the last complete period judged.
+    config
+        The thresholds used.
+    notes
+        Caveats for readers (rules skipped, stronghold without events, ...).
+    """
+
+    units: pd.DataFrame
+    stronghold: Stronghold
+    indicators: pd.DataFrame
+    recent: dict[str, Any]
+    rule_table: pd.DataFrame
+    spillover: Spillover | None
+    as_of: pd.Timestamp
+    freq: str
+    last_period: pd.Timestamp
+    config: WarningConfig
+    notes: list[str] = field(default_factory=list)
+    rules_evaluated: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``forecast warn --json`` document (schema: ``forecast/schemas/warn.schema.json``)."""
+        from forecast import __version__
+
+        details = {
+            (row.unit_id, row.rule): row for row in self.rule_table.itertuples(index=False)
+        }
+        units = []
+        for row in self.units.itertuples(index=False):
+            rules = []
+            for name in row.rules:
+                rule = details[(row.unit_id, name)]
+                rules.append({
+                    "rule": name,
+                    "level": rule.level,
+                    "fired": bool(rule.fired),
+                    "statistic": _clean(rule.statistic),
+                    "threshold": _clean(rule.threshold),
+                    "detail": rule.detail,
+                })
+            units.append({
+                "unit_id": row.unit_id,
+                "name": row.name,
+                "level": str(row.level),
+                "rules": rules,
+                "reason": row.reason,
+                "recent_events": int(row.recent_events),
+            })
+        by_period = self.indicators.tail(self.config.recent_periods)
+        return {
+            "as_of": f"{self.as_of:%F}",
+            "freq": self.freq,
+            "last_period": f"{self.last_period:%F}",
+            "stronghold": self.stronghold.to_records(),
+            "stronghold_share": _clean(self.stronghold.share),
+            "stronghold_window": {
+                "start": f"{self.stronghold.start:%F}",
+                "end": f"{self.stronghold.end:%F}",
+                "periods": self.stronghold.window,
+                "given": self.stronghold.given,
+            },
+            "indicators": {
+                **{k: _clean(v) for k, v in self.recent.items()},
+                "by_period": [
+                    {k: (f"{v:%F}" if k == "ds" else _clean(v)) for k, v in rec.items()}
+                    | {"new_units": int(rec["new_units"]) if _finite(rec["new_units"]) else None}
+                    for rec in by_period.to_dict("records")
+                ],
+            },
+            "units": units,
+            "rules_evaluated": list(self.rules_evaluated),
+            "notes": list(self.notes),
+            "config": self.config.to_dict(),
+            "version": __version__,
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """:meth:`to_dict` as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+
+    def to_text(self, all_units: bool = False) -> str:
+        """A readable summary: the stronghold, the spread indicators and a table of flagged units."""
+        word = _unit_word(self.freq)
+        r = self.config.recent_periods
+        lines = [f"Early warning as of {self.as_of:%F} ({self.freq}; last complete {word} starts {self.last_period:%F})"]
+        share = self.stronghold.share
+        share_text = "no events" if not math.isfinite(share) else f"{share:.0%} of events"
+        lines.append(
+            f"Stronghold ({'given' if self.stronghold.given else 'found'}): {self.stronghold.label()}: {share_text} "
+            f"from {self.stronghold.start:%F} to {self.stronghold.end:%F}"
+        )
+        rec = self.recent
+        lines.append(
+            f"Last {r} {word}s: {rec['events']} events, {rec['events_outside']} outside the stronghold"
+            + (f" ({rec['share_outside']:.0%})" if _finite(rec["share_outside"]) else "")
+            + f", {rec['active_units']} active units, {_fmt(rec['new_units'])} newly active"
+            + (f", mean distance {rec['mean_distance_km']:.0f} km" if _finite(rec["mean_distance_km"]) else "")
+        )
+        for note in self.notes:
+            lines.append(f"Note: {note}")
+        shown = self.units if all_units else self.units[self.units["level"] != "none"]
+        lines.append("")
+        if shown.empty:
+            lines.append("No unit outside the stronghold is flagged.")
+        else:
+            width = max(len(n) for n in shown["name"])
+            lines.append(f"{'level':8}  {'unit':{width}}  reason")
+            for row in shown.itertuples(index=False):
+                lines.append(f"{str(row.level):8}  {row.name:{width}}  {row.reason}")
+        rest = len(self.units) - len(shown)
+        if rest:
+            lines.append(f"({rest} other units: none)")
+        return "\n".join(lines)
+
+
+def _clean(value: Any) -> Any:
+    """JSON-simple scalar: NaN/inf -> None, numpy -> Python."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, float):
+        return round(value, 6)
+    return value
+
+
+def _finite(value: Any) -> bool:
+    return value is not None and isinstance(value, int | float | np.number) and math.isfinite(float(value))
+
+
+def _fmt(value: Any) -> str:
+    return str(int(value)) if _finite(value) else "n/a"
+
+
+def evaluate_warnings(
+    panel: pd.DataFrame,
+    as_of: Any,
+    stronghold: Stronghold | str | Sequence[str] | None = None,
+    config: WarningConfig | None = None,
+    gazetteer: Gazetteer | None = None,
+    forecasts: Any = None,
+    *,
+    spillover: bool = True,
+) -> WarningResult:
+    """Alert level and reason for every unit outside the stronghold, as of a date.
+
+    Parameters
+    ----------
+    panel
+        Long panel ``unit_id, ds, y`` (:func:`forecast.panel.build_panel`);
+        periods not complete at ``as_of`` are ignored.
+    as_of
+        The date of the assessment.
+    stronghold
+        A :class:`~forecast.spread.Stronghold`, unit names/codes (list or
+        comma-separated), or None / ``"auto"`` to find it
+        (:func:`~forecast.spread.find_stronghold` with the config's window and share).
+    config
+        Thresholds (default: :meth:`WarningConfig.for_freq` of the panel).
+    gazetteer
+        Names, adjacency and centroids (default: the units' country).
+    forecasts
+        Optional :class:`~forecast.models.frame.ForecastFrame` for the
+        exceedance rule (see :class:`Exceedance`).
+    spillover
+        Fit the spread model for the imported-risk rule (about a second);
+        False skips the rule and says so in the notes.
+
+    Returns
+    -------
+    WarningResult
+
+    Raises
+    ------
+    ParameterError
+        Fewer than two units; ``as_of`` before the data (both dates named);
+        an unknown stronghold name.
+    EmptyDataError
+        ``stronghold="auto"`` and no events in the baseline window.
+    """
+    known, as_of = panel_bounds(panel, as_of)
+    if known["ds"].nunique() < 2:
+        raise ParameterError(
+            f"only one complete period ({pd.Timestamp(known['ds'].min()):%F}) is known at {as_of:%F}; "
+            "the alarm rules need a history: choose a later as-of date"
+        )
+    freq = _panel_freq(panel.attrs.get("freq") or PanelData.from_panel(known).freq)
+    config = config or WarningConfig.for_freq(freq)
+    data = PanelData.from_panel(known, freq=freq)
+    gaz = gazetteer_for(data.units, gazetteer)
+    if not isinstance(stronghold, Stronghold):
+        stronghold = find_stronghold(
+            known, as_of, window=config.stronghold_window, share=config.stronghold_share,
+            given=stronghold, gazetteer=gaz,
+        )
+    notes: list[str] = []
+    if stronghold.note:
+        notes.append(stronghold.note)
+    strong_ids = list(stronghold.unit_ids)
+    r = config.recent_periods
+    word = _unit_word(freq)
+    needed = config.guard_periods + config.min_baseline_periods
+    if data.n_periods <= needed:
+        notes.append(
+            f"only {data.n_periods} {word}s of data: exceedance and CUSUM need more than {needed} "
+            "and stay silent until then"
+        )
+
+    forecast = InControl.fit(data, config, strong_ids, gaz)
+    rules: dict[str, AlarmRule] = {
+        "emergence": Emergence(data, config),
+        "exceedance": Exceedance(data, config, forecast, forecasts),
+        "cusum": Cusum(data, config, forecast),
+        # Hot spots are a state, not an event: classify the last period only.
+        "hotspot": HotSpots(data, config, strong_ids, gaz, periods=[data.n_periods - 1]),
+    }
+    spill = None
+    if spillover:
+        spill = spillover_share(
+            known, stronghold, fit_periods=config.spillover_periods, recent_periods=r,
+            baseline_periods=config.baseline_periods, gazetteer=gaz,
+        )
+        if not spill.available:
+            notes.append(f"imported-risk rule skipped: {spill.note}")
+    else:
+        notes.append("imported-risk rule skipped: the spread model was not fitted (spillover=False)")
+    imported = ImportedRisk(data, config, spill or Spillover.unavailable("not fitted"), stronghold.label())
+    if spill is not None and spill.available:
+        rules["imported"] = imported
+
+    # As of the date: the alarms raised in the last r periods.
+    tables = {name: rule.table(-1, window=r) for name, rule in rules.items()}
+    recent_events = _rolling_sum(data.y, r)[:, -1]
+    _follow_up(tables, rules, recent_events, config, word)
+    levels = {name: table["level"].map(ALERT_LEVELS.index).to_numpy() for name, table in tables.items()}
+    fired = {name: table["fired"].to_numpy() for name, table in tables.items()}
+    level = combine_levels(levels, fired, config)
+    rule_table = pd.concat(tables.values(), ignore_index=True)
+    rows = []
+    for i, unit in enumerate(data.units):
+        if unit in strong_ids:
+            continue
+        flagged = [name for name in RULES if name in levels and levels[name][i] >= WATCH]
+        details = [tables[name]["detail"].iloc[i] for name in flagged]
+        rows.append({
+            "unit_id": unit,
+            "name": gaz.name_of(unit) if unit in gaz.unit_ids else unit,
+            "level": ALERT_LEVELS[int(level[i])],
+            "rules": flagged,
+            "reason": _reason(details, "imported" in flagged, imported, i, recent_events[i], r, word, config),
+            "recent_events": int(recent_events[i]),
+        })
+    units = pd.DataFrame(rows, columns=["unit_id", "name", "level", "rules", "reason", "recent_events"])
+    units["level"] = pd.Categorical(units["level"], categories=ALERT_LEVELS, ordered=True)
+    units = units.sort_values(["level", "name"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    units = validate(units, ALARMS)
+    rule_table = rule_table[~rule_table["unit_id"].isin(strong_ids)].reset_index(drop=True)
+
+    indicators = spread_indicators(known, stronghold, gaz, quiet_periods=config.quiet_periods)
+    pooled = spread_indicators(known, stronghold, gaz, quiet_periods=config.quiet_periods, window=r).iloc[-1]
+    recent = {"window_periods": r, **{k: pooled[k] for k in pooled.index if k != "ds"}}
+    for key in ("events", "active_units", "events_outside", "new_units"):
+        recent[key] = int(recent[key]) if _finite(recent[key]) else None
+    return WarningResult(
+        units=units,
+        stronghold=stronghold,
+        indicators=indicators,
+        recent=recent,
+        rule_table=rule_table,
+        spillover=spill,
+        as_of=as_of,
+        freq=freq,
+        last_period=data.ds[-1],
+        config=config,
+        notes=notes,
+        rules_evaluated=list(rules),
+    )
+
+
+def _follow_up(
+    tables: dict[str, pd.DataFrame],
+    rules: Mapping[str, AlarmRule],
+    recent_events: np.ndarray,
+    config: WarningConfig,
+    word: str,
+) -> None:
+    """Keep on watch the units warned in the follow-up window that are still active (edits ``tables``)."""
+    r = config.recent_periods
+    names = [n for n in config.warning_rules if n in rules]
+    if not names or config.follow_up_periods <= r:
+        return
+    warned_now = np.any([tables[n]["level"].to_numpy() == "warning" for n in names], axis=0)
+    earlier = {n: rules[n].table(-1, window=config.follow_up_periods) for n in names}
+    for i in np.flatnonzero(~warned_now & (recent_events > 0)):
+        candidates = [(earlier[n].loc[i, "period"], n) for n in names if earlier[n].loc[i, "level"] == "warning"]
+        if not candidates:
+            continue
+        period, name = max(candidates)
+        n_recent = int(recent_events[i])
+        table = tables[name]
+        table.loc[i, ["level", "fired", "period"]] = ["watch", False, period]
+        table.loc[i, "statistic"] = earlier[name].loc[i, "statistic"]
+        table.loc[i, "detail"] = (
+            f"warning raised in the {word} of {period:%F}: {earlier[name].loc[i, 'detail']}; still active: "
+            f"{n_recent} attack{'' if n_recent == 1 else 's'} in the last {r} {word}s"
+        )
+
+
+def _reason(
+    details: list[str],
+    imported_fired: bool,
+    imported: ImportedRisk,
+    i: int,
+    recent_events: float,
+    r: int,
+    word: str,
+    config: WarningConfig,
+) -> str:
+    """Join the flagged rules' fragments; add the imported share whenever it is notable."""
+    parts = list(details)
+    share = imported.statistic[i, -1]
+    if parts and not imported_fired and np.isfinite(share) and share >= config.imported_min_share:
+        parts.append(imported.fragment(i))
+    if not parts:
+        n = int(recent_events)
+        return f"{n} attack{'' if n == 1 else 's'} in the last {r} {word}s; no rule fired"
+    return "; ".join(parts)
+
+
+# ------------------------------------------------------------ from events
+def warn_events(
+    events: pd.DataFrame,
+    as_of: Any,
+    *,
+    freq: str = "W-MON",
+    stronghold: str | Sequence[str] | None = "auto",
+    country: str | None = None,
+    config: WarningConfig | None = None,
+    spillover: bool = True,
+) -> WarningResult:
+    """:func:`evaluate_warnings` for canonical events: what ``forecast warn`` runs.
+
+    Events after ``as_of`` are ignored; the panel runs from the first event
+    (or the start of the stronghold window, if earlier) to ``as_of`` over
+    every unit of the country.
+
+    Raises
+    ------
+    EmptyDataError
+        No events.
+    ParameterError
+        ``as_of`` before the first event or more than a year after the last
+        (both dates named; see :func:`forecast.data.dataset.panel_as_of`), an
+        unknown frequency or stronghold name.
+    """
+    from forecast.checks import date, frequency
+    from forecast.data.dataset import panel_as_of
+
+    frequency(freq)
+    as_of = date(as_of, "--as-of")
+    if events.empty:
+        raise EmptyDataError("no events to assess; check the file, --actor and --country")
+    iso3 = country or str(events["country_iso3"].mode().iloc[0])
+    gazetteer = Gazetteer.load(iso3)
+    _, panel, notes = panel_as_of(events, freq=freq, as_of=as_of, country=gazetteer.country_iso3)
+    result = evaluate_warnings(
+        panel, as_of, stronghold, config or WarningConfig.for_freq(freq), gazetteer, spillover=spillover
+    )
+    result.notes.extend(notes)
+    return result
+
+
+def warn_schema() -> dict[str, Any]:
+    """The JSON Schema of ``forecast warn --json`` (``forecast/schemas/warn.schema.json``)."""
+    text = resources.files("forecast").joinpath("schemas", "warn.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
