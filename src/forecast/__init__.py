@@ -50,9 +50,9 @@ _EXPORTS: dict[str, str] = {
     "backtest": "forecast.evaluation.backtest",
     "score_forecasts": "forecast.evaluation.backtest",
     # spread and alarms
-    "find_stronghold": "forecast.spread",
-    "spread_indicators": "forecast.spread",
-    "spillover_share": "forecast.spread",
+    "find_stronghold": "forecast.spread.stronghold",
+    "spread_indicators": "forecast.spread.indicators",
+    "spillover_share": "forecast.spread.spillover",
     "evaluate_warnings": "forecast.alarms.assess",
     "WarningConfig": "forecast.alarms.config",
     # errors
