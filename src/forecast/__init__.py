@@ -19,9 +19,9 @@ Examples
 
 from __future__ import annotations
 
-import importlib
 import logging
-from typing import Any
+
+from forecast.exports import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -64,14 +64,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", "logger", *sorted(_EXPORTS)]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'forecast' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

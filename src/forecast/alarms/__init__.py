@@ -66,8 +66,7 @@ True
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from forecast.exports import lazy_exports
 
 #: Public name -> the module of this package that defines it (imported on first use).
 _EXPORTS: dict[str, str] = {
@@ -110,14 +109,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'forecast.alarms' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -15,8 +15,7 @@ Available: ``zero``, ``last``, ``hist_mean``, ``bootstrap``, ``seasonal_naive``
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from forecast.exports import lazy_exports
 
 #: Public name -> module that defines it. Nothing is imported until a name is
 #: used, so ``import forecast.models.base`` does not pull in statsmodels or prophet.
@@ -48,14 +47,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'forecast.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

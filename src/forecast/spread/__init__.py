@@ -31,8 +31,7 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from forecast.exports import lazy_exports
 
 #: Public name -> the module of this package that defines it (imported on first use).
 _EXPORTS: dict[str, str] = {
@@ -56,14 +55,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'forecast.spread' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -417,24 +417,8 @@ def _draw_fan(
         anchor = pd.DataFrame({c: [last["y"]] for c in ["q05", "q25", "q50", "q75", "q95"]})
         anchor.insert(0, "ds", [last["ds"]])
         band = pd.concat([anchor, band], ignore_index=True)
-    ax.fill_between(
-        band["ds"],
-        band["q05"],
-        band["q95"],
-        color=FAN_COLOUR,
-        alpha=0.18,
-        linewidth=0,
-        label="90 % interval",
-    )
-    ax.fill_between(
-        band["ds"],
-        band["q25"],
-        band["q75"],
-        color=FAN_COLOUR,
-        alpha=0.40,
-        linewidth=0,
-        label="50 % interval",
-    )
+    for low, high, alpha, label in (("q05", "q95", 0.18, "90 % interval"), ("q25", "q75", 0.40, "50 % interval")):
+        ax.fill_between(band["ds"], band[low], band[high], color=FAN_COLOUR, alpha=alpha, linewidth=0, label=label)
     ax.plot(band["ds"], band["q50"], color=FAN_COLOUR, linewidth=1.6, label="median forecast")
     origin = before["ds"].iloc[-1] if len(before) else first_forecast
     ax.axvline(origin, color="#666666", linestyle="--", linewidth=0.8)
