@@ -27,6 +27,7 @@ import html
 import logging
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -219,6 +220,53 @@ def show_figure(figure: Any, *, dpi: int = 110) -> None:
     figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(figure)
     display(Image(data=buffer.getvalue(), format="png"))
+
+
+@dataclass
+class ReportContext:
+    """What every report notebook starts from: the data, the country's units and the map geometry."""
+
+    data: Any  # forecast.data.dataset.Dataset
+    gazetteer: Any  # forecast.geo.gazetteer.Gazetteer
+    boundaries: Any  # geopandas.GeoDataFrame
+    boundary_kind: str
+
+
+def open_report(
+    source: str,
+    events_path: str | None = None,
+    *,
+    actor: str | None = None,
+    country: str | None = None,
+    freq: str = "W-MON",
+    as_of: str | None = None,
+    synthetic: Mapping[str, Any] | None = None,
+    boundaries_path: str | None = None,
+    show: bool = True,
+) -> ReportContext:
+    """Load the run's data, gazetteer and boundaries, and show the data's caption and citations.
+
+    The one opening of every report notebook (it replaces a setup block each
+    notebook repeated), so all pages name and cite their data the same way.
+
+    Examples
+    --------
+    >>> report = open_report("synthetic", freq="MS", as_of="2021-12-31", show=False)
+    >>> report.data.synthetic, report.gazetteer.country_iso3, len(report.boundaries)
+    (True, 'AFG', 34)
+    """
+    from forecast.data.dataset import load_dataset
+    from forecast.geo.boundaries import load_boundaries
+    from forecast.geo.gazetteer import Gazetteer
+
+    data = load_dataset(source, events_path, actor=actor, country=country, freq=freq, as_of=as_of, synthetic=synthetic)
+    gazetteer = Gazetteer.load(data.country)
+    boundaries, kind = load_boundaries(data.country, path=boundaries_path, gazetteer=gazetteer)
+    if show:
+        show_text(data.caption)
+        for line in data.citations():
+            show_text(line)
+    return ReportContext(data, gazetteer, boundaries, kind)
 
 
 def _records(alarms: pd.DataFrame | Sequence[Mapping[str, Any]]) -> pd.DataFrame:
