@@ -88,3 +88,22 @@ def test_lint_is_clean_notebooks_included():
         cwd=root, capture_output=True, text=True, check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_architecture_map_names_every_module_and_only_real_ones():
+    import ast
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`(forecast/[\w/]+\.py)`", text.split("## Old → new")[0]))
+    package = root / "src" / "forecast"
+    modules = set()
+    for path in package.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstring_only = path.name == "__init__.py" and all(isinstance(node, ast.Expr) for node in tree.body)
+        if not docstring_only:
+            modules.add(path.relative_to(package.parent).as_posix())
+    assert named - modules == set(), "docs/architecture.md names modules that do not exist"
+    assert modules - named == set(), "modules missing from docs/architecture.md"
