@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from forecast.errors import EmptyDataError, ParameterError
+from forecast.errors import ParameterError
 from forecast.models import (
     Ensemble,
     HistoricalMean,
@@ -108,7 +108,7 @@ def test_as_of_truncates_before_forecasting(panel):
     wide = panel.pivot(index="ds", columns="unit_id", values="y")
     expected = wide.loc["2019-06-24"].reindex(ff.index["unit_id"]).to_numpy(dtype=float)
     np.testing.assert_array_equal(ff.index["dist_mu"].to_numpy(), expected)
-    with pytest.raises(EmptyDataError, match="as_of"):
+    with pytest.raises(ParameterError, match="as_of 2000-01-01 is before the data"):
         forecast_panel(panel, "last", horizon=2, as_of="2000-01-01", progress=False)
 
 

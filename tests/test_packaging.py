@@ -107,3 +107,14 @@ def test_architecture_map_names_every_module_and_only_real_ones():
             modules.add(path.relative_to(package.parent).as_posix())
     assert named - modules == set(), "docs/architecture.md names modules that do not exist"
     assert modules - named == set(), "modules missing from docs/architecture.md"
+
+
+def test_input_and_parameter_errors_are_value_errors():
+    from forecast.checks import whole_number
+    from forecast.errors import ForecastError, InputError, ParameterError
+
+    assert issubclass(InputError, ValueError) and issubclass(ParameterError, ValueError)
+    try:
+        whole_number(0, "horizon")
+    except ValueError as exc:  # the standard way of catching a bad value works
+        assert isinstance(exc, ForecastError) and exc.exit_code == 2

@@ -39,7 +39,7 @@ _EXPORTS: dict[str, str] = {
     "Gazetteer": "forecast.geo.gazetteer",
     # panel
     "build_panel": "forecast.panel",
-    "panel_as_of": "forecast.data.dataset",
+    "panel_as_of": "forecast.panel",
     "PanelData": "forecast.panel",
     # forecasts
     "ForecastFrame": "forecast.models.frame",

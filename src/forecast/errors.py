@@ -56,8 +56,11 @@ class ForecastError(Exception):
         return " ".join(text.split())
 
 
-class InputError(ForecastError):
-    """A data file is missing, unreadable or does not match its documented format."""
+class InputError(ForecastError, ValueError):
+    """A data file is missing, unreadable or does not match its documented format.
+
+    Also a :class:`ValueError`, so code that catches bad values the standard way catches it.
+    """
 
 
 class UnknownUnitError(InputError):
@@ -68,8 +71,8 @@ class EmptyDataError(InputError):
     """Nothing left to work with (empty file, or every row filtered out)."""
 
 
-class ParameterError(ForecastError):
-    """A parameter (CLI option, notebook parameter, model option) is invalid."""
+class ParameterError(ForecastError, ValueError):
+    """A parameter (CLI option, notebook parameter, model option) is invalid; also a :class:`ValueError`."""
 
 
 class ModelError(ForecastError):

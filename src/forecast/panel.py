@@ -20,16 +20,19 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from forecast.checks import frequency
+from forecast.checks import date, frequency
 from forecast.errors import EmptyDataError, InputError, ParameterError
 from forecast.schema import PANEL, validate
 
 Frequency = Literal["W-MON", "MS"]
+
+#: An as-of date this long after the last event is refused: the gap would count as zero attacks.
+MAX_GAP_AFTER_DATA = pd.Timedelta(days=365)
 
 #: Finest panel frequency each date precision can go into.
 _PRECISION_RANK = {"day": 0, "week": 1, "month": 2, "year": 3}
@@ -211,6 +214,92 @@ def truncate(panel: pd.DataFrame, as_of) -> pd.DataFrame:
     out = panel[complete].reset_index(drop=True)
     out.attrs = dict(panel.attrs)
     return out
+
+
+def cut(panel: pd.DataFrame, as_of: Any, name: str = "as_of") -> tuple[pd.DataFrame, pd.Timestamp]:
+    """The one as-of cut of a built panel: the periods complete by ``as_of`` (see :func:`truncate`).
+
+    Returns the rows and ``as_of`` as a timestamp. Raises :class:`ParameterError`
+    naming both dates when no period is complete by then (the as-of date is the
+    mistake, not the data).
+
+    Examples
+    --------
+    >>> panel = pd.DataFrame({"unit_id": "A", "ds": pd.date_range("2021-10-04", periods=3, freq="W-MON"), "y": 1})
+    >>> known, when = cut(panel, "2021-10-17")
+    >>> known["ds"].dt.strftime("%F").tolist(), f"{when:%F}"
+    (['2021-10-04', '2021-10-11'], '2021-10-17')
+    """
+    when = date(as_of, name)
+    frame = panel.assign(ds=pd.to_datetime(panel["ds"]))
+    frame.attrs = dict(panel.attrs)
+    known = truncate(frame, when)
+    if known.empty:
+        first = frame["ds"].min()
+        raise ParameterError(
+            f"{name} {when:%F} is before the data: no period is complete by then and the first starts "
+            f"{first:%F}; choose a later {name}"
+        )
+    return known, when
+
+
+def panel_as_of(
+    events: pd.DataFrame,
+    *,
+    freq: str,
+    as_of: pd.Timestamp | None = None,
+    start: Any = None,
+    country: str | None = None,
+    complete_until: pd.Timestamp | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Cut canonical events at the as-of date and count the complete periods into a panel.
+
+    The one place where "what was known at ``as_of``" is decided:
+
+    - ``as_of`` before the data start is an error naming both dates;
+    - an ``as_of`` more than a year after the last event is refused (the gap
+      would count as zero attacks), a shorter gap is returned as a note;
+    - without ``as_of`` the data end at ``complete_until`` (a source known to
+      be complete to a date, like the synthetic scenario) or else at the last
+      event, and only periods complete by then enter the panel, so a
+      half-observed last period never looks like a drop.
+
+    Returns
+    -------
+    (events, panel, notes)
+        Events on or before the cut, the panel, and caveats for readers.
+    """
+    notes: list[str] = []
+    if len(events):
+        first_event, last_event = events["date"].min(), events["date"].max()
+        data_start = pd.Timestamp(start) if start is not None else first_event
+        if as_of is not None and as_of < data_start:
+            raise ParameterError(
+                f"as_of {as_of:%Y-%m-%d} is before the data start {data_start:%Y-%m-%d}; choose a later as_of"
+            )
+        if as_of is not None and complete_until is None and as_of - last_event > MAX_GAP_AFTER_DATA:
+            raise ParameterError(
+                f"as_of {as_of:%Y-%m-%d} is more than a year after the last event ({last_event:%Y-%m-%d}); "
+                "the months between would count as zero attacks: choose an as_of within the data or add later events"
+            )
+        if as_of is not None and complete_until is None and as_of > last_event:
+            notes.append(
+                f"the last event is dated {last_event:%Y-%m-%d}, before the as-of date {as_of:%Y-%m-%d}: "
+                "periods after it count as zero attacks; check that the data are up to date"
+            )
+    cut = as_of if as_of is not None else complete_until
+    if cut is None and len(events):
+        cut = events["date"].max()
+    end = None
+    if cut is not None:
+        events = events[events["date"] <= cut].reset_index(drop=True)
+        end = cut
+    if start is None and len(events):
+        start = events["date"].min()
+    panel = build_panel(events, freq=freq, start=start, end=end, country=country)
+    if cut is not None:
+        panel = truncate(panel, cut)
+    return events, panel, notes
 
 
 # ------------------------------------------------- the panel as models see it

@@ -582,11 +582,11 @@ def warn_events(
         No events.
     ParameterError
         ``as_of`` before the first event or more than a year after the last
-        (both dates named; see :func:`forecast.data.dataset.panel_as_of`), an
+        (both dates named; see :func:`forecast.panel.panel_as_of`), an
         unknown frequency or stronghold name.
     """
     from forecast.checks import date, frequency
-    from forecast.data.dataset import panel_as_of
+    from forecast.panel import panel_as_of
 
     frequency(freq)
     as_of = date(as_of, "--as-of")

@@ -18,10 +18,7 @@ import pandas as pd
 
 from forecast.checks import date, frequency
 from forecast.errors import ParameterError
-from forecast.panel import build_panel, events_country, period_range, truncate
-
-#: An as-of date this long after the last event is refused: the gap would count as zero attacks.
-MAX_GAP_AFTER_DATA = pd.Timedelta(days=365)
+from forecast.panel import events_country, panel_as_of, period_range
 
 #: ``source`` values :func:`load_dataset` accepts.
 DATASET_SOURCES = ("synthetic", "ucdp", "acled", "gtd", "csv", "canonical")
@@ -114,65 +111,6 @@ class Dataset:
             if lines:
                 return lines
         return citations_for([self.source])
-
-
-def panel_as_of(
-    events: pd.DataFrame,
-    *,
-    freq: str,
-    as_of: pd.Timestamp | None = None,
-    start: Any = None,
-    country: str | None = None,
-    complete_until: pd.Timestamp | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Cut canonical events at the as-of date and count the complete periods into a panel.
-
-    The one place where "what was known at ``as_of``" is decided:
-
-    - ``as_of`` before the data start is an error naming both dates;
-    - an ``as_of`` more than a year after the last event is refused (the gap
-      would count as zero attacks), a shorter gap is returned as a note;
-    - without ``as_of`` the data end at ``complete_until`` (a source known to
-      be complete to a date, like the synthetic scenario) or else at the last
-      event, and only periods complete by then enter the panel, so a
-      half-observed last period never looks like a drop.
-
-    Returns
-    -------
-    (events, panel, notes)
-        Events on or before the cut, the panel, and caveats for readers.
-    """
-    notes: list[str] = []
-    if len(events):
-        first_event, last_event = events["date"].min(), events["date"].max()
-        data_start = pd.Timestamp(start) if start is not None else first_event
-        if as_of is not None and as_of < data_start:
-            raise ParameterError(
-                f"as_of {as_of:%Y-%m-%d} is before the data start {data_start:%Y-%m-%d}; choose a later as_of"
-            )
-        if as_of is not None and complete_until is None and as_of - last_event > MAX_GAP_AFTER_DATA:
-            raise ParameterError(
-                f"as_of {as_of:%Y-%m-%d} is more than a year after the last event ({last_event:%Y-%m-%d}); "
-                "the months between would count as zero attacks: choose an as_of within the data or add later events"
-            )
-        if as_of is not None and complete_until is None and as_of > last_event:
-            notes.append(
-                f"the last event is dated {last_event:%Y-%m-%d}, before the as-of date {as_of:%Y-%m-%d}: "
-                "periods after it count as zero attacks; check that the data are up to date"
-            )
-    cut = as_of if as_of is not None else complete_until
-    if cut is None and len(events):
-        cut = events["date"].max()
-    end = None
-    if cut is not None:
-        events = events[events["date"] <= cut].reset_index(drop=True)
-        end = cut
-    if start is None and len(events):
-        start = events["date"].min()
-    panel = build_panel(events, freq=freq, start=start, end=end, country=country)
-    if cut is not None:
-        panel = truncate(panel, cut)
-    return events, panel, notes
 
 
 def load_dataset(

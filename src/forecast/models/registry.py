@@ -46,11 +46,11 @@ from typing import Any, Self
 
 import pandas as pd
 
-from forecast.checks import date, whole_number
-from forecast.errors import EmptyDataError, ParameterError
+from forecast.checks import whole_number
+from forecast.errors import ParameterError
 from forecast.models.base import CountModel, Neighbours
 from forecast.models.frame import DEFAULT_DRAWS, ForecastFrame
-from forecast.panel import PanelData
+from forecast.panel import PanelData, cut
 
 __all__ = [
     "ModelSpec",
@@ -364,18 +364,9 @@ def truncate_panel(panel: pd.DataFrame, as_of: str | pd.Timestamp | None, freq: 
     """
     if as_of is None:
         return panel
-    from forecast.panel import truncate
-
-    cutoff = date(as_of, "as_of")
-    panel = panel.assign(ds=pd.to_datetime(panel["ds"]))
+    panel = panel.copy()
     panel.attrs = {**panel.attrs, "freq": freq}
-    kept = truncate(panel, cutoff)
-    if kept.empty:
-        raise EmptyDataError(
-            f"no complete period on or before as_of={cutoff.date()}; the panel starts "
-            f"{pd.to_datetime(panel['ds']).min().date()}"
-        )
-    return kept
+    return cut(panel, as_of)[0]
 
 
 def forecast_panel(

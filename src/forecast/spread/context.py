@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecast.checks import date
 from forecast.errors import (
     EmptyDataError,
     ForecastError,
@@ -16,7 +15,7 @@ from forecast.errors import (
     ParameterError,
 )
 from forecast.geo.gazetteer import Gazetteer
-from forecast.panel import truncate
+from forecast.panel import cut
 
 #: Mean Earth radius (km) of the spherical distance.
 EARTH_RADIUS_KM = 6371.0088
@@ -89,17 +88,9 @@ def panel_bounds(panel: pd.DataFrame, as_of: Any = None) -> tuple[pd.DataFrame, 
             f"({panel['unit_id'].iloc[0]}); build the panel over all of the country's units "
             "(forecast.panel.build_panel does so by default)"
         )
-    first = pd.Timestamp(panel["ds"].min())
     if as_of is None:
         return panel, pd.Timestamp(panel["ds"].max())
-    as_of = date(as_of, "as-of date")
-    known = truncate(panel, as_of)
-    if known.empty:
-        raise ParameterError(
-            f"as-of date {as_of:%F} is before the data: the first complete period starts {first:%F}; "
-            "choose a later as-of date or give data that start earlier"
-        )
-    return known, as_of
+    return cut(panel, as_of, "as-of date")
 
 
 def quiet_before(y: np.ndarray, lag: int = 0) -> tuple[np.ndarray, np.ndarray]:
