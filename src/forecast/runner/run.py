@@ -17,8 +17,9 @@ How a run goes, and why in this order:
 
 1. Parameters are checked against what each selected notebook declares
    (:mod:`forecast.runner.params`) before anything is written: a typo costs seconds.
-2. The reports dir is locked (``O_CREAT | O_EXCL`` file with pid, host, start
-   time). A lock whose process is gone (killed run) is recovered with a warning.
+2. The reports dir is locked: an ``flock`` held for the whole run (the lock
+   file records pid, host and start time). The kernel releases it when the run
+   ends, however it ends; a killed run's record is reported as recovered.
 3. The run is built in ``runs/.tmp-<run-id>/`` and renamed to ``runs/<run-id>/``
    when complete, so a reader never sees half a run; ``index.html`` and
    ``latest.json`` are rebuilt from the manifests and replaced atomically.
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl  # POSIX: the run lock is an flock, released by the kernel when its process ends
 import json
 import logging
 import os
@@ -51,7 +53,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,11 +71,6 @@ from forecast.runner.params import (
     notebook_spec,
     validate_parameters,
 )
-
-try:  # POSIX: serialises lock take-over between processes; released by the kernel on death
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
 
 logger = logging.getLogger(__name__)
 
@@ -180,52 +176,18 @@ def runs_dir(reports_dir: str | Path) -> Path:
 # ---------------------------------------------------------------------------
 
 
-def _process_start_ticks(pid: int) -> int | None:
-    """Start time of ``pid`` in clock ticks since boot (Linux); None where unknown."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # Field 2 (comm) may hold spaces and parentheses: split after its closing ')'.
-    fields = stat.rsplit(")", 1)[-1].split()
-    try:
-        return int(fields[19])
-    except (IndexError, ValueError):
-        return None
-
-
-def _pid_alive(pid: int, start_ticks: int | None = None) -> bool:
-    """Whether ``pid`` is a live process on this host (and the same one, if its start is known)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
-        if state in {"Z", "X"}:  # killed, not yet reaped by its parent
-            return False
-    except (OSError, IndexError):
-        pass
-    if start_ticks is not None:
-        current = _process_start_ticks(pid)
-        if current is not None and current != start_ticks:
-            return False  # the pid was reused by another process
-    return True
-
-
 class RunLock:
     """Exclusive right to write a reports dir, held by one process at a time.
 
-    The lock is a file ``<reports_dir>/.forecast-run.lock`` created with
-    ``O_CREAT | O_EXCL`` and holding the pid, host, process start and start
-    time. A lock whose process is gone (a run killed with SIGKILL, a reboot)
-    is stale: the next run removes it with a warning and proceeds. Checking and
-    taking over happen under an ``flock`` on a guard file, so two runs that find
-    the same stale lock cannot both take it.
+    The lock is an ``flock`` held for the whole run on
+    ``<reports_dir>/.forecast-run.lock``, which also records the holder (pid,
+    host, start time) for the message a second run gets. The kernel releases
+    the ``flock`` when its process ends, however it ends (SIGKILL, OOM, a
+    reboot), so liveness never depends on reading process tables; a record
+    left on disk by a killed run is reported as recovered when the next run
+    takes the lock. A record naming another host is respected (its process
+    cannot be seen from here). The file is removed on release; a run that
+    locked a file removed meanwhile tries again on the new one.
 
     Parameters
     ----------
@@ -234,7 +196,7 @@ class RunLock:
     purpose
         Recorded in the lock ("run", "prune").
     on_recover
-        Called with a one-line message when a stale lock is recovered.
+        Called with a one-line message when a killed run's lock is recovered.
 
     Examples
     --------
@@ -249,102 +211,85 @@ class RunLock:
         self.path = self.reports_dir / LOCK_NAME
         self.purpose = purpose
         self.on_recover = on_recover
-        self.token = uuid.uuid4().hex
-        self.held = False
+        self._fd: int | None = None
 
-    @contextlib.contextmanager
-    def _guard(self) -> Iterator[None]:
-        if fcntl is None:  # pragma: no cover - Windows
-            yield
-            return
-        with open(self.path.with_name(LOCK_NAME + ".guard"), "a+") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    @property
+    def held(self) -> bool:
+        """Whether this object holds the lock."""
+        return self._fd is not None
 
     def holder(self) -> dict[str, Any] | None:
-        """What the lock file says (pid, hostname, started, ...), or None if absent or unreadable."""
+        """What the lock file says (pid, hostname, started, ...), or None if absent, empty or unreadable."""
         try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
+            record = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
+        return record if isinstance(record, dict) else None
 
-    def _is_stale(self, holder: dict[str, Any] | None) -> bool:
-        if holder is None:
-            # Under the guard nobody is between creating and writing the file:
-            # an unreadable lock was left by a process killed in that instant.
-            return self.path.exists()
-        if holder.get("hostname") != socket.gethostname():
-            return False  # cannot see processes on another host: assume it is alive
-        try:
-            pid = int(holder.get("pid", -1))
-        except (TypeError, ValueError):
-            return True
-        return not _pid_alive(pid, holder.get("process_start"))
+    def _refuse(self, holder: dict[str, Any] | None) -> LockError:
+        holder = holder or {}
+        return LockError(
+            f"reports dir {self.reports_dir} is locked by {holder.get('purpose', 'run')} "
+            f"pid {holder.get('pid', '?')} on {holder.get('hostname', '?')} started "
+            f"{holder.get('started', '?')}; wait for it or remove {self.path} if that process is gone"
+        )
 
     def acquire(self) -> RunLock:
-        """Take the lock, recovering a stale one.
+        """Take the lock.
 
         Raises
         ------
         LockError
-            Another live process holds it.
+            Another process holds it (or a record of another host's run is there).
         """
         self.reports_dir.mkdir(parents=True, exist_ok=True)
-        with self._guard():
-            for _ in range(2):
-                try:
-                    fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-                except FileExistsError:
-                    holder = self.holder()
-                    if not self._is_stale(holder):
-                        holder = holder or {}
-                        raise LockError(
-                            f"reports dir {self.reports_dir} is locked by {holder.get('purpose', 'run')} "
-                            f"pid {holder.get('pid', '?')} on {holder.get('hostname', '?')} started "
-                            f"{holder.get('started', '?')}; wait for it or remove {self.path} if that process is gone"
-                        ) from None
-                    message = (
-                        f"recovered a stale lock in {self.reports_dir}: "
-                        + (
-                            f"pid {holder.get('pid')} (started {holder.get('started')}) is no longer running"
-                            if holder
-                            else "the lock file was empty"
-                        )
-                    )
-                    logger.warning(message)
-                    if self.on_recover is not None:
-                        self.on_recover(message)
-                    with contextlib.suppress(FileNotFoundError):
-                        self.path.unlink()
-                    continue
-                record = {
-                    "pid": os.getpid(),
-                    "hostname": socket.gethostname(),
-                    "process_start": _process_start_ticks(os.getpid()),
-                    "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                    "purpose": self.purpose,
-                    "token": self.token,
-                }
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(record, handle)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                self.held = True
-                return self
-        raise LockError(f"could not take the lock {self.path}; try again")  # pragma: no cover - lost a race twice
+        for _ in range(5):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise self._refuse(self.holder()) from None
+            try:
+                same_file = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same_file = False
+            if not same_file:  # the previous holder removed it after we opened it: lock the new one
+                os.close(fd)
+                continue
+            previous = self.holder()
+            if previous is not None and previous.get("hostname") not in (None, socket.gethostname()):
+                os.close(fd)
+                raise self._refuse(previous)
+            if previous is not None:
+                message = (
+                    f"recovered a stale lock in {self.reports_dir}: pid {previous.get('pid')} "
+                    f"(started {previous.get('started')}) is no longer running"
+                )
+                logger.warning(message)
+                if self.on_recover is not None:
+                    self.on_recover(message)
+            record = {
+                "pid": os.getpid(),
+                "hostname": socket.gethostname(),
+                "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "purpose": self.purpose,
+            }
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(record).encode("utf-8"), 0)
+            os.fsync(fd)
+            self._fd = fd
+            return self
+        raise LockError(f"could not take the lock {self.path}; try again")  # pragma: no cover - lost a race 5 times
 
     def release(self) -> None:
-        """Remove the lock if this object still holds it."""
-        if not self.held:
+        """Remove the lock file and release the lock, if this object holds it."""
+        if self._fd is None:
             return
-        holder = self.holder()
-        if holder is not None and holder.get("token") == self.token:
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
-        self.held = False
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()  # while still locked: a waiting run sees the inode change and retries
+        os.close(self._fd)  # releases the flock
+        self._fd = None
 
     def __enter__(self) -> RunLock:
         return self.acquire()
