@@ -397,7 +397,7 @@ def test_nan_counts_are_refused_with_the_column_named(simulated):
     panel, orders = simulated
     broken = panel.astype({"y": float})
     broken.loc[5, "y"] = np.nan
-    with pytest.raises(InputError, match="column 'y'.*missing"):
+    with pytest.raises(InputError, match="column 'y'.*NaN or not numbers"):
         EndemicEpidemic().fit(broken, orders)
 
 

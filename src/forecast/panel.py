@@ -302,6 +302,43 @@ def panel_as_of(
     return events, panel, notes
 
 
+def check_counts(y: pd.Series, unit_ids: pd.Series, ds: pd.Series) -> np.ndarray:
+    """The counts of a long panel as floats, or an :class:`InputError` naming the first bad row.
+
+    A count must be a number (a complete panel has 0 where nothing happened),
+    at least 0 and whole. Every consumer of long panels (``PanelData``, the
+    spread model) checks counts here.
+
+    Examples
+    --------
+    >>> check_counts(pd.Series([0, 2]), pd.Series(["A", "A"]), pd.Series(pd.to_datetime(["2021-01-04", "2021-01-11"])))
+    array([0., 2.])
+    """
+    values = pd.to_numeric(pd.Series(y), errors="coerce").to_numpy(dtype=float)
+    units = pd.Series(unit_ids).to_numpy()
+    dates = pd.Series(pd.to_datetime(ds)).reset_index(drop=True)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"{int(bad.sum())} count(s) are NaN or not numbers, the first for unit "
+            f"{units[row]!r} at {dates.iloc[row].date()}; a complete panel has 0 "
+            "where nothing happened: fill with 0 or rebuild with forecast.panel.build_panel",
+            row=row + 1,
+            column="y",
+        )
+    bad = (values < 0) | (values != np.round(values))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"counts must be non-negative integers; found {values[row]!r} for unit "
+            f"{units[row]!r} at {dates.iloc[row].date()}",
+            row=row + 1,
+            column="y",
+        )
+    return values
+
+
 # ------------------------------------------------- the panel as models see it
 @dataclass(frozen=True)
 class PanelData:
@@ -355,26 +392,7 @@ class PanelData:
         if ds.isna().any():
             row = int(np.flatnonzero(ds.isna().to_numpy())[0])
             raise InputError(f"missing or unparsable date {panel['ds'].iloc[row]!r}", row=row + 1, column="ds")
-        y = pd.to_numeric(panel["y"], errors="coerce").to_numpy(dtype=float)
-        bad = ~np.isfinite(y)
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise InputError(
-                f"{int(bad.sum())} count(s) are NaN or not numbers, the first for unit "
-                f"{panel['unit_id'].iloc[row]!r} at {ds.iloc[row].date()}; a complete panel has 0 "
-                "where nothing happened: fill with 0 or rebuild with forecast.panel.build_panel",
-                row=row + 1,
-                column="y",
-            )
-        bad = (y < 0) | (y != np.round(y))
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise InputError(
-                f"counts must be non-negative integers; found {y[row]!r} for unit "
-                f"{panel['unit_id'].iloc[row]!r} at {ds.iloc[row].date()}",
-                row=row + 1,
-                column="y",
-            )
+        y = check_counts(panel["y"], panel["unit_id"], ds)
         frame = pd.DataFrame({"unit_id": panel["unit_id"].astype(str).to_numpy(), "ds": ds.to_numpy(), "y": y})
         duplicated = frame.duplicated(["unit_id", "ds"])
         if duplicated.any():

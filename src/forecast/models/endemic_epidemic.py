@@ -58,7 +58,7 @@ from scipy.special import digamma, gammaln, polygamma
 from forecast.checks import fraction
 from forecast.errors import ConvergenceError, InputError, ModelError, ParameterError
 from forecast.geo.adjacency import adjacency_order
-from forecast.panel import infer_freq
+from forecast.panel import check_counts, infer_freq
 
 if TYPE_CHECKING:
     from forecast.models.frame import ForecastFrame
@@ -447,31 +447,7 @@ def _wide_panel(
             )
     unit_ids = long["unit_id"].astype(str).to_numpy()
     ds = _parse_dates(long["ds"])
-    y = pd.to_numeric(long["y"], errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(y)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            f"{int(bad.sum())} count(s) are missing or not numbers, e.g. unit {unit_ids[first]!r} "
-            f"at {ds.iloc[first].date()}; fill periods without events with 0",
-            column="y",
-            row=first + 1,
-        )
-    if (y < 0).any():
-        first = int(np.flatnonzero(y < 0)[0])
-        raise InputError(
-            f"{int((y < 0).sum())} count(s) are negative, e.g. {y[first]:g} for unit {unit_ids[first]!r} "
-            f"at {ds.iloc[first].date()}; counts must be 0 or more",
-            column="y",
-            row=first + 1,
-        )
-    if not np.array_equal(y, np.round(y)):
-        first = int(np.flatnonzero(y != np.round(y))[0])
-        raise InputError(
-            f"counts must be whole numbers; found {y[first]:g} for unit {unit_ids[first]!r}",
-            column="y",
-            row=first + 1,
-        )
+    y = check_counts(long["y"], unit_ids, ds)
     frame = pd.DataFrame({"unit_id": unit_ids, "ds": ds.to_numpy(), "y": y})
     for name in covariate_names:
         values = pd.to_numeric(long[name], errors="coerce").to_numpy(dtype=float)
