@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -98,8 +99,30 @@ def write_text_atomic(destination: str | Path, text: str) -> Path:
 
 
 def write_json_atomic(destination: str | Path, payload: Mapping[str, Any]) -> Path:
-    """Write ``payload`` as indented JSON atomically and return the path."""
-    return write_text_atomic(destination, json.dumps(payload, indent=2, default=str) + "\n")
+    """Write ``payload`` as indented, strict JSON atomically and return the path.
+
+    NaN and infinities become ``null``: Python would write bare ``NaN``, which
+    strict JSON readers (browsers, jq, other languages) refuse.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = write_json_atomic(pathlib.Path(tempfile.mkdtemp()) / "x.json", {"share": float("nan"), "n": [1.5]})
+    >>> path.read_text().split()
+    ['{', '"share":', 'null,', '"n":', '[', '1.5', ']', '}']
+    """
+    text = json.dumps(_strict_json(payload), indent=2, default=str, allow_nan=False)
+    return write_text_atomic(destination, text + "\n")
+
+
+def _strict_json(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {key: _strict_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict_json(item) for item in value]
+    return value
 
 
 def sidecar_path(path: str | Path) -> Path:
