@@ -92,3 +92,14 @@ def test_as_of_dates_are_checked_against_the_data():
     assert later.panel["ds"].max() == pd.Timestamp("2022-12-01")
     assert "periods after it count as zero attacks" in later.notes[0]
     assert any("check that the data are up to date" in note for note in caveats(later))
+
+
+def test_last_day_lets_rules_judge_the_last_complete_period():
+    """Without as_of, the rules are judged through the end of the panel's last period, not its first day."""
+    from forecast.alarms import evaluate_warnings
+
+    data = load_dataset("synthetic", freq="MS")
+    last_period = pd.Timestamp(data.panel["ds"].max())
+    assert data.last_day == last_period + pd.offsets.MonthEnd(0)
+    result = evaluate_warnings(data.panel, data.last_day, "Nangarhar", spillover=False)
+    assert result.last_period == last_period

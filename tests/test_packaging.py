@@ -118,3 +118,39 @@ def test_input_and_parameter_errors_are_value_errors():
         whole_number(0, "horizon")
     except ValueError as exc:  # the standard way of catching a bad value works
         assert isinstance(exc, ForecastError) and exc.exit_code == 2
+
+
+def test_no_import_cycle_between_modules():
+    """Module-level imports of the package form no cycle (function-local imports are deliberate late binding)."""
+    import ast
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "src"
+    graph: dict[str, set[str]] = {}
+    for path in (src / "forecast").rglob("*.py"):
+        module = ".".join(path.relative_to(src).with_suffix("").parts).removesuffix(".__init__")
+        deps = set()
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("forecast"):
+                deps |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+            elif isinstance(node, ast.Import):
+                deps |= {alias.name for alias in node.names if alias.name.startswith("forecast")}
+        graph[module] = deps
+    graph = {module: {d for d in deps if d in graph and d != module} for module, deps in graph.items()}
+    cycles, state = [], {}
+
+    def visit(module: str, stack: list[str]) -> None:
+        state[module] = "open"
+        stack.append(module)
+        for dep in sorted(graph[module]):
+            if state.get(dep) == "open":
+                cycles.append(" -> ".join([*stack[stack.index(dep):], dep]))
+            elif dep not in state:
+                visit(dep, stack)
+        stack.pop()
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [])
+    assert cycles == []

@@ -160,7 +160,7 @@ def build_panel(
     # themselves, as documented: a start on a Wednesday drops Monday's events.
     in_range = (
         (kept["date"] >= max(periods[0], start.normalize()))
-        & (kept["date"] < min(_period_end(periods[-1], freq), end.normalize() + pd.Timedelta(days=1)))
+        & (kept["date"] < min(period_end(periods[-1], freq), end.normalize() + pd.Timedelta(days=1)))
     )
     dropped["outside_range"] = int((~in_range).sum())
     kept = kept[in_range]
@@ -187,8 +187,14 @@ def build_panel(
     return panel
 
 
-def _period_end(period, freq: str):
-    """Exclusive end of the period(s) labelled ``period`` (a Timestamp or a Series)."""
+def period_end(period, freq: str):
+    """Exclusive end of the period(s) labelled ``period`` (a Timestamp or a Series).
+
+    Examples
+    --------
+    >>> f"{period_end(pd.Timestamp('2021-12-20'), 'W-MON'):%F}", f"{period_end(pd.Timestamp('2021-12-01'), 'MS'):%F}"
+    ('2021-12-27', '2022-01-01')
+    """
     if freq == "MS":
         if isinstance(period, pd.Series):
             return (period.dt.to_period("M") + 1).dt.start_time
@@ -210,7 +216,7 @@ def truncate(panel: pd.DataFrame, as_of) -> pd.DataFrame:
     """
     freq = panel.attrs.get("freq", "W-MON")
     as_of = pd.Timestamp(as_of)
-    complete = _period_end(panel["ds"], freq) <= as_of + pd.Timedelta(days=1)
+    complete = period_end(panel["ds"], freq) <= as_of + pd.Timedelta(days=1)
     out = panel[complete].reset_index(drop=True)
     out.attrs = dict(panel.attrs)
     return out

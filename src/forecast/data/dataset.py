@@ -18,7 +18,7 @@ import pandas as pd
 
 from forecast.checks import date, frequency
 from forecast.errors import ParameterError
-from forecast.panel import events_country, panel_as_of, period_range
+from forecast.panel import events_country, panel_as_of, period_end, period_range
 
 #: ``source`` values :func:`load_dataset` accepts.
 DATASET_SOURCES = ("synthetic", "ucdp", "acled", "gtd", "csv", "canonical")
@@ -67,6 +67,23 @@ class Dataset:
     ingest_summary: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     country: str | None = None
+
+    @property
+    def last_day(self) -> pd.Timestamp:
+        """The last day the data speak for: ``as_of``, or else the last day of the panel's last period.
+
+        What rules judged "as of" the data should be given: the start of the
+        last period would leave that (complete) period out.
+
+        Examples
+        --------
+        >>> f"{load_dataset('synthetic', freq='W-MON').last_day:%F}"
+        '2022-01-02'
+        """
+        if self.as_of is not None:
+            return self.as_of
+        last = pd.Timestamp(self.panel["ds"].max())
+        return period_end(last, self.freq) - pd.Timedelta(days=1)
 
     @property
     def neighbours(self) -> dict[str, list[str]]:
