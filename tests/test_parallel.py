@@ -82,3 +82,17 @@ def test_dask_local_cluster_on_loopback_runs_a_backtest():
     assert executor.cluster.status.name == "closed"
     local = backtest(panel, "hist_mean,bootstrap", **run)
     pd.testing.assert_frame_equal(remote.scores, local.scores)
+
+
+@pytest.mark.slow
+def test_an_unreachable_scheduler_address_fails_fast_with_a_clear_message():
+    pytest.importorskip("distributed")
+    import socket
+
+    # A port that was just free on loopback: nothing listens there, so the connection is refused.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    with pytest.raises(ParameterError, match=rf"no Dask scheduler answered at '{address}' within 5 s"):
+        get_executor("dask", address=address)

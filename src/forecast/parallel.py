@@ -50,6 +50,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+#: Seconds to wait for a Dask scheduler given by address before giving up.
+SCHEDULER_TIMEOUT_SECONDS = 5.0
+
 #: Values of ``kind`` that :func:`get_executor` accepts.
 EXECUTOR_KINDS = ("inprocess", "processes", "dask")
 
@@ -177,7 +180,16 @@ def _dask_executor(address: str | None, workers: int | None) -> DaskExecutor:
         ) from exc
     if address:
         logger.info("connecting to the Dask scheduler at %s", address)
-        return DaskExecutor(Client(address))
+        try:
+            # A bounded wait: distributed's default (30 s, retried) looks like a hang to a user.
+            client = Client(address, timeout=SCHEDULER_TIMEOUT_SECONDS)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ParameterError(
+                f"no Dask scheduler answered at {address!r} within {SCHEDULER_TIMEOUT_SECONDS:g} s "
+                f"({type(exc).__name__}); check the address (tcp://HOST:PORT) and that "
+                "`dask scheduler` runs there, or leave the address out for a local cluster"
+            ) from exc
+        return DaskExecutor(client)
     # Loopback only and no dashboard: a private cluster must not listen on the network.
     cluster = LocalCluster(
         n_workers=workers or 2,
