@@ -631,3 +631,50 @@ def test_null_as_of_on_the_command_line_means_automatic():
     plan = plan_run(CONFIG, ["as_of=null"], notebooks_dir=ROOT / "notebooks", project_root=ROOT,
                     reports_dir=ROOT / "reports")
     assert plan.config.values["as_of"] is None
+
+
+def _warning_notebooks(folder: Path) -> Path:
+    """The test notebooks, with 02_alerts reporting one alert and one warning (the early-warning scale)."""
+    folder.mkdir()
+    for notebook in NOTEBOOKS.glob("0[12]_*.ipynb"):
+        text = notebook.read_text(encoding="utf-8")
+        if notebook.name.startswith("02_"):
+            text = text.replace('\\"alarm\\", \\"watch\\"', '\\"alert\\", \\"warning\\"')
+        (folder / notebook.name).write_text(text, encoding="utf-8")
+    assert '\\"alert\\", \\"warning\\"' in (folder / "02_alerts.ipynb").read_text(encoding="utf-8")
+    return folder
+
+
+@pytest.mark.slow
+def test_a_quiet_cron_run_prints_one_line_when_a_province_needs_attention(tmp_path):
+    notebooks = _warning_notebooks(tmp_path / "notebooks")
+    reports = tmp_path / "reports"
+    forecast = Path(sys.executable).with_name("forecast")
+    command = [str(forecast), "run", "--config", str(CONFIG), "--notebooks-dir", str(notebooks),
+               "--reports-dir", str(reports), "--quiet"]
+    # cron's environment: next to nothing, and the working directory is $HOME.
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1
+    run_id = json.loads((reports / "latest.json").read_text())["run_id"]
+    assert lines[0] == (
+        f"attention: 1 alert, 1 warning of 3 units: Helmand (alert), Kandahar (warning); see {reports / 'runs' / run_id}/"
+    )
+
+    failing = subprocess.run([*command, "--fail-on", "alert"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert failing.returncode == 3 and failing.stdout.startswith("attention: 1 alert, 1 warning")
+
+
+@pytest.mark.slow
+def test_a_quiet_run_without_warnings_stays_silent_and_fail_on_is_checked(tmp_path, capsys):
+    # The stock test notebooks report "alarm"/"watch" only: nothing at warning or above.
+    reports = tmp_path / "reports"
+    status = cli.main(["run", "--config", str(CONFIG), "--notebooks-dir", str(NOTEBOOKS), "--reports-dir", str(reports),
+                       "--notebooks", "02", "--quiet", "--fail-on", "warning"])
+    captured = capsys.readouterr()
+    assert (status, captured.out, captured.err) == (0, "", "")
+    assert cli.main(["run", "--config", str(CONFIG), "--fail-on", "watch"]) == 2
+    assert "--fail-on" in capsys.readouterr().err

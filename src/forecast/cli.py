@@ -140,20 +140,32 @@ def run_notebooks(
     notebooks: Annotated[str | None, typer.Option(help="Run only these notebooks: 01,04 (numbers or names).")] = None,
     reports_dir: Annotated[Path | None, typer.Option(help="Where runs are published (default: reports/).")] = None,
     notebooks_dir: Annotated[Path | None, typer.Option(help="Folder of NN_name.ipynb notebooks (default: notebooks/).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only warnings and errors (for cron).")] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Print only warnings, errors and one line when a province is at warning or above (for cron)."),
+    ] = False,
+    fail_on: Annotated[
+        str | None,
+        typer.Option(help="Exit 3 when any province is at this level or above: warning or alert."),
+    ] = None,
 ) -> None:
     """Run the report notebooks and publish HTML reports under reports/runs/<run-id>/.
 
     Exits 2 when a parameter is wrong (nothing runs), the reports dir is
-    locked by another run, or a notebook fails (the previous latest report stays).
+    locked by another run, or a notebook fails (the previous latest report stays);
+    exits 3 with --fail-on when a province is at that level or above.
     """
     import logging
     import signal
     import threading
 
+    from forecast.checks import choice
+    from forecast.report.notebook import attention_line
     from forecast.runner.run import run_reports
 
-    if quiet:  # the one thing a quiet run still reports: a recovered stale lock
+    if fail_on is not None:
+        choice(fail_on, "--fail-on", ("warning", "alert"))
+    if quiet:  # besides errors, a quiet run reports a recovered stale lock and provinces needing attention
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("warning: %(message)s"))
         logging.getLogger("forecast.runner.run").addHandler(handler)
@@ -165,7 +177,7 @@ def run_notebooks(
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
-        run_reports(
+        result = run_reports(
             config,
             param or [],
             notebooks_dir=notebooks_dir,
@@ -176,6 +188,12 @@ def run_notebooks(
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
+    alerts = result.manifest.get("alerts")
+    line = attention_line(alerts, "warning", where=f"{result.folder}/")
+    if line:  # cron mails any output: this is the line that makes it speak up
+        typer.echo(line)
+    if fail_on is not None and attention_line(alerts, fail_on):
+        raise typer.Exit(3)
 
 
 def _reports_dir(reports_dir: Path | None) -> Path:
@@ -597,7 +615,8 @@ def spread_attribute(
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode click returns a typer.Exit's code instead of raising it.
+        status = app(args=argv, standalone_mode=False)
     except ForecastError as exc:
         typer.echo(f"error: {exc}", err=True)
         return exc.exit_code
@@ -611,7 +630,7 @@ def main(argv: list[str] | None = None) -> int:
             typer.echo(f"error: {exc.format_message()}", err=True)
             return 2
         raise
-    return 0
+    return status if isinstance(status, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

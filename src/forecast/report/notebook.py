@@ -402,6 +402,53 @@ def alert_counts_text(summary: Mapping[str, Any] | None) -> str:
     return f"{text} of {summary.get('n_units', 0)} units"
 
 
+#: Levels of the early-warning scale, quietest first (as in ``forecast.schema.ALERT_LEVELS``).
+ATTENTION_LEVELS = ("watch", "warning", "alert")
+
+
+def attention_line(summary: Mapping[str, Any] | None, at_least: str = "warning", *, where: str = "") -> str | None:
+    """One line naming the units at ``at_least`` or above, or None when there are none.
+
+    This is what an unattended run prints (cron mails any output), so it says
+    how many, which units and where the report is.
+
+    Parameters
+    ----------
+    summary
+        A run's merged alert summary (see :func:`summarize_alerts`).
+    at_least
+        ``"watch"``, ``"warning"`` or ``"alert"``.
+    where
+        Where to read the report (a path), appended when given.
+
+    Examples
+    --------
+    >>> summary = {"counts": {"alert": 1, "warning": 1, "watch": 3}, "n_units": 34,
+    ...            "top": [{"unit": "Parwan", "level": "alert"}, {"unit": "Kunduz", "level": "warning"},
+    ...                    {"unit": "Kunar", "level": "watch"}]}
+    >>> attention_line(summary)
+    'attention: 1 alert, 1 warning of 34 units: Parwan (alert), Kunduz (warning)'
+    >>> attention_line(summary, "alert", where="reports/runs/x/")
+    'attention: 1 alert of 34 units: Parwan (alert); see reports/runs/x/'
+    >>> attention_line({"counts": {"watch": 2}, "n_units": 34, "top": []}) is None
+    True
+    """
+    if at_least not in ATTENTION_LEVELS:
+        raise ParameterError(f"attention level {at_least!r} is not known; use one of {', '.join(ATTENTION_LEVELS)}")
+    if not summary:
+        return None
+    loud = ATTENTION_LEVELS[ATTENTION_LEVELS.index(at_least):][::-1]  # loudest first
+    counts = {level: int(summary.get("counts", {}).get(level, 0)) for level in loud}
+    if not any(counts.values()):
+        return None
+    how_many = ", ".join(f"{n} {level}" for level, n in counts.items() if n)
+    units = [f"{row.get('unit', '?')} ({row.get('level')})" for row in summary.get("top", []) if row.get("level") in loud]
+    line = f"attention: {how_many} of {summary.get('n_units', 0)} units"
+    if units:
+        line += ": " + ", ".join(units)
+    return f"{line}; see {where}" if where else line
+
+
 def alert_summary_table(summary: Mapping[str, Any] | None, caption: str = "Alerts") -> str:
     """The run's alert table (``table.alert-table``) as escaped HTML."""
     if not summary:
