@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## Create .venv and install the package with its dev extras
 
 report: $(STAMP) ## Run the whole notebook suite on the embedded synthetic scenario; HTML under reports/
-	$(BIN)/forecast run --config $(CONFIG) $(ARGS)
+	$(BIN)/forecast run --config $(CONFIG) --publish $(ARGS)
 
 test: $(STAMP) ## Run the whole test suite (slow tests included)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

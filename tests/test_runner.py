@@ -304,7 +304,7 @@ def test_alert_summary_counts_levels_and_orders_the_top_units():
     assert [row["unit"] for row in summary["top"]] == ["Helmand", "Nangarhar"]
 
 
-def _fake_run(reports: Path, run_id: str, started: str, status: str = "ok") -> None:
+def _fake_run(reports: Path, run_id: str, started: str, status: str = "ok", **extra) -> None:
     folder = reports / "runs" / run_id
     folder.mkdir(parents=True)
     (folder / "01_x.html").write_text("<html></html>")
@@ -316,6 +316,7 @@ def _fake_run(reports: Path, run_id: str, started: str, status: str = "ok") -> N
         "parameters": {"source": "synthetic", "actor": XSS, "as_of": "2021-12-27"},
         "notebooks": [{"name": "01_x", "status": status, "html": "01_x.html", "error": None}],
         "alerts": {"levels": ["alarm"], "counts": {"alarm": 1}, "n_units": 34, "top": [{"unit": XSS, "level": "alarm", "reason": "r"}]},
+        **extra,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest))
 
@@ -334,6 +335,22 @@ def test_index_lists_runs_newest_first_with_the_latest_successful_one_on_top(tmp
     assert "SYNTHETIC DATA" in index and 'class="alert-table"' in index
     assert XSS not in index and ESCAPED_XSS in index
     assert ".tmp-r4" not in index
+
+
+def test_runs_table_tells_weekly_from_monthly_runs_and_marks_unpublished_ones(tmp_path):
+    reports = tmp_path / "reports"
+    weekly = {"source": "ucdp", "as_of": "2021-12-27", "freq": "W-MON", "horizon": 8, "models": ["hist_mean", "ensemble"]}
+    monthly = {**weekly, "freq": "MS", "horizon": 3, "as_of": "2021-10-31"}
+    _fake_run(reports, "weekly", "2022-01-01T06:00:00+00:00", parameters=weekly,
+              input={"source": "ucdp", "events_path": "data/raw/ucdp/GEDEvent_v25_1.csv", "sha256": "x"})
+    _fake_run(reports, "monthly", "2022-01-02T06:00:00+00:00", parameters=monthly, published=False)
+    index = publish_index(reports).read_text()
+    assert json.loads((reports / "latest.json").read_text())["run_id"] == "weekly"
+    assert ("<td>weekly (latest)</td><td>2022-01-01T06:00:00+00:00</td><td class=\"status-ok\">ok</td><td>ucdp</td>"
+            "<td>GEDEvent_v25_1.csv</td><td>all actors</td><td>2021-12-27</td><td>W-MON</td><td>8</td>"
+            "<td>hist_mean, ensemble</td>") in index
+    assert "<td>monthly (archived, not published)</td>" in index
+    assert "<td>2021-10-31</td><td>MS</td><td>3</td>" in index
 
 
 def test_render_index_without_runs():
@@ -371,8 +388,8 @@ def test_schedule_uses_absolute_paths_and_the_venv_forecast(capsys):
     text = capsys.readouterr().out
     venv_forecast = str(Path(sys.executable).absolute().parent / "forecast")
     crontab = next(line for line in text.splitlines() if line.startswith("0 6 * * 1 "))
-    assert crontab == f"0 6 * * 1 cd {ROOT} && {venv_forecast} run --config {CONFIG} --quiet"
-    assert f"ExecStart={venv_forecast} run --config {CONFIG} --quiet" in text
+    assert crontab == f"0 6 * * 1 cd {ROOT} && {venv_forecast} run --config {CONFIG} --quiet --publish"
+    assert f"ExecStart={venv_forecast} run --config {CONFIG} --quiet --publish" in text
     assert f"WorkingDirectory={ROOT}" in text
     assert "OnCalendar=Mon *-*-* 06:00:00" in text and "WantedBy=timers.target" in text
     schedule = make_schedule("0 6 * * 1", project_root=ROOT)
@@ -651,7 +668,7 @@ def test_a_quiet_cron_run_prints_one_line_when_a_province_needs_attention(tmp_pa
     reports = tmp_path / "reports"
     forecast = Path(sys.executable).with_name("forecast")
     command = [str(forecast), "run", "--config", str(CONFIG), "--notebooks-dir", str(notebooks),
-               "--reports-dir", str(reports), "--quiet"]
+               "--reports-dir", str(reports), "--quiet", "--publish"]
     # cron's environment: next to nothing, and the working directory is $HOME.
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
@@ -678,3 +695,21 @@ def test_a_quiet_run_without_warnings_stays_silent_and_fail_on_is_checked(tmp_pa
     assert (status, captured.out, captured.err) == (0, "", "")
     assert cli.main(["run", "--config", str(CONFIG), "--fail-on", "watch"]) == 2
     assert "--fail-on" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_only_published_full_runs_become_the_latest_report(tmp_path, capsys):
+    reports = tmp_path / "reports"
+    base = ["run", "--config", str(CONFIG), "--notebooks-dir", str(NOTEBOOKS), "--reports-dir", str(reports), "--quiet"]
+    assert cli.main([*base, "--notebooks", "01,02", "--publish"]) == 0  # a partial run: archived only
+    assert not (reports / "latest.json").exists()
+    assert "<h2>Latest run" not in (reports / "index.html").read_text()
+
+    assert cli.main([*base, "-p", "fail=false", "--publish"]) == 0
+    published = json.loads((reports / "latest.json").read_text())["run_id"]
+    assert cli.main([*base, "-p", "as_of=2021-10-31"]) == 0  # a retrospective trial, not published
+    manifests = read_manifests(reports)
+    assert [manifest["published"] for manifest in manifests] == [False, True, False]
+    assert json.loads((reports / "latest.json").read_text())["run_id"] == published
+    assert f"<h2>Latest run: {published}</h2>" in (reports / "index.html").read_text()
+    capsys.readouterr()

@@ -144,6 +144,10 @@ def run_notebooks(
         bool,
         typer.Option("--quiet", "-q", help="Print only warnings, errors and one line when a province is at warning or above (for cron)."),
     ] = False,
+    publish: Annotated[
+        bool,
+        typer.Option("--publish", help="Make a successful full run the latest report (make report and scheduled runs do)."),
+    ] = False,
     fail_on: Annotated[
         str | None,
         typer.Option(help="Exit 3 when any province is at this level or above: warning or alert."),
@@ -184,6 +188,7 @@ def run_notebooks(
             select=notebooks,
             reports_dir=reports_dir,
             progress=None if quiet else typer.echo,
+            publish=publish,
         )
     finally:
         if in_main_thread:

@@ -694,7 +694,8 @@ def render_index(manifests: Sequence[Mapping[str, Any]], latest_run: str | None)
         body.append('<p class="no-alerts">No runs yet.</p>')
     else:
         body.append('<table class="runs-table"><thead><tr><th>Run</th><th>Finished</th><th>Status</th>'
-                    "<th>Source</th><th>Actor</th><th>As of</th><th>Alerts</th><th>Reports</th></tr></thead><tbody>")
+                    "<th>Source</th><th>Input</th><th>Actor</th><th>As of</th><th>Period</th><th>Horizon</th><th>Models</th>"
+                    "<th>Alerts</th><th>Reports</th></tr></thead><tbody>")
         for manifest in manifests:
             parameters = manifest.get("parameters", {})
             status = str(manifest.get("status", "unknown"))
@@ -704,16 +705,28 @@ def render_index(manifests: Sequence[Mapping[str, Any]], latest_run: str | None)
                 first = failed[0]
                 error = first.get("error") or {}
                 status_text += f": {first.get('name')} ({error.get('ename', '')}: {error.get('evalue', '')})"
-            marker = " (latest)" if manifest.get("run_id") == latest_run else ""
+            if manifest.get("run_id") == latest_run:
+                marker = " (latest)"
+            elif not manifest.get("published", True):
+                marker = " (archived, not published)"
+            else:
+                marker = ""
             source = str(parameters.get("source", "synthetic"))
+            events_path = (manifest.get("input") or {}).get("events_path") or parameters.get("events_path")
+            models = parameters.get("models")
+            models_text = ", ".join(map(str, models)) if isinstance(models, list | tuple) else str(models or "—")
             body.append(
                 "<tr>"
                 f"<td>{escape(manifest.get('run_id'))}{escape(marker)}</td>"
                 f"<td>{escape(manifest.get('finished', ''))}</td>"
                 f'<td class="status-{"ok" if status == "ok" else "failed"}">{escape(status_text)}</td>'
                 f"<td>{escape(source)}</td>"
+                f"<td>{escape(Path(str(events_path)).name if events_path else '—')}</td>"
                 f"<td>{escape(parameters.get('actor') or 'all actors')}</td>"
                 f"<td>{escape(parameters.get('as_of') or 'last full period')}</td>"
+                f"<td>{escape(parameters.get('freq') or '—')}</td>"
+                f"<td>{escape(parameters.get('horizon') if parameters.get('horizon') is not None else '—')}</td>"
+                f"<td>{escape(models_text)}</td>"
                 f"<td>{escape(alert_counts_text(manifest.get('alerts')))}</td>"
                 f'<td class="report-links">{_report_links(manifest, str(manifest.get("folder", "")) + "/")}'
                 f' · <a href="{escape(str(manifest.get("folder", "")) + "/manifest.json")}">manifest</a></td>'

@@ -338,8 +338,16 @@ def read_manifests(reports_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def latest_successful(manifests: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
-    """The newest manifest whose status is ``ok`` (``manifests`` newest first)."""
-    return next((manifest for manifest in manifests if manifest.get("status") == "ok"), None)
+    """The newest published manifest whose status is ``ok`` (``manifests`` newest first).
+
+    Runs made with ``publish=False`` (partial, retrospective or trial runs)
+    are archived and listed but never become the latest report; manifests
+    written before the flag existed count as published.
+    """
+    return next(
+        (manifest for manifest in manifests if manifest.get("status") == "ok" and manifest.get("published", True)),
+        None,
+    )
 
 
 def publish_index(reports_dir: str | Path) -> Path:
@@ -672,6 +680,7 @@ def run_reports(
     cell_timeout: int | None = None,
     raise_on_failure: bool = True,
     now: dt.datetime | None = None,
+    publish: bool = True,
 ) -> RunResult:
     """Run the report notebooks and publish a run folder.
 
@@ -689,6 +698,10 @@ def run_reports(
         failed run); otherwise return the result with ``status == "failed"``.
     now
         Clock for the run id (tests).
+    publish
+        Whether a successful run becomes the latest report (``latest.json``
+        and the index headline). A run of selected notebooks only is never
+        published; it is archived and listed like every run.
 
     Returns
     -------
@@ -720,7 +733,9 @@ def run_reports(
         building = runs_dir(reports) / (TMP_PREFIX + run_id)
         building.mkdir(parents=True)
         try:
-            result = _build_run(plan, run_id, building, say, cell_timeout)
+            every_notebook = discover_notebooks(plan.notebooks[0].path.parent)
+            published = publish and len(plan.notebooks) == len(every_notebook)
+            result = _build_run(plan, run_id, building, say, cell_timeout, published=published)
             final = runs_dir(reports) / run_id
             os.replace(building, final)
         except BaseException:
@@ -737,7 +752,8 @@ def run_reports(
     except ValueError:
         shown = final
     if result.ok:
-        say(f"run {run_id}: ok, {len(result.notebooks)} notebooks in {shown}; index: {result.index}")
+        kept = "" if result.manifest.get("published") else " (archived, not the latest report: partial run or no --publish)"
+        say(f"run {run_id}: ok, {len(result.notebooks)} notebooks in {shown}{kept}; index: {result.index}")
         return result
     failed = [entry for entry in result.notebooks if entry.status != "ok"]
     first = failed[0]
@@ -756,7 +772,9 @@ def run_reports(
     return result
 
 
-def _build_run(plan: RunPlan, run_id: str, building: Path, say: Progress, cell_timeout: int | None) -> RunResult:
+def _build_run(
+    plan: RunPlan, run_id: str, building: Path, say: Progress, cell_timeout: int | None, *, published: bool
+) -> RunResult:
     started = dt.datetime.now(dt.UTC)
     results: list[NotebookResult] = []
     total = len(plan.notebooks)
@@ -805,6 +823,7 @@ def _build_run(plan: RunPlan, run_id: str, building: Path, say: Progress, cell_t
     finished = dt.datetime.now(dt.UTC)
     status = "ok" if all(result.status == "ok" for result in results) else "failed"
     manifest = _manifest(plan, run_id, status, started, finished, results, merged_alerts)
+    manifest["published"] = published
     write_json_atomic(building / MANIFEST_NAME, manifest)
     return RunResult(run_id=run_id, folder=building, status=status, notebooks=results, manifest=manifest, index=plan.reports_dir / INDEX_NAME)
 
@@ -1048,7 +1067,7 @@ def make_schedule(
     config = Path(config_path).absolute() if config_path is not None else root / DEFAULT_CONFIG
     if not config.is_file():
         raise ParameterError("parameter file not found; pass --config FILE", path=config)
-    command = [*forecast_executable(), "run", "--config", str(config), "--quiet"]
+    command = [*forecast_executable(), "run", "--config", str(config), "--quiet", "--publish"]
     if reports_dir is not None:
         command += ["--reports-dir", str(Path(reports_dir).absolute())]
     fields = _MACROS.get(cron.strip().lower(), cron.strip())
