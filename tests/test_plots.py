@@ -394,3 +394,23 @@ def test_events_over_time_draws_top_units_and_the_rest():
     fig.savefig(io.BytesIO(), format="png")
     with pytest.raises(ParameterError, match="not in the panel"):
         events_over_time(panel, unit_ids=["Z"])
+
+
+def test_actor_regexes_and_unit_names_with_dollar_signs_are_drawn_as_written():
+    """A valid actor regex such as ``^IS$|...$`` must not be parsed as mathtext (it crashed every notebook)."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from forecast.viz.plots import finish_figure
+
+    actor = r"^IS$|Khorasan\s*Province$"
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    ax.set_title("placeholder")
+    finish_figure(fig, f"Attacks by {actor}", source="csv", actor=actor, period="W-MON")
+    fig.savefig(io.BytesIO(), format="png")  # the full draw, where mathtext would raise
+    caption = next(text for text in fig.texts if text.get_gid() == "caption")
+    assert actor in caption.get_text() and actor in fig._suptitle.get_text()
+    assert not caption.get_parse_math() and not fig._suptitle.get_parse_math()
+    plt.close(fig)

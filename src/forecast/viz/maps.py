@@ -307,6 +307,7 @@ def _map_axes(
                 va="center",
                 color="#222222",
                 zorder=5,
+                parse_math=False,
             )
 
     if kind == SCHEMATIC:
@@ -802,6 +803,7 @@ def imported_share_map(
             fontsize=7,
             zorder=5,
             bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.8, "linewidth": 0},
+            parse_math=False,
         )
     ax.plot(
         [origin.x],

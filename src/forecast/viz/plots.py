@@ -278,7 +278,8 @@ def finish_figure(
     heading = f"{title} (SYNTHETIC)" if synthetic else title
     top = pad
     if heading:
-        suptitle = fig.suptitle(heading, y=1 - pad, va="top")
+        # Data- and user-borne text (actor regexes like ^IS$) is shown as written, never as mathtext.
+        suptitle = fig.suptitle(heading, y=1 - pad, va="top", parse_math=False)
         suptitle.set_in_layout(False)
         _wrap_to_width(suptitle, heading, renderer, fig)
         top += suptitle.get_window_extent(renderer).height / height_pt + pad
@@ -302,6 +303,7 @@ def finish_figure(
             fontsize=CAPTION_FONTSIZE,
             color="#333333",
             gid="caption",
+            parse_math=False,
         )
         _wrap_to_width(note, text, renderer, fig)
         bottom = note.get_window_extent(renderer).height / height_pt + 2 * pad
@@ -589,7 +591,7 @@ def fan_small_multiples(
             history_periods,
         )
         shown.append(drawn["ds"])
-        ax.set_title(_unit_title(unit, names), fontsize=8.5)
+        ax.set_title(_unit_title(unit, names), fontsize=8.5, parse_math=False)
         _date_axis(ax, maxticks=4)
     handles, labels = axes[0].get_legend_handles_labels()
     figure_legend(fig, handles, labels)
@@ -736,7 +738,7 @@ def pit_histogram(
             linewidth=0.9,
             label="uniform (calibrated)",
         )
-        ax.set_title(f"{model} (n = {len(sample)})")
+        ax.set_title(f"{model} (n = {len(sample)})", parse_math=False)
         ax.set_xlim(0, 1)
         ax.set_xlabel("PIT")
     axes[0].set_ylabel("density")
