@@ -625,6 +625,16 @@ def test_real_notebooks_publish_one_report_each(tmp_path):
     assert len(list(result.folder.glob("*.html"))) == len(REAL_NOTEBOOKS)
     assert (reports / "index.html").exists()
 
+    # Every province the early-warning page puts at warning or above has its own fan chart.
+    alerts = json.loads((result.folder / "04_early_warning.alerts.json").read_text())
+    flagged = [row["unit"] for row in alerts["top"] if row["level"] in ("warning", "alert")]
+    assert flagged  # the default scenario spreads in 2021: at least one province is flagged
+    executed = nbformat.read(result.folder / "02_province_forecasts.ipynb", as_version=4)
+    shown = "".join(str(output.get("data", {}).get("text/html", ""))
+                    for cell in executed.cells for output in cell.get("outputs", []))
+    charted = shown.split("Fan charts for: ", 1)[1].split(".", 1)[0].split(", ")
+    assert set(flagged) <= set(charted), (flagged, charted)
+
 
 def test_model_names_and_impossible_dates_are_refused_before_anything_runs(tmp_path):
     from forecast.runner.params import load_config

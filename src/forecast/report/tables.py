@@ -148,3 +148,48 @@ def forecast_table(
     names = gazetteer.units.set_index("unit_id")["name"]
     table.insert(0, "name", names.reindex(table.index).fillna(pd.Series(table.index, index=table.index)))
     return table.reset_index().sort_values(["mean_total", "unit_id"], ascending=[False, True]).reset_index(drop=True)
+
+
+def fan_chart_units(
+    forecasts_by_size: pd.DataFrame,
+    alerts: pd.DataFrame | None = None,
+    *,
+    top: int = 8,
+    at_least: tuple[str, ...] = ("alert", "warning"),
+) -> list[str]:
+    """The provinces that get a fan chart: every one at warning or above, then the busiest.
+
+    A province the early-warning page flags must have its forecast shown next
+    to the alarm, however few attacks it is expected to have, so an analyst can
+    see whether the forecast follows the activity the alarm is about.
+
+    Parameters
+    ----------
+    forecasts_by_size
+        A table with ``unit_id``, busiest first (:func:`forecast_table`).
+    alerts
+        The alert table (``unit_id``, ``level``; :func:`forecast.alarms.alert_table`),
+        most severe first, or None.
+    top
+        How many of the busiest provinces to show besides the flagged ones.
+    at_least
+        The levels that always get a chart.
+
+    Returns
+    -------
+    list of str
+        Unit ids, flagged ones first (most severe first), no duplicates.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"unit_id": ["A", "B", "C", "D"]})
+    >>> alerts = pd.DataFrame({"unit_id": ["D", "C", "B"], "level": ["alert", "watch", "none"]})
+    >>> fan_chart_units(table, alerts, top=2)
+    ['D', 'A', 'B']
+    """
+    flagged: list[str] = []
+    if alerts is not None and len(alerts):
+        loud = alerts.loc[alerts["level"].astype(str).isin(at_least), "unit_id"].astype(str)
+        flagged = list(dict.fromkeys(loud))
+    busiest = [unit for unit in forecasts_by_size["unit_id"].astype(str) if unit not in flagged][:top]
+    return flagged + busiest
