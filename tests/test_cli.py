@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from forecast import __version__
 from forecast.cli import main
 
@@ -50,3 +52,20 @@ def test_run_refuses_a_frequency_the_panel_cannot_build_before_anything_runs(tmp
     err = capsys.readouterr().err.strip()
     assert err == "error: parameter 'freq' 'D' is not supported; use one of W-MON, MS"
     assert not reports.exists()
+
+
+@pytest.mark.parametrize("as_of", ["0001-01-01", "1677-06-01", "9999-12-31", "1899-12-31"])
+def test_out_of_range_dates_are_one_line_errors(as_of, capsys):
+    status = main(["predict", "--source", "synthetic", "--horizon", "1", "--models", "zero", "--as-of", as_of])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1
+    assert f"'{as_of}' is outside the supported dates 1900-01-01 to 2199-12-31" in err
+
+
+def test_a_timezone_suffixed_as_of_is_the_date_as_written(capsys):
+    outputs = []
+    for as_of in ("2021-12-26", "2021-12-26T22:00:00Z", "2021-12-26T23:30:00+04:30"):
+        assert main(["predict", "--source", "synthetic", "--horizon", "1", "--models", "hist_mean", "--as-of", as_of]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert "2021-12-27" in outputs[0]  # the first forecast week follows the week ending on Sunday the 26th

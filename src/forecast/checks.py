@@ -107,20 +107,47 @@ def choice(value: Any, name: str, choices: Iterable[Any]) -> Any:
     return value
 
 
+#: The dates any parameter may take: event data start in the 20th century, and
+#: pandas cannot represent days past 2262; a date outside is a typo, not a wish.
+EARLIEST_DATE = pd.Timestamp("1900-01-01")
+LATEST_DATE = pd.Timestamp("2199-12-31")
+
+
 def date(value: Any, name: str) -> pd.Timestamp:
-    """``value`` (ISO string, date, Timestamp) as a ``pd.Timestamp``.
+    """``value`` (ISO string, date, Timestamp) as a timezone-free ``pd.Timestamp``.
+
+    A timestamp with a time zone or UTC offset (``2021-12-26T22:00:00Z``,
+    ``2021-12-27T02:30:00+04:30``) keeps the calendar date and time as written
+    in that offset (the local wall-clock time) and drops the zone; days are never
+    shifted into another zone. Dates before 1900 or after 2199 are refused.
 
     Examples
     --------
     >>> date("2021-10-04", "as_of")
     Timestamp('2021-10-04 00:00:00')
+    >>> date("2021-12-26T22:00:00Z", "as_of")
+    Timestamp('2021-12-26 22:00:00')
+    >>> date("9999-12-31", "as_of")
+    Traceback (most recent call last):
+    ...
+    forecast.errors.ParameterError: as_of '9999-12-31' is outside the supported dates 1900-01-01 to 2199-12-31
     """
+    hint = f"{name} '{value}' is not a date; write it as YYYY-MM-DD, e.g. 2021-10-04"
+    out_of_range = (
+        f"{name} '{value}' is outside the supported dates {EARLIEST_DATE:%Y-%m-%d} to {LATEST_DATE:%Y-%m-%d}"
+    )
     try:
         stamp = pd.Timestamp(value)
+    except pd.errors.OutOfBoundsDatetime as exc:
+        raise ParameterError(out_of_range) from exc
     except (ValueError, TypeError, OverflowError) as exc:
-        raise ParameterError(f"{name} '{value}' is not a date; write it as YYYY-MM-DD, e.g. 2021-10-04") from exc
+        raise ParameterError(hint) from exc
     if pd.isna(stamp):
-        raise ParameterError(f"{name} '{value}' is not a date; write it as YYYY-MM-DD, e.g. 2021-10-04")
+        raise ParameterError(hint)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_localize(None)  # the wall-clock time as written, see the docstring
+    if not EARLIEST_DATE <= stamp <= LATEST_DATE + pd.Timedelta(days=1) - pd.Timedelta(1):
+        raise ParameterError(out_of_range)
     return stamp
 
 
