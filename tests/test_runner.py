@@ -383,6 +383,21 @@ def test_prune_from_the_command_line(tmp_path, capsys):
     assert sorted(path.name for path in (reports / "runs").iterdir()) == ["r3", "r4"]
 
 
+def test_schedule_takes_parameters_checks_them_and_warns_about_a_fixed_as_of(capsys):
+    assert cli.main(["schedule", "--cron", "0 6 * * 1"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("warning: every scheduled run would judge the same fixed as_of 2021-12-27 from default.yaml")
+    assert "-p as_of=null" in err and err.count("\n") == 1
+
+    assert cli.main(["schedule", "--cron", "0 6 * * 1", "-p", "as_of=null", "-p", "freq=MS"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "--quiet --publish -p as_of=null -p freq=MS" in captured.out
+
+    assert cli.main(["schedule", "--cron", "0 6 * * 1", "-p", "horizon=abc"]) == 2  # checked now, not at 6 am
+    assert "horizon" in capsys.readouterr().err
+
+
 def test_schedule_uses_absolute_paths_and_the_venv_forecast(capsys):
     assert cli.main(["schedule", "--cron", "0 6 * * 1"]) == 0
     text = capsys.readouterr().out

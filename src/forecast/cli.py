@@ -243,11 +243,17 @@ def schedule(
     cron: Annotated[str, typer.Option(help='When to run, as a cron expression: "0 6 * * 1" = Mondays 06:00.')],
     config: Annotated[Path | None, typer.Option(help="Parameter file (default: config/default.yaml).")] = None,
     reports_dir: Annotated[Path | None, typer.Option(help="Where runs are published (default: reports/).")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Parameter of every scheduled run: -p as_of=null (YAML value); repeatable.")
+    ] = None,
 ) -> None:
-    """Print a crontab line and a systemd service + timer that run `forecast run --quiet`."""
+    """Print a crontab line and a systemd service + timer that run `forecast run --quiet --publish`."""
     from forecast.runner.run import make_schedule
 
-    typer.echo(make_schedule(cron, config_path=config, reports_dir=reports_dir).text())
+    planned = make_schedule(cron, config_path=config, reports_dir=reports_dir, overrides=param or [])
+    for warning in planned.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(planned.text())
 
 
 fetch_app = typer.Typer(help="Download reference data into data/raw/ (cached; later runs make no request).", no_args_is_help=True)

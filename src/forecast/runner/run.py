@@ -1025,6 +1025,7 @@ class Schedule:
     service: str
     timer: str
     unit_name: str
+    warnings: list[str] = field(default_factory=list)
 
     def text(self) -> str:
         """Everything, with install hints, for printing."""
@@ -1056,18 +1057,32 @@ def make_schedule(
     reports_dir: str | Path | None = None,
     project_root: str | Path | None = None,
     unit_name: str = "forecast-report",
+    overrides: Sequence[str] = (),
 ) -> Schedule:
     """Build the crontab line and systemd units for a scheduled ``forecast run --quiet``.
 
     All paths are absolute and the command is this virtual environment's
     ``forecast``, so the job does not depend on the scheduler's PATH or working directory.
+    The parameters (config and ``overrides``, ``-p`` style) are checked now, as
+    the run would check them, so a schedule never starts with a run that cannot work.
+    ``Schedule.warnings`` says when every run would judge the same fixed ``as_of``.
     """
     oncalendar = cron_to_oncalendar(cron)
     root = Path(project_root).absolute() if project_root is not None else find_project_root()
     config = Path(config_path).absolute() if config_path is not None else root / DEFAULT_CONFIG
     if not config.is_file():
         raise ParameterError("parameter file not found; pass --config FILE", path=config)
+    plan = plan_run(config, overrides, project_root=root, reports_dir=reports_dir or root / "reports")
+    warnings = []
+    as_of = plan.config.values.get("as_of")
+    if as_of:
+        warnings.append(
+            f"every scheduled run would judge the same fixed as_of {as_of} from {config.name}; "
+            "add -p as_of=null so each run judges the last complete period of the data"
+        )
     command = [*forecast_executable(), "run", "--config", str(config), "--quiet", "--publish"]
+    for override in overrides:
+        command += ["-p", override]
     if reports_dir is not None:
         command += ["--reports-dir", str(Path(reports_dir).absolute())]
     fields = _MACROS.get(cron.strip().lower(), cron.strip())
@@ -1101,7 +1116,7 @@ def make_schedule(
             "",
         ]
     )
-    return Schedule(cron.strip(), oncalendar, command, root, crontab, service, timer, unit_name)
+    return Schedule(cron.strip(), oncalendar, command, root, crontab, service, timer, unit_name, warnings)
 
 
 def list_runs(reports_dir: str | Path) -> list[dict[str, Any]]:
