@@ -103,3 +103,19 @@ def test_last_day_lets_rules_judge_the_last_complete_period():
     assert data.last_day == last_period + pd.offsets.MonthEnd(0)
     result = evaluate_warnings(data.panel, data.last_day, "Nangarhar", spillover=False)
     assert result.last_period == last_period
+
+
+def test_notebooks_opened_in_jupyterlab_read_relative_paths_from_the_project(tmp_path, monkeypatch):
+    """JupyterLab starts kernels in notebooks/: a config path like data/raw/x.csv must still be found."""
+    import shutil
+
+    from forecast.report.notebook import open_report, project_path
+
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    shutil.copy(Path(__file__).parent / "data" / "generic_events.csv", tmp_path / "data" / "raw" / "events.csv")
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert project_path("data/raw/events.csv") == str(tmp_path / "data" / "raw" / "events.csv")
+    assert project_path("data/raw/missing.csv") == "data/raw/missing.csv"  # left for the reader's own error
+    report = open_report("csv", "data/raw/events.csv", country="AFG", freq="MS", show=False)
+    assert len(report.data.events) == 6  # the 6 of 7 rows that name a province (one has coordinates only)

@@ -232,6 +232,32 @@ class ReportContext:
     boundary_kind: str
 
 
+def project_path(path: str | Path | None, start: str | Path | None = None) -> str | None:
+    """A relative path read as the runner reads it: from the project folder.
+
+    The runner executes notebooks in the project folder, but JupyterLab starts
+    a notebook's kernel in ``notebooks/``, where ``data/processed/events.parquet``
+    does not exist. A relative path that is not found from ``start`` (default:
+    the working directory) is looked up from each parent folder that holds
+    ``notebooks/``; absolute paths, found paths and None are returned unchanged.
+
+    Examples
+    --------
+    >>> project_path(None) is None
+    True
+    """
+    if path is None:
+        return None
+    here = Path(start or Path.cwd()).absolute()
+    candidate = Path(path)
+    if candidate.is_absolute() or (here / candidate).exists():
+        return str(path)
+    for folder in here.parents:
+        if (folder / "notebooks").is_dir() and (folder / candidate).exists():
+            return str(folder / candidate)
+    return str(path)
+
+
 def open_report(
     source: str,
     events_path: str | None = None,
@@ -259,6 +285,7 @@ def open_report(
     from forecast.geo.boundaries import load_boundaries
     from forecast.geo.gazetteer import Gazetteer
 
+    events_path, boundaries_path = project_path(events_path), project_path(boundaries_path)
     data = load_dataset(source, events_path, actor=actor, country=country, freq=freq, as_of=as_of, synthetic=synthetic)
     gazetteer = Gazetteer.load(data.country)
     boundaries, kind = load_boundaries(data.country, path=boundaries_path, gazetteer=gazetteer)
