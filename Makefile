@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev,dask]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name forecast --display-name "forecast"
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install the package with its dev extras

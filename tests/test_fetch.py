@@ -594,7 +594,7 @@ def write_report_project(root: Path) -> tuple[Path, Path]:
         if tag:
             cell.metadata["tags"] = [tag]
         notebook.cells.append(cell)
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata["kernelspec"] = {"name": "forecast", "display_name": "forecast", "language": "python"}
     folder = root / "notebooks"
     folder.mkdir(parents=True)
     nbformat.write(notebook, folder / "01_attribution_check.ipynb")

@@ -8,7 +8,7 @@ test notebooks in ``tests/data/notebooks``:
   ``parameters``; other notebooks (``exploration_template``) at most one;
 - that cell holds only ``name = value`` assignments with JSON-simple literal
   values (dates as ISO strings) and a comment for each;
-- kernelspec name ``python3`` (the runner executes with that name);
+- kernelspec name ``forecast`` (the kernel `make` installs; the runner executes with that name);
 - no function or class definitions: model code lives in the package.
 """
 
@@ -68,9 +68,9 @@ def test_committed_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS)
-def test_kernelspec_is_python3(path):
+def test_kernelspec_is_the_forecast_kernel(path):
     kernelspec = _read(path).metadata.get("kernelspec", {})
-    assert kernelspec.get("name") == "python3", f"{path.name}: kernelspec {kernelspec.get('name')!r}"
+    assert kernelspec.get("name") == "forecast", f"{path.name}: kernelspec {kernelspec.get('name')!r}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS)

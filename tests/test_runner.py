@@ -491,7 +491,7 @@ def test_notebooks_run_in_this_virtual_environment(published):
     )
     assert f"kernel prefix: {sys.prefix}\n" in printed
     assert "horizon=4 as_of=2021-12-27" in printed
-    assert executed.metadata.kernelspec.name == "python3"
+    assert executed.metadata.kernelspec.name == "forecast"
 
 
 @pytest.mark.slow
@@ -738,3 +738,28 @@ def test_only_published_full_runs_become_the_latest_report(tmp_path, capsys):
     assert json.loads((reports / "latest.json").read_text())["run_id"] == published
     assert f"<h2>Latest run: {published}</h2>" in (reports / "index.html").read_text()
     capsys.readouterr()
+
+
+@pytest.mark.slow
+def test_a_notebook_runs_as_jupyterlab_runs_it_with_the_forecast_kernel_from_notebooks(tmp_path):
+    """JupyterLab: the `forecast` kernel that `make` installs, started in notebooks/, relative paths from the project."""
+    import papermill
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    if "forecast" not in KernelSpecManager().find_kernel_specs():
+        if os.environ.get("CI") == "true":
+            pytest.fail("the forecast kernel is not installed: `make install` installs it")
+        pytest.skip("the forecast kernel is not installed (run `make install`)")
+    executed = tmp_path / "01.ipynb"
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / "01_data_overview.ipynb"), str(executed),
+        parameters={"source": "csv", "events_path": "tests/data/generic_events.csv", "freq": "MS", "as_of": None},
+        kernel_name="forecast", cwd=str(ROOT / "notebooks"), progress_bar=False,
+    )
+    notebook = nbformat.read(executed, as_version=4)
+    errors = [output for cell in notebook.cells for output in cell.get("outputs", []) if output.output_type == "error"]
+    assert errors == []
+    assert notebook.metadata.kernelspec.name == "forecast"
+    streams = "".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", [])
+                      if output.output_type == "stream" and output.get("name") == "stderr")
+    assert "TqdmWarning" not in streams

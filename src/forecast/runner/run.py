@@ -27,7 +27,7 @@ How a run goes, and why in this order:
    is marked failed, the previous successful run stays the latest, and
    :class:`~forecast.errors.RunError` is raised (the CLI exits 2).
 
-Notebooks run in a kernel named ``python3`` whose spec is written by the runner
+Notebooks run in a kernel named ``forecast`` whose spec is written by the runner
 into a private ``JUPYTER_PATH`` and points at this interpreter
 (``sys.executable``), so they import the same ``forecast`` as the runner
 whatever kernels the user has installed; matplotlib uses the headless inline
@@ -81,7 +81,7 @@ LATEST_NAME = "latest.json"
 INDEX_NAME = "index.html"
 TMP_PREFIX = ".tmp-"
 #: Kernel name the notebooks are committed with and executed under.
-KERNEL_NAME = "python3"
+KERNEL_NAME = "forecast"
 #: Matplotlib backend of the kernel: Agg rendering, figures embedded in the notebook.
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 #: Report notebooks: two digits, underscore, name (``exploration_template.ipynb`` is not one).
@@ -552,10 +552,10 @@ def _unique_run_id(reports_dir: Path, base: str) -> str:
 
 @contextlib.contextmanager
 def kernel_environment() -> Iterator[str]:
-    """A private ``python3`` kernelspec that runs this interpreter; yields the kernel name.
+    """A private ``forecast`` kernelspec that runs this interpreter; yields the kernel name.
 
     The spec is written to a temporary folder put first on ``JUPYTER_PATH``
-    (restored afterwards), so a user-level ``python3`` kernel pointing at
+    (restored afterwards), so a user-level ``forecast`` kernel pointing at
     another Python cannot capture the run. The kernel's matplotlib backend is
     the headless inline one (Agg rendering) whatever the caller's ``MPLBACKEND``.
     """
