@@ -15,7 +15,15 @@ import pandas as pd
 from forecast.alarms.config import ALERT, NONE, RULES, WARNING, WATCH, WarningConfig
 from forecast.alarms.expected import InControl, _rolling_sum
 from forecast.alarms.hotspots import HotSpots
-from forecast.alarms.rules import AlarmRule, Cusum, Emergence, Exceedance, ImportedRisk, _unit_word
+from forecast.alarms.rules import (
+    AlarmRule,
+    Cusum,
+    Emergence,
+    Exceedance,
+    ImportedRisk,
+    NewGround,
+    _unit_word,
+)
 from forecast.errors import EmptyDataError, ParameterError
 from forecast.geo.gazetteer import Gazetteer
 from forecast.panel import PanelData
@@ -50,11 +58,15 @@ def combine_levels(
         families += np.asarray(level) >= WATCH
         if name in config.warning_rules:
             strong |= np.asarray(fired[name], dtype=bool)
-    return np.select(
+    combined = np.select(
         [strong & (families >= config.alert_families), strong, families >= 1],
         [ALERT, WARNING, WATCH],
         default=NONE,
     )
+    # New ground sets its own floor (warning, or alert for mass casualties / a second attack).
+    if "new_ground" in levels:
+        combined = np.maximum(combined, np.asarray(levels["new_ground"]))
+    return combined
 
 
 @dataclass
@@ -439,6 +451,10 @@ def evaluate_warnings(
         )
 
     forecast = InControl.fit(data, config, strong_ids, gaz)
+    fatalities = None
+    if "fatalities_best" in known.columns:
+        wide = known.pivot_table(index="unit_id", columns="ds", values="fatalities_best", aggfunc="sum")
+        fatalities = wide.reindex(index=data.units, columns=data.ds).fillna(0.0).to_numpy()
     rules: dict[str, AlarmRule] = {
         "emergence": Emergence(data, config),
         "exceedance": Exceedance(data, config, forecast, forecasts),
@@ -446,6 +462,8 @@ def evaluate_warnings(
         # Hot spots are a state, not an event: classify the last period only.
         "hotspot": HotSpots(data, config, strong_ids, gaz, periods=[data.n_periods - 1]),
     }
+    if config.new_ground:
+        rules["new_ground"] = NewGround(data, config, fatalities, lambda u: gaz.name_of(u) if u in gaz.unit_ids else u)
     spill = None
     if spillover:
         spill = spillover_share(

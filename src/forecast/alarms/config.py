@@ -10,7 +10,7 @@ from forecast.checks import fraction, number, whole_number
 from forecast.errors import ParameterError
 
 #: Rule families, in the order reasons list them.
-RULES: tuple[str, ...] = ("emergence", "exceedance", "cusum", "hotspot", "imported")
+RULES: tuple[str, ...] = ("new_ground", "emergence", "exceedance", "cusum", "hotspot", "imported")
 #: Numeric codes of the levels (index into :data:`forecast.schema.ALERT_LEVELS`).
 NONE, WATCH, WARNING, ALERT = range(4)
 #: Emerging Hot Spot Analysis categories (hot side; cold spots only matter for "oscillating").
@@ -101,6 +101,19 @@ class WarningConfig:
         spreading province because its CUSUM restarted.
     stronghold_window, stronghold_share
         Baseline window and share of :func:`forecast.spread.find_stronghold`.
+    new_ground
+        Evaluate the new-ground rule (off by default: on the project's own
+        generator its held warnings add about two false warnings among 29
+        quiet provinces per 4-week window; not yet calibrated).
+    new_ground_months, new_ground_hold_months
+        New ground: an attack in a unit with none in the previous
+        ``new_ground_months`` (or none on record) is a warning at once, held
+        for ``new_ground_hold_months``; months become periods with
+        :func:`forecast.panel.periods_per_year`, so weekly and monthly agree.
+    mass_casualty
+        New ground: fatalities (best estimate, summed over the unit's period)
+        at or above which a new-ground attack is an alert at once; a second
+        attack within the hold makes an alert too.
     """
 
     recent_periods: int = 4
@@ -131,16 +144,21 @@ class WarningConfig:
     follow_up_periods: int = 13
     stronghold_window: int = 52
     stronghold_share: float = 0.5
+    new_ground: bool = False
+    new_ground_months: int = 12
+    new_ground_hold_months: int = 3
+    mass_casualty: float = 25.0
 
     def __post_init__(self) -> None:
         for name in ("recent_periods", "baseline_periods", "min_baseline_periods", "quiet_periods",
                      "emergence_events", "hotspot_bins", "spillover_periods", "alert_families",
-                     "stronghold_window", "dynamics_periods", "dynamics_refit", "follow_up_periods"):
+                     "stronghold_window", "dynamics_periods", "dynamics_refit", "follow_up_periods",
+                     "new_ground_months", "new_ground_hold_months"):
             whole_number(getattr(self, name), f"WarningConfig.{name}")
         for name in ("alpha", "hotspot_alpha", "mk_alpha", "hotspot_share", "stronghold_share",
                      "imported_share", "imported_min_share"):
             fraction(getattr(self, name), f"WarningConfig.{name}", include_one=True)
-        for name in ("prior_events", "cusum_shift", "cusum_h", "min_size"):
+        for name in ("prior_events", "cusum_shift", "cusum_h", "min_size", "mass_casualty"):
             number(getattr(self, name), f"WarningConfig.{name}", minimum=0, allow_inf=True)
         for name in ("cusum_factor", "imported_factor"):
             number(getattr(self, name), f"WarningConfig.{name}", minimum=1, allow_inf=True)

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from forecast.alarms.config import NONE, WARNING, WATCH, WarningConfig
+from forecast.alarms.config import ALERT, NONE, WARNING, WATCH, WarningConfig
 from forecast.alarms.expected import InControl, _rolling_sum
 from forecast.distributions import count_sf
 from forecast.panel import PanelData
@@ -360,3 +360,79 @@ class ImportedRisk(AlarmRule):
 
     def detail(self, i: int, t: int) -> str:
         return self.fragment(i, t)
+
+
+class NewGround(AlarmRule):
+    """New ground: the group's first attack in a unit with none in the previous year (or ever).
+
+    An attack in a unit without any in the ``new_ground_months`` before it is
+    a warning at once and stays one for ``new_ground_hold_months`` (months
+    converted to periods with :func:`forecast.panel.periods_per_year`, so the
+    rule reads the same weekly and monthly). It is an alert when the onset
+    period's fatalities (best estimate, summed over the unit's period: the
+    panel's ``fatalities_best``) reach ``mass_casualty``, or when a second
+    attack follows within the hold. ``statistic`` is the attacks since the onset.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ds = pd.date_range("2020-01-01", periods=24, freq="MS")
+    >>> panel = pd.DataFrame({"unit_id": ["AF-KDZ"] * 24 + ["AF-NAN"] * 24, "ds": list(ds) * 2,
+    ...                       "y": [0] * 21 + [1, 0, 0] + [3] * 24})
+    >>> rule = NewGround(PanelData.from_panel(panel), WarningConfig.for_freq("MS"))
+    >>> rule.table().loc[0, ["level", "detail"]].tolist()
+    ['warning', 'new ground: first attack in AF-KDZ since on record (onset 2021-10-01)']
+    """
+
+    name = "new_ground"
+    fires_at = WARNING
+
+    def __init__(
+        self, data: PanelData, config: WarningConfig, fatalities: np.ndarray | None = None,
+        names: Any = None,
+    ) -> None:
+        from forecast.panel import periods_per_year
+
+        self.units, self.ds, self.config = list(data.units), data.ds, config
+        self.unit_word = _unit_word(data.freq)
+        self.names = names or (lambda u: u)
+        per_month = periods_per_year(data.freq) / 12.0
+        quiet = max(1, round(config.new_ground_months * per_month))
+        hold = max(1, round(config.new_ground_hold_months * per_month))
+        y = data.y.astype(float)
+        dead = np.zeros_like(y) if fatalities is None else np.nan_to_num(np.asarray(fatalities, dtype=float))
+        n_units, n_periods = y.shape
+        self.statistic = np.zeros((n_units, n_periods))
+        self.level = np.zeros((n_units, n_periods), dtype=np.int64)
+        self.onset = np.full((n_units, n_periods), -1, dtype=np.int64)
+        self.previous = np.full((n_units, n_periods), -1, dtype=np.int64)  # last attack before the onset
+        self.mass = np.zeros((n_units, n_periods), dtype=bool)
+        for i in range(n_units):
+            last = -1  # last period with an attack
+            onset = -1
+            count = 0
+            mass = False
+            before = -1
+            for t in range(n_periods):
+                if y[i, t] > 0:
+                    if last < 0 or t - last > quiet:
+                        onset, count, mass, before = t, 0, False, last
+                    if onset >= 0 and t - onset < hold:
+                        count += y[i, t]
+                        mass |= dead[i, t] >= config.mass_casualty
+                    last = t
+                if onset >= 0 and t - onset < hold:
+                    self.statistic[i, t] = count
+                    self.onset[i, t], self.previous[i, t], self.mass[i, t] = onset, before, mass
+                    self.level[i, t] = ALERT if (mass or count >= 2) else WARNING
+        self.threshold = float(config.mass_casualty)
+        self.fired = self.level >= WARNING
+
+    def detail(self, i: int, t: int) -> str:
+        since = "on record" if self.previous[i, t] < 0 else f"{self.ds[self.previous[i, t]]:%F}"
+        text = f"new ground: first attack in {self.names(self.units[i])} since {since} (onset {self.ds[self.onset[i, t]]:%F})"
+        if self.mass[i, t]:
+            text += f"; mass casualty (at least {self.config.mass_casualty:g} killed)"
+        elif self.statistic[i, t] >= 2:
+            text += f"; {self._words(self.statistic[i, t])} since"
+        return text
