@@ -414,3 +414,30 @@ def test_actor_regexes_and_unit_names_with_dollar_signs_are_drawn_as_written():
     assert actor in caption.get_text() and actor in fig._suptitle.get_text()
     assert not caption.get_parse_math() and not fig._suptitle.get_parse_math()
     plt.close(fig)
+
+
+# ---------------------------------------------------------------------------- data text
+
+
+ACTOR_REGEX = r"^IS$|Khorasan\s*Province$"
+
+
+def test_dollar_signs_in_data_text_are_characters_not_mathtext(
+    history: pd.DataFrame, forecast: ForecastFrame
+) -> None:
+    """A valid actor regex (and unit names, titles) with "$" draws verbatim: mathtext is off for data text."""
+    names = {"AF-NAN": "Nan$garhar$ \\s"}
+    fig = plots.fan_chart(
+        history, forecast, "AF-NAN", names=names, title=f"Actor {ACTOR_REGEX}", actor=ACTOR_REGEX
+    )
+    fig.canvas.draw()
+    render(fig)
+    assert fig._suptitle.get_text() == f"Actor {ACTOR_REGEX}"
+    assert f"Actor: {ACTOR_REGEX}." in caption(fig)
+    texts = [t for t in fig.findobj(mpl.text.Text) if "$" in t.get_text()]
+    assert len(texts) >= 2
+    for text in texts:
+        # What is drawn is the string itself, not a parsed formula.
+        assert text._preprocess_math(text.get_text()) == (text.get_text(), False)
+    # Outside the figure builders global rcParams still allow mathtext (the style is local).
+    assert mpl.rcParams["text.parse_math"] is True

@@ -127,6 +127,9 @@ STYLE: dict[str, Any] = {
     "axes.prop_cycle": mpl.cycler(color=SERIES_COLOURS),
     "lines.linewidth": 1.5,
     "date.autoformatter.month": "%Y-%m",
+    # Titles, captions, labels and legends carry data and user text (actor regexes such as
+    # ``^IS$|Khorasan``, unit names): "$" is a character, never the start of mathtext.
+    "text.parse_math": False,
 }
 
 #: Width of a figure that fills a report's text column, in inches.
