@@ -73,6 +73,7 @@ MODELS: dict[str, str] = {
     "seasonal_naive": "forecast.models.baselines:SeasonalNaive",
     "glm_poisson": "forecast.models.glm:PoissonGLM",
     "glm_negbin": "forecast.models.glm:NegBinGLM",
+    "ingarch": "forecast.models.ingarch:NegBinIngarch",
     "prophet": "forecast.models.prophet:ProphetCount",
     "ensemble": "forecast.models.ensemble:Ensemble",
     "endemic_epidemic": "forecast.models.registry:EndemicEpidemicModel",
