@@ -168,6 +168,8 @@ def test_bare_words_stay_strings_where_strings_are_expected():
         ("source=ucdp", r"source 'ucdp' needs events_path"),
         ("freq=fortnightly", r"'fortnightly' is not supported"),
         ("output_dir=/tmp", r"parameter 'output_dir' is set by the runner"),
+        ("as_of=9999-12-31", r"'9999-12-31' is outside the supported dates 1900-01-01 to 2199-12-31"),
+        ("as_of=0001-01-01", r"'0001-01-01' is outside the supported dates"),
     ],
 )
 def test_bad_parameters_fail_before_anything_is_written(tmp_path, override, message):
@@ -659,6 +661,7 @@ def test_model_names_and_impossible_dates_are_refused_before_anything_runs(tmp_p
         ("models=[hist_mean, glm_negbim]", "unknown model 'glm_negbim'"),
         ("models=hist_mean", "write a YAML list"),
         ("as_of=2021-02-30", "dates are YYYY-MM-DD"),
+        ("synthetic.start=2022-01-01", "start 2022-01-01 must come before end"),
     ]:
         with pytest.raises(ParameterError, match=message):
             plan_run(CONFIG, [override], notebooks_dir=ROOT / "notebooks", project_root=ROOT, reports_dir=reports)

@@ -181,9 +181,11 @@ def _check_stronghold(value: Any) -> str | None:
 
 
 def _check_as_of(value: Any) -> str | None:
-    if value is None or _is_iso_date(value):
+    if value is None:
         return None
-    return f"'{value}' is not an ISO date; write YYYY-MM-DD, or null for the last full period"
+    if not _is_iso_date(value):
+        return f"'{value}' is not an ISO date; write YYYY-MM-DD, or null for the last full period"
+    return _problem(checks.date, value, "as_of")  # the range every date must lie in, before any notebook runs
 
 
 def _check_seed(value: Any) -> str | None:
@@ -194,6 +196,10 @@ def _check_synthetic(value: Any) -> str | None:
     for key in ("start", "end"):
         if key in value and not _is_iso_date(value[key]):
             return f"{key} '{value[key]}' is not an ISO date (YYYY-MM-DD)"
+        if key in value and (problem := _problem(checks.date, value[key], key)):
+            return problem
+    if "start" in value and "end" in value and str(value["start"]) >= str(value["end"]):
+        return f"start {value['start']} must come before end {value['end']}"
     if "seed" in value and (type(value["seed"]) is not int or value["seed"] < 0):
         return f"seed {value['seed']!r} must be an int of 0 or more"
     return None
