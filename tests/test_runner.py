@@ -170,6 +170,7 @@ def test_bare_words_stay_strings_where_strings_are_expected():
         ("output_dir=/tmp", r"parameter 'output_dir' is set by the runner"),
         ("as_of=9999-12-31", r"'9999-12-31' is outside the supported dates 1900-01-01 to 2199-12-31"),
         ("as_of=0001-01-01", r"'0001-01-01' is outside the supported dates"),
+        ("thresholds.alpha=foo", r"parameter 'thresholds' is not valid: WarningConfig.alpha must lie in \(0, 1\], got 'foo'"),
     ],
 )
 def test_bad_parameters_fail_before_anything_is_written(tmp_path, override, message):

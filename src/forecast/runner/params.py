@@ -238,6 +238,12 @@ def _check_thresholds(value: Any) -> str | None:
     unknown = sorted(set(value) - set(_threshold_names()))
     if unknown:
         return f"has unknown threshold(s) {unknown}; valid: {', '.join(_threshold_names())}"
+    from forecast.alarms.config import WarningConfig
+
+    try:  # the config checks its own values (cheap), so a bad threshold fails before any notebook runs
+        WarningConfig(**value)
+    except ForecastError as exc:
+        return f"is not valid: {exc.detail}"
     return None
 
 
