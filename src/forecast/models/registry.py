@@ -259,7 +259,7 @@ def make_model(spec: str | ModelSpec | CountModel) -> CountModel:
     >>> make_model("glm_nebgin")
     Traceback (most recent call last):
     ...
-    forecast.errors.ParameterError: unknown model 'glm_nebgin' (did you mean 'glm_negbin'?); available models: zero, last, hist_mean, bootstrap, seasonal_naive, glm_poisson, glm_negbin, prophet, ensemble, endemic_epidemic
+    forecast.errors.ParameterError: unknown model 'glm_nebgin' (did you mean 'glm_negbin'?); available models: zero, last, hist_mean, bootstrap, seasonal_naive, glm_poisson, glm_negbin, ingarch, prophet, ensemble, endemic_epidemic
     """
     if isinstance(spec, CountModel):
         return spec
