@@ -94,6 +94,7 @@ from forecast.parallel import get_executor, run_tasks
 
 __all__ = [
     "BASELINES",
+    "outcome_table",
     "LOG_SCORE_FLOOR",
     "SCORE_COLUMNS",
     "BacktestResult",
@@ -135,6 +136,29 @@ _ROW_KEYS = ["unit_id", "cutoff", "ds", "step"]
 
 
 # ------------------------------------------------------------------ scoring
+def outcome_table(panel: pd.DataFrame, what: str = "the panel") -> pd.DataFrame:
+    """``unit_id`` (str), ``ds`` (datetime), ``y`` (float) of a long panel, in its row order.
+
+    The one normalisation of observed counts before they are compared with
+    forecasts (here and in :mod:`forecast.evaluation.ledger`).
+
+    Raises
+    ------
+    InputError
+        A column is missing (``what`` names the table in the message).
+    """
+    missing = [c for c in ("unit_id", "ds", "y") if c not in panel.columns]
+    if missing:
+        raise InputError(f"{what} lack columns {missing}; pass the panel (unit_id, ds, y)")
+    return pd.DataFrame(
+        {
+            "unit_id": panel["unit_id"].astype(str).to_numpy(),
+            "ds": pd.to_datetime(panel["ds"]).to_numpy(),
+            "y": pd.to_numeric(panel["y"]).to_numpy(dtype=float),
+        }
+    )
+
+
 def score_forecasts(
     forecast: ForecastFrame,
     observed: pd.DataFrame,
@@ -175,16 +199,7 @@ def score_forecasts(
     {'crps': 0.1667, 'log_score': 1.3863, 'q50': 1.0, 'is90': 3.0}
     """
     fraction(log_floor, "log_floor")
-    missing = [c for c in ("unit_id", "ds", "y") if c not in observed.columns]
-    if missing:
-        raise InputError(f"observed outcomes lack columns {missing}; pass the panel (unit_id, ds, y)")
-    outcomes = pd.DataFrame(
-        {
-            "unit_id": observed["unit_id"].astype(str).to_numpy(),
-            "ds": pd.to_datetime(observed["ds"]).to_numpy(),
-            "y": pd.to_numeric(observed["y"]).to_numpy(dtype=float),
-        }
-    ).drop_duplicates(["unit_id", "ds"])
+    outcomes = outcome_table(observed, "observed outcomes").drop_duplicates(["unit_id", "ds"])
     index = forecast.index.assign(unit_id=forecast.index["unit_id"].astype(str))
     table = index.merge(outcomes, on=["unit_id", "ds"], how="left", validate="many_to_one")
     known = table["y"].notna().to_numpy()

@@ -33,7 +33,7 @@ import pandas as pd
 
 from forecast import __version__
 from forecast.errors import InputError
-from forecast.evaluation.backtest import score_forecasts
+from forecast.evaluation.backtest import outcome_table, score_forecasts
 from forecast.models.frame import INDEX_COLUMNS, ForecastFrame, exceedance_column, quantile_column
 
 #: Quantile levels stored per forecast.
@@ -43,20 +43,10 @@ LEDGER_DRAWS = 200
 #: Score columns :func:`score_ledger` returns.
 SCORE_COLUMNS = ["crps", "log_score", "covered90"]
 _PREFIX = "run_id="
-_PANEL_COLUMNS = ["unit_id", "ds", "y"]
 
 
 def _clean_panel(panel: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in _PANEL_COLUMNS if c not in panel.columns]
-    if missing:
-        raise InputError(f"panel lacks columns {missing}; pass the long panel (unit_id, ds, y)")
-    out = pd.DataFrame(
-        {
-            "unit_id": panel["unit_id"].astype(str).to_numpy(),
-            "ds": pd.to_datetime(panel["ds"]).to_numpy(),
-            "y": pd.to_numeric(panel["y"]).to_numpy(dtype=float),
-        }
-    )
+    out = outcome_table(panel, "the panel")
     return out.sort_values(["unit_id", "ds"], kind="stable").reset_index(drop=True)
 
 
