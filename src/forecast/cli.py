@@ -238,6 +238,43 @@ def runs_prune(
     typer.echo(f"deleted {len(deleted)} runs")
 
 
+ledger_app = typer.Typer(help="The forecast ledger: every published run's forecasts, rescored once observed.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("rebuild")
+def ledger_rebuild(
+    reports_dir: Annotated[Path | None, typer.Option(help="Reports folder (default: reports/).")] = None,
+) -> None:
+    """Rebuild reports/ledger from the archived run folders (published, successful runs)."""
+    from forecast.runner.run import rebuild_ledger
+
+    rebuilt = rebuild_ledger(_reports_dir(reports_dir), progress=typer.echo)
+    typer.echo(f"{len(rebuilt)} run(s) in the ledger")
+
+
+@ledger_app.command("list")
+def ledger_list(
+    reports_dir: Annotated[Path | None, typer.Option(help="Reports folder (default: reports/).")] = None,
+) -> None:
+    """List the runs in the ledger, oldest first, with their scope and as-of date."""
+    from forecast.evaluation.ledger import read_meta, run_ids
+    from forecast.runner.run import ledger_path
+
+    ledger = ledger_path(_reports_dir(reports_dir))
+    runs = run_ids(ledger)
+    if not runs:
+        typer.echo(f"the ledger {ledger} holds no run yet")
+    for run in runs:
+        meta = read_meta(ledger, run)
+        scope = meta.get("scope") or {}
+        as_of = (meta.get("parameters") or {}).get("as_of")
+        typer.echo(
+            f"{run}  as_of {as_of}  {scope.get('source')} {scope.get('country')} {scope.get('freq')}"
+            f"  models: {', '.join(meta.get('models', []))}"
+        )
+
+
 @app.command()
 def schedule(
     cron: Annotated[str, typer.Option(help='When to run, as a cron expression: "0 6 * * 1" = Mondays 06:00.')],

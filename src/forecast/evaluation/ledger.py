@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +33,7 @@ import pandas as pd
 
 from forecast import __version__
 from forecast.errors import InputError
-from forecast.evaluation.backtest import outcome_table, score_forecasts
+from forecast.evaluation.backtest import BASELINES, outcome_table, score_forecasts, skill_scores
 from forecast.models.frame import INDEX_COLUMNS, ForecastFrame, exceedance_column, quantile_column
 
 #: Quantile levels stored per forecast.
@@ -43,6 +43,16 @@ LEDGER_DRAWS = 200
 #: Score columns :func:`score_ledger` returns.
 SCORE_COLUMNS = ["crps", "log_score", "covered90"]
 _PREFIX = "run_id="
+#: Name prefix of half-written partitions (never read; swept by the runner under its lock).
+TMP_PREFIX = ".tmp-"
+#: Name of the entry folder a report run writes into its run folder.
+ENTRY_NAME = "ledger_entry"
+#: Baselines every ledger entry holds, so later runs can state skill against them.
+LEDGER_BASELINES = ("last", "hist_mean")
+#: Run parameters that must agree for two runs' forecasts to be compared or scored together.
+SCOPE_KEYS = ("source", "country", "freq", "actor")
+#: The files of a ledger entry and of a ledger partition.
+ENTRY_FILES = ("forecasts.parquet", "panel.parquet", "meta.json")
 
 
 def _clean_panel(panel: pd.DataFrame) -> pd.DataFrame:
@@ -66,17 +76,39 @@ def _check_run_id(run_id: str) -> str:
     return run_id
 
 
-def run_ids(ledger_dir: str | Path) -> list[str]:
-    """Run ids in the ledger, in the order they were appended."""
+def run_ids(ledger_dir: str | Path, scope: Mapping[str, Any] | None = None) -> list[str]:
+    """Run ids in the ledger, in the order they were appended.
+
+    Parameters
+    ----------
+    ledger_dir
+        The ledger.
+    scope
+        When given, only runs whose stored ``scope`` (see :func:`run_scope`)
+        equals it: a monthly forecast is not scored against a weekly panel.
+    """
     ledger_dir = Path(ledger_dir)
     if not ledger_dir.is_dir():
         return []
+    wanted = None if scope is None else run_scope(scope)
     found = []
     for part in ledger_dir.iterdir():
         if part.is_dir() and part.name.startswith(_PREFIX):
             meta = json.loads((part / "meta.json").read_text(encoding="utf-8"))
-            found.append((int(meta["sequence"]), part.name[len(_PREFIX) :]))
+            if wanted is None or meta.get("scope") == wanted:
+                found.append((int(meta["sequence"]), part.name[len(_PREFIX) :]))
     return [run for _, run in sorted(found)]
+
+
+def run_scope(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters (:data:`SCOPE_KEYS`) that say which runs' forecasts are comparable.
+
+    Examples
+    --------
+    >>> run_scope({"source": "synthetic", "country": "AFG", "freq": "W-MON", "horizon": 8})
+    {'source': 'synthetic', 'country': 'AFG', 'freq': 'W-MON', 'actor': None}
+    """
+    return {key: parameters.get(key) for key in SCOPE_KEYS}
 
 
 def read_meta(ledger_dir: str | Path, run_id: str) -> dict[str, Any]:
@@ -84,6 +116,190 @@ def read_meta(ledger_dir: str | Path, run_id: str) -> dict[str, Any]:
     return json.loads(
         (Path(ledger_dir) / f"{_PREFIX}{run_id}" / "meta.json").read_text(encoding="utf-8")
     )
+
+
+def _forecast_table(frame: ForecastFrame, clean: pd.DataFrame, what: str, n_keep: int, seed: int) -> pd.DataFrame:
+    """The stored rows of a forecast: index, mean, quantiles, ``P(Y >= 1)`` and kept draws."""
+    if not len(frame.index):
+        raise InputError(f"{what} has no forecasts to store; nothing was written")
+    unknown = sorted(set(frame.index["unit_id"].astype(str)) - set(clean["unit_id"]))
+    if unknown:
+        raise InputError(f"{what} forecasts units {unknown[:5]} absent from its panel; pass the panel it saw")
+    rng = np.random.default_rng(seed)
+    keep = np.sort(rng.choice(frame.n_draws, size=min(n_keep, frame.n_draws), replace=False))
+    table = frame.index.copy()
+    table["unit_id"] = table["unit_id"].astype(str)
+    table["mean"] = frame.mean()
+    for level, column in zip(LEDGER_LEVELS, frame.quantiles(LEDGER_LEVELS).T, strict=True):
+        table[quantile_column(level)] = column
+    table[exceedance_column(1)] = frame.exceedance(1)
+    table["draws"] = list(frame.draws[:, keep].astype(np.int64))
+    return table
+
+
+def _write_files(folder: Path, table: pd.DataFrame, panel: pd.DataFrame, record: Mapping[str, Any]) -> None:
+    """Write the three files of an entry or partition into ``folder`` and flush them to disk."""
+    table.to_parquet(folder / "forecasts.parquet", index=False)
+    panel.to_parquet(folder / "panel.parquet", index=False)
+    (folder / "meta.json").write_text(
+        json.dumps(dict(record), indent=2, sort_keys=True, allow_nan=False), encoding="utf-8"
+    )
+    for name in ENTRY_FILES:
+        with open(folder / name, "rb") as handle:
+            os.fsync(handle.fileno())
+
+
+def _rename_into_place(tmp: Path, final: Path) -> None:
+    os.rename(tmp, final)
+    # The rename is durable only once the directory holding it is flushed too.
+    descriptor = os.open(final.parent, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def with_ledger_baselines(
+    frame: ForecastFrame,
+    panel: pd.DataFrame,
+    *,
+    seed: int = 0,
+    neighbours: Any = None,
+) -> ForecastFrame:
+    """``frame`` plus forecasts of the :data:`LEDGER_BASELINES` it lacks, same horizon and draws.
+
+    The baselines are forecast separately, not added to the run's model list,
+    so an ensemble of the run's models keeps its members.
+    """
+    from forecast.models.registry import forecast_panel
+
+    missing = [name for name in LEDGER_BASELINES if name not in frame.models]
+    if not missing:
+        return frame
+    horizon = int(frame.index["step"].max())
+    extra = forecast_panel(
+        panel, missing, horizon, n_draws=frame.n_draws, seed=seed, neighbours=neighbours, progress=False
+    )
+    return ForecastFrame.concat([frame, extra])
+
+
+def write_entry(
+    folder: str | Path,
+    frame: ForecastFrame,
+    panel: pd.DataFrame,
+    *,
+    meta: Mapping[str, Any] | None = None,
+    n_keep: int = LEDGER_DRAWS,
+    seed: int = 0,
+) -> Path:
+    """Write one run's ledger entry (forecasts, the panel it saw, metadata) as folder ``folder``.
+
+    A report run writes its entry into its run folder; the runner appends it to
+    the ledger (:func:`append_entry`) only once the whole run has succeeded, so
+    a failed run adds nothing, and an archived run folder is enough to rebuild
+    the ledger.
+
+    Parameters
+    ----------
+    folder
+        The entry folder to create (refused when it exists); written under a
+        temporary name and renamed, so it is complete or absent.
+    frame, panel
+        The forecasts and the panel ``unit_id, ds, y`` they were fitted on.
+    meta
+        JSON-serialisable details (parameters, ...); the panel's sha256, the
+        package version, the models and the number of kept draws are added.
+    n_keep, seed
+        Draws kept per forecast (a seeded uniform subsample without replacement).
+
+    Returns
+    -------
+    pathlib.Path
+        ``folder``.
+    """
+    folder = Path(folder)
+    if folder.exists():
+        raise InputError(f"ledger entry {folder} exists already; an entry is written once")
+    clean = _clean_panel(panel)
+    table = _forecast_table(frame, clean, f"the ledger entry {folder}", n_keep, seed)
+    record = {
+        **dict(meta or {}),
+        "package_version": __version__,
+        "panel_sha256": panel_sha256(clean),
+        "n_draws_kept": int(min(n_keep, frame.n_draws)),
+        "models": frame.models,
+    }
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
+    try:
+        _write_files(tmp, table, clean, record)
+        _rename_into_place(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def append_entry(
+    ledger_dir: str | Path, run_id: str, entry: str | Path, *, meta: Mapping[str, Any] | None = None
+) -> Path:
+    """Append an entry written by :func:`write_entry` to the ledger as partition ``run_id=<id>/``.
+
+    Parameters
+    ----------
+    ledger_dir
+        The ledger directory (created when missing).
+    run_id
+        Name of the run; an id already in the ledger is refused.
+    entry
+        The entry folder.
+    meta
+        More details for ``meta.json`` (the runner adds the input's sha256 and
+        the run's parameters); the run id, append time and order are added.
+
+    Returns
+    -------
+    pathlib.Path
+        The partition directory.
+
+    Raises
+    ------
+    InputError
+        The run id exists or is not a plain name, or the entry is incomplete.
+        Nothing is left in the ledger then.
+    """
+    run_id = _check_run_id(run_id)
+    ledger_dir, entry = Path(ledger_dir), Path(entry)
+    final = ledger_dir / f"{_PREFIX}{run_id}"
+    if final.exists():
+        raise InputError(f"ledger {ledger_dir} already holds run {run_id!r}; give the run a new id")
+    missing = [name for name in ENTRY_FILES if not (entry / name).is_file()]
+    if missing:
+        raise InputError(f"ledger entry {entry} lacks {', '.join(missing)}; it was not written by write_entry")
+    stored = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
+    record = {
+        **stored,
+        **dict(meta or {}),
+        "run_id": run_id,
+        "sequence": max((int(read_meta(ledger_dir, r)["sequence"]) for r in run_ids(ledger_dir)), default=-1) + 1,
+        "appended": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    ledger_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{run_id}-", dir=ledger_dir))
+    try:
+        for name in ("forecasts.parquet", "panel.parquet"):
+            shutil.copyfile(entry / name, tmp / name)
+        (tmp / "meta.json").write_text(
+            json.dumps(record, indent=2, sort_keys=True, allow_nan=False), encoding="utf-8"
+        )
+        for name in ENTRY_FILES:
+            with open(tmp / name, "rb") as handle:
+                os.fsync(handle.fileno())
+        _rename_into_place(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
 
 
 def append_run(
@@ -97,6 +313,8 @@ def append_run(
     seed: int = 0,
 ) -> Path:
     """Store one run's forecasts, the panel it saw and its metadata as partition ``run_id=<id>/``.
+
+    :func:`write_entry` then :func:`append_entry` in one step, for library use.
 
     Parameters
     ----------
@@ -127,66 +345,27 @@ def append_run(
     """
     run_id = _check_run_id(run_id)
     ledger_dir = Path(ledger_dir)
-    final = ledger_dir / f"{_PREFIX}{run_id}"
-    if final.exists():
+    if (ledger_dir / f"{_PREFIX}{run_id}").exists():
         raise InputError(f"ledger {ledger_dir} already holds run {run_id!r}; give the run a new id")
-    clean = _clean_panel(panel)
-    if not len(frame.index):
-        raise InputError(f"run {run_id!r} has no forecasts to store; nothing was appended")
-    unknown = sorted(set(frame.index["unit_id"].astype(str)) - set(clean["unit_id"]))
-    if unknown:
-        raise InputError(
-            f"run {run_id!r} forecasts units {unknown[:5]} absent from its panel; pass the panel it saw"
-        )
-    existing = run_ids(ledger_dir)
-
-    rng = np.random.default_rng(seed)
-    keep = np.sort(rng.choice(frame.n_draws, size=min(n_keep, frame.n_draws), replace=False))
-    table = frame.index.copy()
-    table["unit_id"] = table["unit_id"].astype(str)
-    table.insert(0, "run_id", run_id)
-    table["mean"] = frame.mean()
-    for level, column in zip(LEDGER_LEVELS, frame.quantiles(LEDGER_LEVELS).T, strict=True):
-        table[quantile_column(level)] = column
-    table[exceedance_column(1)] = frame.exceedance(1)
-    table["draws"] = list(frame.draws[:, keep].astype(np.int64))
-
-    record = {
-        **dict(meta),
-        "run_id": run_id,
-        "sequence": (
-            max((int(read_meta(ledger_dir, r)["sequence"]) for r in existing), default=-1) + 1
-        ),
-        "appended": datetime.now(UTC).isoformat(timespec="seconds"),
-        "package_version": __version__,
-        "panel_sha256": panel_sha256(clean),
-        "n_draws_kept": int(len(keep)),
-        "models": frame.models,
-    }
-    ledger_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{run_id}-", dir=ledger_dir))
-    try:
-        table.to_parquet(tmp / "forecasts.parquet", index=False)
-        clean.to_parquet(tmp / "panel.parquet", index=False)
-        (tmp / "meta.json").write_text(
-            json.dumps(record, indent=2, sort_keys=True, allow_nan=False), encoding="utf-8"
-        )
-        for name in ("forecasts.parquet", "panel.parquet", "meta.json"):
-            with open(tmp / name, "rb") as handle:
-                os.fsync(handle.fileno())
-        os.rename(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final
+    json.dumps(dict(meta), allow_nan=False)  # refuse what cannot be stored before writing anything
+    with tempfile.TemporaryDirectory(prefix=".entry-") as scratch:
+        entry = write_entry(Path(scratch) / "entry", frame, panel, n_keep=n_keep, seed=seed)
+        return append_entry(ledger_dir, run_id, entry, meta=meta)
 
 
-def read_forecasts(ledger_dir: str | Path, run_id: str | None = None) -> pd.DataFrame:
-    """Stored forecasts of one run (or of all runs, in append order) as one table."""
-    runs = run_ids(ledger_dir) if run_id is None else [run_id]
-    tables = [
-        pd.read_parquet(Path(ledger_dir) / f"{_PREFIX}{r}" / "forecasts.parquet") for r in runs
-    ]
+def read_forecasts(
+    ledger_dir: str | Path, run_id: str | None = None, *, runs: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Stored forecasts of one run, of ``runs``, or of all runs (in append order) as one table."""
+    if run_id is not None:
+        runs = [run_id]
+    elif runs is None:
+        runs = run_ids(ledger_dir)
+    tables = []
+    for run in runs:
+        table = pd.read_parquet(Path(ledger_dir) / f"{_PREFIX}{run}" / "forecasts.parquet")
+        table.insert(0, "run_id", run)
+        tables.append(table)
     if not tables:
         return pd.DataFrame(columns=["run_id", *INDEX_COLUMNS, "mean", "draws"])
     return pd.concat(tables, ignore_index=True)
@@ -197,8 +376,10 @@ def read_panel(ledger_dir: str | Path, run_id: str) -> pd.DataFrame:
     return pd.read_parquet(Path(ledger_dir) / f"{_PREFIX}{run_id}" / "panel.parquet")
 
 
-def score_ledger(ledger_dir: str | Path, panel: pd.DataFrame) -> pd.DataFrame:
-    """Score every stored forecast whose target period ``panel`` observes.
+def score_ledger(
+    ledger_dir: str | Path, panel: pd.DataFrame, runs: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Score every stored forecast (of ``runs``, default all) whose target period ``panel`` observes.
 
     Exact distributions (when a model stored one) are scored exactly, other
     rows from their kept draws, by :func:`forecast.evaluation.backtest.score_forecasts`.
@@ -211,7 +392,7 @@ def score_ledger(ledger_dir: str | Path, panel: pd.DataFrame) -> pd.DataFrame:
         Group by ``run_id, model, unit_id, step`` for summaries.
     """
     clean = _clean_panel(panel)
-    stored = read_forecasts(ledger_dir)
+    stored = read_forecasts(ledger_dir, runs=runs)
     columns = ["run_id", "model", "unit_id", "ds", "step", "y", *SCORE_COLUMNS]
     if not len(stored):
         return pd.DataFrame(columns=columns)
@@ -253,11 +434,16 @@ def revisions(
         if not runs:
             return pd.DataFrame(columns=["unit_id", "ds", "old", "new"])
         run_id = runs[-1]
-    old = read_panel(ledger_dir, run_id).rename(columns={"y": "old"})
-    new = _clean_panel(panel).rename(columns={"y": "new"})
-    both = old.merge(new, on=["unit_id", "ds"], how="inner", validate="one_to_one")
+    return _revised(_clean_panel(read_panel(ledger_dir, run_id)), _clean_panel(panel))[1]
+
+
+def _revised(before: pd.DataFrame, now: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Periods both clean panels hold (``unit_id, ds, old, new``), and those among them with other counts."""
+    both = before.rename(columns={"y": "old"}).merge(
+        now.rename(columns={"y": "new"}), on=["unit_id", "ds"], validate="one_to_one"
+    )
     changed = both.loc[both["old"] != both["new"], ["unit_id", "ds", "old", "new"]]
-    return changed.sort_values(["unit_id", "ds"]).reset_index(drop=True)
+    return both, changed.sort_values(["unit_id", "ds"]).reset_index(drop=True)
 
 
 @dataclass
@@ -267,48 +453,190 @@ class Changes:
     Attributes
     ----------
     previous, current
-        The two run ids.
+        The two run ids (``current`` is None for a run not yet in the ledger).
     revised
         ``unit_id, ds, old, new``: history the previous run saw with other counts.
     new_periods
         ``unit_id, ds, y``: periods the current run saw that the previous did not.
     moved
-        Per ``model, unit_id``: ``mean_before, mean_now, change`` (the forecast
-        mean over the target periods both runs forecast; NaN mean when none).
+        Per ``model, unit_id``: ``mean_before, mean_now, change`` (the mean
+        forecast over the target periods both runs forecast; NaN when none),
+        split into ``from_revisions`` (what the revised history alone moves:
+        the current model refitted on the previous run's periods, as first
+        reported and as revised) and ``from_new_data_and_model`` (the rest:
+        new observations and changes of model or code). ``from_revisions`` is 0
+        without revisions and NaN when no refit was given.
     """
 
     previous: str
-    current: str
+    current: str | None
     revised: pd.DataFrame
     new_periods: pd.DataFrame
     moved: pd.DataFrame
 
 
-def changes_since_last_run(ledger_dir: str | Path) -> Changes:
-    """Compare the last run with the one before it: revised history, new observations, moved forecasts.
+Refit = Callable[[pd.DataFrame], ForecastFrame]
+
+
+def _mean_over(forecasts: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
+    keys = ["model", "unit_id", "ds"]
+    kept = forecasts[[*keys, "mean"]].merge(targets, on=keys)
+    return kept.groupby(["model", "unit_id"], as_index=False)["mean"].mean()
+
+
+def _frame_table(frame: ForecastFrame) -> pd.DataFrame:
+    return frame.index.assign(unit_id=frame.index["unit_id"].astype(str), mean=frame.mean())
+
+
+def compare_runs(
+    before_forecasts: pd.DataFrame,
+    before_panel: pd.DataFrame,
+    now_forecasts: pd.DataFrame,
+    now_panel: pd.DataFrame,
+    *,
+    previous: str,
+    current: str | None = None,
+    refit: Refit | None = None,
+) -> Changes:
+    """Tell revised history, new observations and moved forecasts apart between two runs.
+
+    Parameters
+    ----------
+    before_forecasts, now_forecasts
+        Forecast tables with ``model, unit_id, ds, mean`` (e.g. :func:`read_forecasts`).
+    before_panel, now_panel
+        The panels the two runs saw.
+    previous, current
+        Names of the runs.
+    refit
+        The current forecaster as a function of a panel; when given and the
+        history was revised, it is run on the previous run's periods as first
+        reported and as revised, and the difference of its means is the part of
+        the move that the revisions explain.
+
+    Returns
+    -------
+    Changes
+    """
+    before_clean, now_clean = _clean_panel(before_panel), _clean_panel(now_panel)
+    both, revised = _revised(before_clean, now_clean)
+    seen = before_clean.set_index(["unit_id", "ds"]).index
+    new_periods = now_clean.loc[~now_clean.set_index(["unit_id", "ds"]).index.isin(seen)].reset_index(drop=True)
+
+    keys = ["model", "unit_id", "ds"]
+    common = before_forecasts[keys].merge(now_forecasts[keys], on=keys).drop_duplicates()
+    means_before = _mean_over(before_forecasts, common).rename(columns={"mean": "mean_before"})
+    means_now = _mean_over(now_forecasts, common).rename(columns={"mean": "mean_now"})
+    units = now_forecasts[["model", "unit_id"]].drop_duplicates()
+    moved = units.merge(means_before, on=["model", "unit_id"], how="left").merge(
+        means_now, on=["model", "unit_id"], how="left"
+    )
+    moved["change"] = moved["mean_now"] - moved["mean_before"]
+    if revised.empty:
+        moved["from_revisions"] = 0.0
+    elif refit is None:
+        moved["from_revisions"] = np.nan
+    else:
+        # The previous run's periods as first reported and as revised, with today's model.
+        as_revised = both.drop(columns="old").rename(columns={"new": "y"})
+        as_reported = _frame_table(refit(before_clean))
+        with_revisions = _frame_table(refit(as_revised))
+        shift = _mean_over(with_revisions, common).merge(
+            _mean_over(as_reported, common), on=["model", "unit_id"], suffixes=("_revised", "_reported")
+        )
+        shift["from_revisions"] = shift["mean_revised"] - shift["mean_reported"]
+        moved = moved.merge(shift[["model", "unit_id", "from_revisions"]], on=["model", "unit_id"], how="left")
+        moved.loc[moved["change"].isna(), "from_revisions"] = np.nan
+    moved["from_new_data_and_model"] = moved["change"] - moved["from_revisions"]
+    return Changes(previous, current, revised, new_periods, moved.reset_index(drop=True))
+
+
+def changes_since_last_run(
+    ledger_dir: str | Path,
+    frame: ForecastFrame | None = None,
+    panel: pd.DataFrame | None = None,
+    *,
+    refit: Refit | None = None,
+    runs: Sequence[str] | None = None,
+) -> Changes:
+    """Compare a run with the ledger's last one: revised history, new observations, moved forecasts.
+
+    Parameters
+    ----------
+    ledger_dir
+        The ledger.
+    frame, panel
+        The current run's forecasts and panel, before it is appended (a report
+        shows this); None for both compares the last two runs in the ledger.
+    refit
+        See :func:`compare_runs`.
+    runs
+        The ledger runs to consider, in append order (default all; e.g.
+        :func:`run_ids` with the current run's scope).
 
     Raises
     ------
     InputError
-        The ledger holds fewer than two runs.
+        The ledger holds no run to compare with (fewer than two without ``frame``).
     """
-    runs = run_ids(ledger_dir)
-    if len(runs) < 2:
-        raise InputError(f"ledger {ledger_dir} holds {len(runs)} run(s); changes need two")
-    previous, current = runs[-2], runs[-1]
-    now_panel = read_panel(ledger_dir, current)
-    revised = revisions(ledger_dir, now_panel, run_id=previous)
-    before_panel = read_panel(ledger_dir, previous)
-    seen = before_panel.set_index(["unit_id", "ds"]).index
-    new_periods = now_panel.loc[
-        ~now_panel.set_index(["unit_id", "ds"]).index.isin(seen)
-    ].reset_index(drop=True)
-    keys = ["model", "unit_id", "ds"]
-    before = read_forecasts(ledger_dir, previous)[[*keys, "mean"]]
-    now = read_forecasts(ledger_dir, current)[[*keys, "mean"]]
-    both = before.merge(now, on=keys, suffixes=("_before", "_now"))
-    moved = both.groupby(["model", "unit_id"], as_index=False)[["mean_before", "mean_now"]].mean()
-    units = now[["model", "unit_id"]].drop_duplicates()
-    moved = units.merge(moved, on=["model", "unit_id"], how="left")
-    moved["change"] = moved["mean_now"] - moved["mean_before"]
-    return Changes(previous, current, revised, new_periods, moved.reset_index(drop=True))
+    runs = run_ids(ledger_dir) if runs is None else list(runs)
+    if (frame is None) != (panel is None):
+        raise InputError("pass both the current forecasts and their panel, or neither")
+    if frame is None:
+        if len(runs) < 2:
+            raise InputError(f"ledger {ledger_dir} holds {len(runs)} run(s); changes need two")
+        previous, current = runs[-2], runs[-1]
+        now_forecasts, now_panel = read_forecasts(ledger_dir, current), read_panel(ledger_dir, current)
+    else:
+        if not runs:
+            raise InputError(f"ledger {ledger_dir} holds no run to compare with")
+        previous, current = runs[-1], None
+        now_forecasts, now_panel = _frame_table(frame), panel
+    return compare_runs(
+        read_forecasts(ledger_dir, previous),
+        read_panel(ledger_dir, previous),
+        now_forecasts,
+        now_panel,
+        previous=previous,
+        current=current,
+        refit=refit,
+    )
+
+
+def ledger_skill(
+    scores: pd.DataFrame, baselines: Sequence[str] | None = None, *, by: str | Sequence[str] = ("model", "step")
+) -> pd.DataFrame:
+    """Mean scores, interval coverage and CRPS skill against baselines of scored ledger forecasts.
+
+    Parameters
+    ----------
+    scores
+        :func:`score_ledger`'s table.
+    baselines
+        Baseline models to compare with (default: those of
+        :data:`forecast.evaluation.backtest.BASELINES` in the table).
+    by
+        Grouping columns, ``model`` among them: e.g. ``["model", "step"]`` (by
+        horizon) or ``["model", "unit_id"]``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``by``: ``n, crps, log_score, coverage90`` and one
+        ``skill_crps_vs_<baseline>`` column per baseline (each model against
+        the baseline on the forecasts both made).
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    if scores.empty:
+        return pd.DataFrame(columns=["n", *SCORE_COLUMNS[:2], "coverage90"])
+    grouped = scores.groupby(by, sort=False)
+    out = grouped[["crps", "log_score"]].mean()
+    out["coverage90"] = grouped["covered90"].mean()
+    out.insert(0, "n", grouped.size())
+    present = set(scores["model"])
+    chosen = [b for b in BASELINES if b in present] if baselines is None else [b for b in baselines if b in present]
+    if chosen:
+        # The run is the forecast origin of a ledger row.
+        paired = scores.rename(columns={"run_id": "cutoff"})
+        out = out.join(skill_scores(paired, chosen, metric="crps", by=by))
+    return out

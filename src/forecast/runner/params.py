@@ -58,6 +58,7 @@ SOURCES = ("synthetic", "ucdp", "acled", "gtd", "csv", "canonical")
 #: Parameters the runner sets itself; a user cannot pass them.
 RUNNER_PARAMETERS = {
     "output_dir": "the run folder, where a notebook writes alerts.json (set by the runner)",
+    "ledger_dir": "the forecast ledger under the reports dir, read by the forecasts notebook (set by the runner)",
 }
 
 _TYPE_NAMES: dict[type, str] = {

@@ -65,6 +65,7 @@ from forecast.files import sha256_file, write_json_atomic, write_text_atomic
 from forecast.report import notebook as report_pages
 from forecast.runner.params import (
     DEFAULT_CONFIG,
+    RUNNER_PARAMETERS,
     NotebookSpec,
     RunConfig,
     load_config,
@@ -80,6 +81,8 @@ MANIFEST_NAME = "manifest.json"
 LATEST_NAME = "latest.json"
 INDEX_NAME = "index.html"
 TMP_PREFIX = ".tmp-"
+#: The forecast ledger, beside ``runs/`` (see :mod:`forecast.evaluation.ledger`).
+LEDGER_DIR = "ledger"
 #: Kernel name the notebooks are committed with and executed under.
 KERNEL_NAME = "forecast"
 #: Matplotlib backend of the kernel: Agg rendering, figures embedded in the notebook.
@@ -466,7 +469,7 @@ def plan_run(
     config = load_config(config_path, overrides)
     folder = Path(notebooks_dir) if notebooks_dir is not None else root / "notebooks"
     specs = [notebook_spec(path) for path in discover_notebooks(folder, select)]
-    parameters = validate_parameters(config, specs, injected={"output_dir": None})
+    parameters = validate_parameters(config, specs, injected={"output_dir": None, "ledger_dir": None})
     record = _input_record(config, root)
     if record["events_path"] is not None:
         for chosen, spec in zip(parameters.values(), specs, strict=True):
@@ -520,6 +523,8 @@ class RunResult:
     previous_latest: str | None = None
     latest: str | None = None
     messages: list[str] = field(default_factory=list)
+    #: Runs this run added to the forecast ledger (itself, and any a killed run left out).
+    ledger_appended: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -743,6 +748,7 @@ def run_reports(
             raise
         result.folder = final
         result.previous_latest = None if previous is None else previous["run_id"]
+        result.ledger_appended = sync_ledger(reports, progress=say)
         result.index = publish_index(reports)
         latest = latest_successful(read_manifests(reports))
         result.latest = None if latest is None else latest["run_id"]
@@ -783,6 +789,8 @@ def _build_run(
             parameters = dict(plan.parameters[spec.name])
             if "output_dir" in spec.parameters:
                 parameters["output_dir"] = str(building)
+            if "ledger_dir" in spec.parameters:
+                parameters["ledger_dir"] = str(ledger_path(plan.reports_dir))
             executed = building / spec.path.name
             clock = time.monotonic()
             error = _execute(spec, parameters, executed, kernel_name=kernel_name, cwd=plan.project_root, cell_timeout=cell_timeout)
@@ -791,7 +799,7 @@ def _build_run(
                 name=spec.name,
                 status="ok" if error is None else "failed",
                 duration_s=duration,
-                parameters={key: value for key, value in parameters.items() if key != "output_dir"},
+                parameters={key: value for key, value in parameters.items() if key not in RUNNER_PARAMETERS},
                 executed=executed.name if executed.exists() else None,
                 error=error,
                 alerts=_collect_alerts(building, spec.name),
@@ -863,6 +871,128 @@ def _manifest(
         "notebooks": [result.as_dict() for result in results],
         "alerts": alerts,
     }
+
+
+# ---------------------------------------------------------------------------
+# The forecast ledger
+# ---------------------------------------------------------------------------
+
+
+def ledger_path(reports_dir: str | Path) -> Path:
+    """The forecast ledger of a reports dir: ``reports/ledger``."""
+    return Path(reports_dir) / LEDGER_DIR
+
+
+def _ledger_candidates(reports_dir: Path) -> list[dict[str, Any]]:
+    """Manifests of the runs that belong in the ledger, oldest first: successful, published, with an entry.
+
+    Only the runs that become the latest report (scheduled or ``--publish``,
+    all notebooks) are the record of what was forecast; retrospective and
+    trial runs are not.
+    """
+    from forecast.evaluation.ledger import ENTRY_NAME
+
+    chosen = [
+        manifest
+        for manifest in read_manifests(reports_dir)
+        if manifest.get("status") == "ok"
+        and manifest.get("published", True)
+        and (reports_dir / manifest["folder"] / ENTRY_NAME).is_dir()
+    ]
+    return chosen[::-1]
+
+
+def _append_to_ledger(ledger: Path, reports_dir: Path, manifest: dict[str, Any]) -> None:
+    from forecast.evaluation.ledger import ENTRY_NAME, append_entry
+
+    append_entry(
+        ledger,
+        manifest["run_id"],
+        reports_dir / manifest["folder"] / ENTRY_NAME,
+        meta={"input": manifest.get("input"), "parameters": manifest.get("parameters"), "started": manifest.get("started")},
+    )
+
+
+def _sweep_ledger(ledger: Path) -> None:
+    from forecast.evaluation.ledger import TMP_PREFIX as LEDGER_TMP
+
+    if ledger.is_dir():
+        for leftover in ledger.glob(LEDGER_TMP + "*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def sync_ledger(reports_dir: str | Path, *, progress: Progress | None = None) -> list[str]:
+    """Append to the ledger every published successful run folder it lacks (call while holding the lock).
+
+    Called after each run, so a run killed after its folder was complete but
+    before its append is added by the next run. A failure to append (a full
+    disk) is reported and retried by the next run; it does not fail the run.
+
+    Returns
+    -------
+    list of str
+        The run ids appended, oldest first.
+    """
+    from forecast.errors import ForecastError
+    from forecast.evaluation.ledger import run_ids
+
+    reports_dir = Path(reports_dir)
+    ledger = ledger_path(reports_dir)
+    _sweep_ledger(ledger)
+    held = set(run_ids(ledger))
+    appended = []
+    for manifest in _ledger_candidates(reports_dir):
+        if manifest["run_id"] in held:
+            continue
+        try:
+            _append_to_ledger(ledger, reports_dir, manifest)
+        except (OSError, ForecastError) as exc:
+            message = f"could not add run {manifest['run_id']} to the forecast ledger ({_one_line(exc, 160)}); the next run retries"
+            logger.warning(message)
+            if progress is not None:
+                progress(message)
+            break
+        appended.append(manifest["run_id"])
+    return appended
+
+
+def rebuild_ledger(reports_dir: str | Path, *, progress: Progress | None = None) -> list[str]:
+    """Rebuild ``reports/ledger`` from the archived run folders, in the order the runs started.
+
+    The new ledger is built beside the old one and swapped in under the run
+    lock; pruned runs are no longer archived and so are not in the rebuilt
+    ledger.
+
+    Returns
+    -------
+    list of str
+        The run ids in the rebuilt ledger.
+    """
+    reports_dir = Path(reports_dir)
+    ledger = ledger_path(reports_dir)
+    with RunLock(reports_dir, purpose="ledger rebuild", on_recover=progress):
+        building = reports_dir / f".{LEDGER_DIR}-rebuild"
+        retired = reports_dir / f".{LEDGER_DIR}-old"
+        for leftover in (building, retired):
+            shutil.rmtree(leftover, ignore_errors=True)
+        rebuilt = []
+        try:
+            building.mkdir()
+            for manifest in _ledger_candidates(reports_dir):
+                _append_to_ledger(building, reports_dir, manifest)
+                rebuilt.append(manifest["run_id"])
+            if ledger.exists():
+                os.replace(ledger, retired)
+            os.replace(building, ledger)
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)
+            if retired.exists() and not ledger.exists():
+                os.replace(retired, ledger)  # put the old ledger back
+            raise
+        shutil.rmtree(retired, ignore_errors=True)
+    if progress is not None:
+        progress(f"ledger {ledger}: rebuilt from {len(rebuilt)} archived run(s)")
+    return rebuilt
 
 
 # ---------------------------------------------------------------------------

@@ -611,6 +611,99 @@ def fan_small_multiples(
     )
 
 
+@styled
+def past_forecasts_chart(
+    history: pd.DataFrame,
+    stored: pd.DataFrame,
+    unit_ids: Sequence[str],
+    *,
+    model: str,
+    runs: Sequence[str] | None = None,
+    ncols: int = 3,
+    names: Mapping[str, str] | None = None,
+    title: str | None = None,
+    source: str | None = None,
+    actor: str | None = None,
+    period: str | None = None,
+    synthetic: bool = False,
+    caption: str | None = None,
+) -> Figure:
+    """Realised counts against the fans earlier runs forecast for them, one panel per unit.
+
+    Parameters
+    ----------
+    history
+        The current panel ``unit_id, ds, y`` (what was realised, as known today).
+    stored
+        Ledger forecasts (:func:`forecast.evaluation.ledger.read_forecasts`):
+        ``run_id, model, unit_id, ds, q05, q50, q95``.
+    unit_ids
+        Units to draw, in order.
+    model
+        The model whose fans are drawn.
+    runs
+        Runs to draw, oldest first (default: every run in ``stored``).
+    ncols, names
+        Panels per row; ``unit_id -> name`` for panel titles.
+    title, source, actor, period, synthetic, caption
+        Labelling (see :func:`finish_figure`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per unit: per run a 90 % band and a median line in the run's
+        colour, and the realised counts in black.
+    """
+    _require(stored, ["run_id", "model", "unit_id", "ds", "q05", "q50", "q95"], "stored forecasts")
+    observed = _history(history)
+    rows = stored.loc[stored["model"] == model].copy()
+    if rows.empty:
+        raise ParameterError(f"no stored forecasts from model '{model}'; the ledger has {sorted(set(stored['model']))}")
+    rows["ds"] = pd.to_datetime(rows["ds"])
+    runs = list(dict.fromkeys(rows["run_id"])) if runs is None else list(runs)
+    unit_ids = list(dict.fromkeys(unit_ids))
+    if not unit_ids:
+        raise ParameterError("no units to draw")
+    nrows = math.ceil(len(unit_ids) / max(1, min(ncols, len(unit_ids))))
+    fig = new_figure(REPORT_WIDTH, 1.7 * nrows + 1.5)
+    axes = _grid(fig, len(unit_ids), ncols, sharex=True)
+    start = rows.loc[rows["run_id"].isin(runs), "ds"].min()
+    handles: dict[str, Any] = {}
+    for ax, unit in zip(axes, unit_ids, strict=True):
+        for position, run in enumerate(runs):
+            fan = rows.loc[(rows["unit_id"] == unit) & (rows["run_id"] == run)].sort_values("ds")
+            if fan.empty:
+                continue
+            colour = SERIES_COLOURS[position % len(SERIES_COLOURS)]
+            ax.fill_between(fan["ds"], fan["q05"], fan["q95"], color=colour, alpha=0.15, linewidth=0)
+            (line,) = ax.plot(fan["ds"], fan["q50"], color=colour, linewidth=1.2, label=f"run {run}")
+            handles.setdefault(run, line)
+        seen = observed.loc[(observed["unit_id"] == unit) & (observed["ds"] >= start)]
+        (dots,) = ax.plot(
+            seen["ds"], seen["y"], color=OKABE_ITO["black"], linewidth=0.8, marker="o", markersize=2.5,
+            label="realised",
+        )
+        handles.setdefault("realised", dots)
+        ax.set_title(_unit_title(unit, names), fontsize=8.5, parse_math=False)
+        ax.set_ylim(bottom=0)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
+        _date_axis(ax, maxticks=4)
+    figure_legend(fig, list(handles.values()), list(handles), ncols=min(4, len(handles)))
+    note = (
+        "Each colour: one earlier run's median forecast (line) and 90 % interval (band); "
+        "black: the counts realised, as the data know them today."
+    )
+    return finish_figure(
+        fig,
+        title or f"Past forecasts against what happened, model {model}",
+        source=source,
+        actor=actor,
+        period=period or period_label(rows["ds"]),
+        synthetic=synthetic,
+        caption=f"{note} {caption}" if caption else note,
+    )
+
+
 # ---------------------------------------------------------------------------- backtests
 
 
