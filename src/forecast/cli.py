@@ -69,9 +69,11 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Read a provider's event file into the canonical event table."""
+    from forecast.checks import output_path
     from forecast.data import read_events
     from forecast.files import write_parquet_with_sidecar
 
+    output_path(out, "--out", inputs=[path, boundaries], example="data/processed/events.parquet")
     result = read_events(
         source,
         path,
@@ -110,10 +112,12 @@ def panel(
     out: Annotated[Path, typer.Option(help="Panel parquet to write.")] = Path("data/processed/panel.parquet"),
 ) -> None:
     """Count canonical events into a complete unit x period panel (zeros are rows)."""
+    from forecast.checks import output_path
     from forecast.data import read_canonical
     from forecast.files import write_parquet_with_sidecar
     from forecast.panel import build_panel
 
+    output_path(out, "--out", inputs=[events], example="data/processed/panel.parquet")
     table = build_panel(read_canonical(events), freq=freq, start=start, end=end, country=country)
     write_parquet_with_sidecar(table, out, inputs=[events], kind="panel", **table.attrs)
     dropped = ", ".join(f"{reason} {n}" for reason, n in table.attrs["dropped"].items() if n) or "none"
@@ -163,12 +167,14 @@ def run_notebooks(
     import signal
     import threading
 
-    from forecast.checks import choice
+    from forecast.checks import choice, output_folder
     from forecast.report.notebook import attention_line
     from forecast.runner.run import run_reports
 
     if fail_on is not None:
         choice(fail_on, "--fail-on", ("warning", "alert"))
+    if reports_dir is not None:
+        output_folder(reports_dir, "--reports-dir")
     if quiet:  # besides errors, a quiet run reports a recovered stale lock and provinces needing attention
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("warning: %(message)s"))
@@ -202,9 +208,10 @@ def run_notebooks(
 
 
 def _reports_dir(reports_dir: Path | None) -> Path:
+    from forecast.checks import output_folder
     from forecast.runner.run import find_project_root
 
-    return reports_dir if reports_dir is not None else find_project_root() / "reports"
+    return output_folder(reports_dir, "--reports-dir") if reports_dir is not None else find_project_root() / "reports"
 
 
 @runs_app.command("list")
@@ -416,9 +423,12 @@ def predict(
     events: Annotated[Path | None, typer.Option(help="Event file in the --source format (not for synthetic).")] = None,
 ) -> None:
     """Forecast event counts per province with one or more models."""
+    from forecast.checks import output_path
     from forecast.data.dataset import load_dataset
     from forecast.models import forecast_panel
 
+    if out is not None:
+        output_path(out, "--out", inputs=[events], example="data/processed/forecasts.parquet")
     data = load_dataset(source, events, actor=actor, country=country, freq=freq, as_of=as_of)
     forecasts = forecast_panel(
         data.panel, models, horizon, n_draws=n_draws, seed=seed, progress=progress, freq=freq,
@@ -477,10 +487,13 @@ def backtest_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the per-model scorecard as JSON.")] = False,
 ) -> None:
     """Rolling-origin backtest: forecast from every origin, score against what happened."""
+    from forecast.checks import output_path
     from forecast.data.dataset import load_dataset
     from forecast.evaluation.backtest import backtest, with_baselines
     from forecast.parallel import get_executor
 
+    if out is not None:
+        output_path(out, "--out", inputs=[events], example="data/processed/backtest.parquet")
     model_list = with_baselines(models)  # a misspelt model fails before the data are read
     data = load_dataset(source, events, actor=actor, country=country, freq=freq)
     with get_executor(executor, address=address, workers=workers) as pool:
