@@ -39,11 +39,14 @@ __all__ = [
     "boolean",
     "choice",
     "date",
+    "draw_budget",
+    "draw_count",
     "fraction",
     "frequency",
     "number",
     "output_folder",
     "output_path",
+    "steps_ahead",
     "whole_number",
 ]
 
@@ -240,3 +243,55 @@ def output_folder(value: Any, name: str, *, example: str = "reports") -> Path:
         if parent.exists() and not parent.is_dir():
             raise ParameterError(f"{name} {value}: {parent} is a file, not a folder; use e.g. {example}")
     return path
+
+
+#: The longest forecast horizon: ten years of weeks. Forecasts that far out are
+#: the historical mean whatever the model, and every step costs memory.
+MAX_HORIZON = 520
+#: The most predictive draws per unit and step (quantiles are stable long before).
+MAX_DRAWS = 100_000
+#: The most draws held at once (units x steps x draws x models): 1 GiB of float64.
+MAX_DRAW_VALUES = 1 << 27
+
+
+def steps_ahead(value: Any, name: str = "horizon") -> int:
+    """A forecast horizon: a whole number from 1 to :data:`MAX_HORIZON`.
+
+    Examples
+    --------
+    >>> steps_ahead(1000000)
+    Traceback (most recent call last):
+    ...
+    forecast.errors.ParameterError: horizon must be a whole number from 1 to 520 (ten years of weeks), got 1000000
+    """
+    checked = whole_number(value, name)
+    if checked > MAX_HORIZON:
+        raise ParameterError(f"{name} must be a whole number from 1 to {MAX_HORIZON} (ten years of weeks), got {value!r}")
+    return checked
+
+
+def draw_count(value: Any, name: str = "n_draws") -> int:
+    """A number of predictive draws: a whole number from 1 to :data:`MAX_DRAWS`."""
+    checked = whole_number(value, name)
+    if checked > MAX_DRAWS:
+        raise ParameterError(f"{name} must be a whole number from 1 to {MAX_DRAWS:,}, got {value!r}")
+    return checked
+
+
+def draw_budget(units: int, horizon: int, n_draws: int, models: int = 1) -> None:
+    """Refuse a forecast whose draws would not fit in memory, before any model runs.
+
+    Examples
+    --------
+    >>> draw_budget(34, 8, 1000, 5)
+    >>> draw_budget(400, 520, 100000)
+    Traceback (most recent call last):
+    ...
+    forecast.errors.ParameterError: 400 units x 520 steps x 100000 draws x 1 models need 166.4 GB for the draws (at most 1.1 GB); lower the horizon or n_draws
+    """
+    values = int(units) * int(horizon) * int(n_draws) * max(int(models), 1)
+    if values > MAX_DRAW_VALUES:
+        raise ParameterError(
+            f"{units} units x {horizon} steps x {n_draws} draws x {models} models need {values * 8 / 1e9:.1f} GB "
+            f"for the draws (at most {MAX_DRAW_VALUES * 8 / 1e9:.1f} GB); lower the horizon or n_draws"
+        )

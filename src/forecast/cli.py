@@ -423,10 +423,14 @@ def predict(
     events: Annotated[Path | None, typer.Option(help="Event file in the --source format (not for synthetic).")] = None,
 ) -> None:
     """Forecast event counts per province with one or more models."""
-    from forecast.checks import output_path
+    from forecast.checks import draw_count, output_path, steps_ahead, whole_number
     from forecast.data.dataset import load_dataset
     from forecast.models import forecast_panel
 
+    # Bounds before the data are read: --horizon 1000000 costs nothing to refuse.
+    steps_ahead(horizon, "--horizon")
+    draw_count(n_draws, "--n-draws")
+    whole_number(seed, "--seed", minimum=0)
     if out is not None:
         output_path(out, "--out", inputs=[events], example="data/processed/forecasts.parquet")
     data = load_dataset(source, events, actor=actor, country=country, freq=freq, as_of=as_of)
@@ -487,11 +491,15 @@ def backtest_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the per-model scorecard as JSON.")] = False,
 ) -> None:
     """Rolling-origin backtest: forecast from every origin, score against what happened."""
-    from forecast.checks import output_path
+    from forecast.checks import draw_count, output_path, steps_ahead, whole_number
     from forecast.data.dataset import load_dataset
     from forecast.evaluation.backtest import backtest, with_baselines
     from forecast.parallel import get_executor
 
+    steps_ahead(horizon, "--horizon")
+    draw_count(n_draws, "--n-draws")
+    whole_number(seed, "--seed", minimum=0)
+    whole_number(every, "--every")
     if out is not None:
         output_path(out, "--out", inputs=[events], example="data/processed/backtest.parquet")
     model_list = with_baselines(models)  # a misspelt model fails before the data are read

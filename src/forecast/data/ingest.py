@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pycountry
+import regex
 
 from forecast import logger as _package_logger
 from forecast.checks import choice, date
@@ -261,7 +263,7 @@ class Filters:
     """Checked reading parameters (see :func:`check_parameters`)."""
 
     country: str | None = None
-    actor: re.Pattern[str] | None = None
+    actor: regex.Pattern | None = None
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
     unmatched: str = "error"
@@ -298,8 +300,8 @@ def check_parameters(
     pattern = None
     if actor is not None and str(actor).strip():
         try:
-            pattern = re.compile(str(actor), re.IGNORECASE)
-        except re.error as exc:
+            pattern = regex.compile(str(actor), regex.IGNORECASE | regex.VERSION0)
+        except (regex.error, ValueError, OverflowError, RecursionError) as exc:
             raise ParameterError(
                 f"--actor {actor!r} is not a valid regular expression ({exc}); "
                 "write e.g. --actor '^IS$|Islamic State'"
@@ -866,7 +868,7 @@ def staged_frame(index: pd.Index, **columns: Any) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ filters
-def matches_any(raw: pd.DataFrame, columns: tuple[str, ...], pattern: re.Pattern[str]) -> pd.Series:
+def matches_any(raw: pd.DataFrame, columns: tuple[str, ...], pattern: regex.Pattern) -> pd.Series:
     """Rows where ``pattern`` is found in at least one of ``columns``.
 
     Python's :mod:`re` is used on each distinct name (there are few) so the
@@ -879,12 +881,35 @@ def matches_any(raw: pd.DataFrame, columns: tuple[str, ...], pattern: re.Pattern
     return mask
 
 
-def _search(values: pd.Series, pattern: re.Pattern[str]) -> pd.Series:
-    hits = {v for v in values.dropna().unique() if pattern.search(str(v))}
+#: Seconds an actor regex may spend on one column's names. A pattern with nested or
+#: overlapping repetition (``^(a|a)*$``) backtracks exponentially; the `regex`
+#: engine stops it at this limit instead of letting it run for minutes.
+ACTOR_REGEX_SECONDS = 2.0
+
+
+def _search(values: pd.Series, pattern: Any) -> pd.Series:
+    names = values.dropna().unique()
+    deadline = time.monotonic() + ACTOR_REGEX_SECONDS
+    hits = set()
+    try:
+        for value in names:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            found = (pattern.search(str(value), timeout=remaining) if isinstance(pattern, regex.Pattern)
+                     else pattern.search(str(value)))
+            if found:
+                hits.add(value)
+    except TimeoutError:
+        raise ParameterError(
+            f"--actor {pattern.pattern!r} took more than {ACTOR_REGEX_SECONDS:g} s on {len(names)} names and was "
+            "stopped: it backtracks without end (nested or overlapping repetition such as (a|a)* or (a+)+); "
+            "simplify it, e.g. --actor '^IS$|Islamic State'"
+        ) from None
     return values.isin(hits) & values.notna()
 
 
-def choose_actor(staged: pd.DataFrame, pattern: re.Pattern[str] | None) -> pd.Series:
+def choose_actor(staged: pd.DataFrame, pattern: regex.Pattern | None) -> pd.Series:
     """The actor of each event: the preferred candidate, or the other one if only it matches the filter."""
     primary, secondary = staged["actor_primary"], staged["actor_secondary"]
     if pattern is not None:

@@ -46,7 +46,7 @@ from typing import Any, Self
 
 import pandas as pd
 
-from forecast.checks import whole_number
+from forecast.checks import draw_budget, draw_count, steps_ahead, whole_number
 from forecast.errors import ParameterError
 from forecast.models.base import CountModel, Neighbours
 from forecast.models.frame import DEFAULT_DRAWS, ForecastFrame
@@ -142,7 +142,7 @@ class EndemicEpidemicModel(CountModel):
     def predict(self, h: int, *, n_draws: int = DEFAULT_DRAWS, seed: int = 0) -> ForecastFrame:
         """Simulated paths of the joint model for steps ``1..h``."""
         self._check_fitted()
-        frame = self.model_.predict(whole_number(h, "horizon"), n_draws=whole_number(n_draws, "n_draws"), seed=seed)
+        frame = self.model_.predict(steps_ahead(h, "horizon"), n_draws=draw_count(n_draws, "n_draws"), seed=seed)
         frame.index["model"] = self.alias
         return frame
 
@@ -431,7 +431,8 @@ def forecast_panel(
     """
     from forecast.models.ensemble import Ensemble
 
-    horizon, n_draws = whole_number(horizon, "horizon"), whole_number(n_draws, "n_draws")
+    horizon, n_draws = steps_ahead(horizon, "horizon"), draw_count(n_draws, "n_draws")
+    seed = whole_number(seed, "seed", minimum=0, allow_none=True)
     models = expand_ensembles(models)
     built = [make_model(m) for m in models]
     if not built:
@@ -446,6 +447,7 @@ def forecast_panel(
     freq = PanelData.from_panel(panel, freq=freq).freq
     panel = truncate_panel(panel, as_of, freq)
     data = PanelData.from_panel(panel, freq=freq)
+    draw_budget(len(data.units), horizon, n_draws, len(built))  # before any model allocates its draws
     # Models first, then ensembles, which reuse the listed models' fits and forecasts.
     singles = [m for m in built if not isinstance(m, Ensemble)]
     ensembles = [m for m in built if isinstance(m, Ensemble)]
