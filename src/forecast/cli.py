@@ -406,6 +406,16 @@ def data_list_command(
 # --- forecasts: forecast.models --------------------------------------------------
 
 
+def _events_for(source: str, events: Path | None) -> Path | None:
+    """``--events`` checked against ``--source``: synthetic reads no file, a provider needs one."""
+    from forecast.errors import ParameterError
+
+    if source == "synthetic" and events is not None:
+        raise ParameterError(f"--events {events} is not read with --source synthetic (the embedded scenario); "
+                             "drop --events, or give its format with --source csv/acled/ucdp/gtd/canonical")
+    return events
+
+
 @app.command()
 def predict(
     source: Annotated[str, typer.Option(help="synthetic, or the format of --events: ucdp, acled, gtd, csv, canonical.")],
@@ -433,7 +443,7 @@ def predict(
     whole_number(seed, "--seed", minimum=0)
     if out is not None:
         output_path(out, "--out", inputs=[events], example="data/processed/forecasts.parquet")
-    data = load_dataset(source, events, actor=actor, country=country, freq=freq, as_of=as_of)
+    data = load_dataset(source, _events_for(source, events), actor=actor, country=country, freq=freq, as_of=as_of)
     forecasts = forecast_panel(
         data.panel, models, horizon, n_draws=n_draws, seed=seed, progress=progress, freq=freq,
         neighbours=data.neighbours,
@@ -503,7 +513,7 @@ def backtest_command(
     if out is not None:
         output_path(out, "--out", inputs=[events], example="data/processed/backtest.parquet")
     model_list = with_baselines(models)  # a misspelt model fails before the data are read
-    data = load_dataset(source, events, actor=actor, country=country, freq=freq)
+    data = load_dataset(source, _events_for(source, events), actor=actor, country=country, freq=freq)
     with get_executor(executor, address=address, workers=workers) as pool:
         result = backtest(
             data.panel, model_list, horizon, start=start, end=end, every=every,
@@ -570,11 +580,29 @@ def spread_fit(
 
     period, harmonics = _parse_season(season)
     kind, maxlag = _parse_weights(weights)
+    from forecast.errors import ParameterError
+
+    try:
+        config = EndemicEpidemicConfig(
+            trend=trend, season_period=period, harmonics=harmonics, weights=kind, maxlag=maxlag, family=family
+        )
+    except ParameterError as exc:
+        # Name the option people typed, not the library's field.
+        text = exc.detail
+        for field, option in (("maxlag", "--weights powerlaw:MAXLAG"), ("season_period", "--season PERIOD"),
+                              ("harmonics", "--season PERIOD:HARMONICS"), ("family", "--family"),
+                              ("weights", "--weights"), ("trend", "--trend")):
+            text = text.replace(f"EndemicEpidemicConfig.{field}", option)
+        raise ParameterError(text) from None
+    from forecast.errors import InputError
+
     data = read_surveillance_csvs(counts, neighbourhood, population)
-    config = EndemicEpidemicConfig(
-        trend=trend, season_period=period, harmonics=harmonics, weights=kind, maxlag=maxlag, family=family
-    )
-    fit = EndemicEpidemic(config).fit(data.counts, data.neighbourhood, data.population)
+    try:
+        fit = EndemicEpidemic(config).fit(data.counts, data.neighbourhood, data.population)
+    except InputError as exc:
+        if exc.path is not None:
+            raise
+        raise InputError(exc.detail, path=counts, row=exc.row, column=exc.column) from None
     record = fit.to_dict()
     if as_json:
         typer.echo(json.dumps({key: record[key] for key in ("loglik", "params", "std_errors", "seconds", "converged")}, indent=2))
@@ -621,7 +649,7 @@ def spread_attribute(
     from forecast.data.dataset import load_dataset
     from forecast.spread import attribution_table, find_stronghold, spillover_share
 
-    data = load_dataset(source, events, actor=actor, country=country, freq=freq, as_of=as_of)
+    data = load_dataset(source, _events_for(source, events), actor=actor, country=country, freq=freq, as_of=as_of)
     if periods < 1:
         raise typer.BadParameter(f"--periods {periods}: report at least 1 period")
     core = find_stronghold(data.panel, given=None if stronghold == "auto" else stronghold)

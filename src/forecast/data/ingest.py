@@ -790,7 +790,20 @@ def parse_dates(values: pd.Series, *, path: str, column: str, formats: tuple[str
             row=row,
             column=column,
         )
-    return parsed.dt.normalize()
+    parsed = parsed.dt.normalize()
+    # An observed event cannot lie ahead: a date in 2060 is a typo or a broken export,
+    # and would silently stretch every panel to it.
+    tomorrow = pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
+    ahead = parsed > tomorrow
+    if ahead.any():
+        raise InputError(
+            f"the date {text[ahead].iloc[0]!r} is in the future (after {tomorrow:%Y-%m-%d}; "
+            f"{int(ahead.sum())} row(s) affected); fix the value or re-export the file",
+            path=path,
+            row=first_row(ahead),
+            column=column,
+        )
+    return parsed
 
 
 def parse_numbers(
@@ -821,7 +834,7 @@ def parse_numbers(
             row=first_row(bad),
             column=column,
         )
-    checks = []
+    checks = [(np.isinf(numbers), "not a finite number")]
     if minimum is not None:
         checks.append((numbers < minimum, f"below {minimum:g}"))
     if maximum is not None:

@@ -198,10 +198,14 @@ class ModelSpec:
         form = "write a model as name or name(option=value, ...), e.g. glm_negbin(season=52)"
         if not isinstance(text, str) or not text.strip():
             raise ParameterError(f"empty model specification; {form}")
+        if len(text) > MAX_SPEC_LENGTH:
+            # Python's parser recurses per nested operator: 100,000 unary minus signs exhaust memory.
+            raise ParameterError(f"model specification of {len(text):,} characters is longer than the "
+                                 f"{MAX_SPEC_LENGTH} allowed; {form}")
         try:
             node = ast.parse(text.strip(), mode="eval").body
-        except SyntaxError as exc:
-            raise ParameterError(f"cannot read model specification '{text}'; {form}") from exc
+        except (SyntaxError, MemoryError, RecursionError, ValueError) as exc:
+            raise ParameterError(f"cannot read model specification '{text[:80]}'; {form}") from exc
         if isinstance(node, ast.Name):
             return cls(node.id, {})
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
@@ -212,9 +216,13 @@ class ModelSpec:
         for keyword in node.keywords:
             try:
                 options[keyword.arg] = ast.literal_eval(keyword.value)
-            except (ValueError, SyntaxError, TypeError) as exc:
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+                try:
+                    shown = ast.unparse(keyword.value)[:80]
+                except RecursionError:  # deeply nested operators: show the raw text instead
+                    shown = text[:80]
                 raise ParameterError(
-                    f"model '{node.func.id}': option {keyword.arg}={ast.unparse(keyword.value)} is not a "
+                    f"model '{node.func.id}': option {keyword.arg}={shown} is not a "
                     "literal; use numbers, 'strings', True/False/None, lists or dicts"
                 ) from exc
         return cls(node.func.id, options)
@@ -332,6 +340,10 @@ def expand_ensembles(
             options = {key: value for key, value in spec.options.items() if key != "members"}
             expanded.append(ModelSpec("ensemble", {"members": members, **options}))
     return expanded
+
+
+#: The longest model specification read (the longest real one is under 100 characters).
+MAX_SPEC_LENGTH = 1000
 
 
 def parse_model_list(text: str) -> list[str]:
