@@ -671,3 +671,133 @@ def test_a_report_runs_on_a_fetched_ucdp_file_with_the_printed_parameters(server
     assert result.ok
     html = next((tmp_path / "reports").rglob("01_attribution_check.html")).read_text(encoding="utf-8")
     assert "Sundberg" in html and "CC BY 4.0" in html
+
+
+# ------------------------------------------- whatever the server sends back (issue 19, item 1)
+
+# A password whose URL-encoded, JSON and repr forms all differ from it.
+ODD_PASSWORD = 'pw FAKE&s3cr3t/+%"\\x'
+
+
+def _secret_forms(*secrets: str) -> set[str]:
+    import html
+    import urllib.parse
+
+    forms = set()
+    for secret in secrets:
+        forms |= {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret),
+                  json.dumps(secret)[1:-1], repr(secret)[1:-1], html.escape(secret)}
+    return forms
+
+
+def _assert_clean(text: str, *secrets: str) -> None:
+    for form in _secret_forms(*secrets):
+        assert form.lower() not in text.lower(), f"secret form {form!r} in {text!r}"
+
+
+def _echo_login(h, record):
+    # A misconfigured proxy or server that answers the login with the request it got.
+    fake.send(h, b"<html>bad gateway; you sent: " + record.body + b"</html>", status=200,
+              headers={"Content-Type": "text/html"})
+
+
+@pytest.mark.parametrize("password", [FAKE_PASSWORD, ODD_PASSWORD])
+def test_acled_login_answer_that_echoes_the_form_is_shown_without_credentials(server, raw_dir, monkeypatch,
+                                                                              password):
+    monkeypatch.setenv("ACLED_EMAIL", FAKE_EMAIL)
+    monkeypatch.setenv("ACLED_PASSWORD", password)
+    monkeypatch.setenv("FORECAST_ACLED_BASE_URL", server.base)
+    server.on("/oauth/token", _echo_login)
+
+    with pytest.raises(DownloadError) as caught:
+        fetch_acled("Afghanistan", start="2021-01-01", end="2021-12-31", raw_dir=raw_dir, settings=FAST)
+
+    message = str(caught.value)
+    assert "did not answer with JSON" in message and "username=***&password=***" in message
+    _assert_clean(message, FAKE_EMAIL, password)
+    assert len(message.splitlines()) == 1
+
+
+def test_login_echo_is_scrubbed_even_when_the_credentials_are_not_in_the_environment(server):
+    # request_json knows the form's secret fields itself: no reliance on the environment.
+    server.on("/oauth/token", _echo_login)
+    with pytest.raises(DownloadError) as caught:
+        providers.request_json(server.url("/oauth/token"), form={"username": "someone@example.net",
+                                                                 "password": "hunter2-hunter2"}, settings=FAST)
+    _assert_clean(str(caught.value), "someone@example.net", "hunter2-hunter2")
+
+
+def test_acled_refusal_quoting_token_and_email_is_shown_without_them(server, raw_dir, monkeypatch):
+    set_acled_env(monkeypatch, server)
+    fake.acled_api(server, email=FAKE_EMAIL, password=FAKE_PASSWORD)
+    token = "fake-issued-access-token-0001"
+
+    def refuse(h, record):
+        fake.send_json(h, {"success": False, "status": 403,
+                           "error": {"message": f"token {token} of {FAKE_EMAIL.upper()} is not allowed",
+                                     "header": record.headers.get("authorization")}})
+
+    server.on("/api/acled/read", refuse)
+    with pytest.raises(DownloadError) as caught:
+        fetch_acled("Afghanistan", start="2021-01-01", end="2021-12-31", raw_dir=raw_dir, settings=FAST)
+
+    message = str(caught.value)
+    assert message.startswith("ACLED refused the request") and "is not allowed" in message
+    _assert_clean(message, FAKE_EMAIL, FAKE_PASSWORD, token)
+    assert not list((raw_dir / "acled").glob("*.csv"))
+
+
+def test_a_token_echoed_in_a_data_field_never_lands_in_the_raw_csv(server, raw_dir, monkeypatch):
+    set_acled_env(monkeypatch, server)
+    token = "fake-issued-access-token-0001"
+    records = json.loads(fake.ACLED_RECORDS.read_text(encoding="utf-8"))
+    records[0]["notes"] = f"debug: Authorization: Bearer {token}; user {FAKE_EMAIL}"
+    records[1]["source"] = urllib_quote(FAKE_PASSWORD)
+    fake.acled_api(server, email=FAKE_EMAIL, password=FAKE_PASSWORD, records=records)
+
+    result = fetch_acled("Afghanistan", start="2021-01-01", end="2021-12-31", raw_dir=raw_dir, settings=FAST)
+
+    text = result.events_path.read_text(encoding="utf-8") + sidecar_path(result.events_path).read_text()
+    _assert_clean(text, token, FAKE_EMAIL, FAKE_PASSWORD)
+    assert "debug: Authorization: Bearer ***; user ***" in text
+    assert result.rows == 5
+
+
+def test_an_http_reason_phrase_quoting_the_password_is_scrubbed(server, raw_dir, monkeypatch):
+    set_acled_env(monkeypatch, server)
+
+    def reason(h, record):
+        h.send_response(401, f"bad password {FAKE_PASSWORD} for {FAKE_EMAIL}")
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    server.on("/oauth/token", reason)
+    with pytest.raises(DownloadError) as caught:
+        fetch_acled("Afghanistan", start="2021-01-01", end="2021-12-31", raw_dir=raw_dir, settings=FAST)
+    _assert_clean(str(caught.value), FAKE_EMAIL, FAKE_PASSWORD)
+
+
+def test_cli_login_echo_exits_2_with_one_clean_line(server, tmp_path, monkeypatch, capsys, caplog):
+    set_acled_env(monkeypatch, server)
+    server.on("/oauth/token", _echo_login)
+    caplog.set_level(logging.DEBUG, logger="forecast")
+
+    code, out, err = run_cli(["fetch", "acled", "--country", "Afghanistan", "--start", "2021-01-01",
+                              "--end", "2021-12-31", "--raw-dir", str(tmp_path / "raw")], capsys)
+
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    _assert_clean(err + caplog.text, FAKE_EMAIL, FAKE_PASSWORD)
+    assert not (tmp_path / "raw" / "acled").exists() or not list((tmp_path / "raw" / "acled").iterdir())
+
+
+def test_every_forecast_error_message_is_scrubbed(monkeypatch):
+    monkeypatch.setenv("ACLED_KEY", "legacy-key-abcdef")
+    monkeypatch.setenv("SOME_SERVICE_TOKEN", "svc-token-0123456789")
+    error = InputError("line 3 reads ACLED_KEY=legacy-key-abcdef and svc-token-0123456789", path="x.csv")
+    assert str(error) == "x.csv: line 3 reads ACLED_KEY=*** and ***"
+
+
+def urllib_quote(text: str) -> str:
+    import urllib.parse
+
+    return urllib.parse.quote(text, safe="")

@@ -24,7 +24,9 @@ forecast.errors.ParameterError: frequency 'D' is not supported; use one of W-MON
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,9 +39,14 @@ __all__ = [
     "boolean",
     "choice",
     "date",
+    "draw_budget",
+    "draw_count",
     "fraction",
     "frequency",
     "number",
+    "output_folder",
+    "output_path",
+    "steps_ahead",
     "whole_number",
 ]
 
@@ -156,3 +163,135 @@ def frequency(value: Any, name: str = "frequency") -> str:
     if value not in FREQUENCIES:
         raise ParameterError(f"{name} '{value}' is not supported; use one of {', '.join(FREQUENCIES)}")
     return value
+
+
+#: The folder of downloaded provider files: ``forecast fetch`` writes there, no other command does.
+RAW_DATA_PARTS = ("data", "raw")
+
+
+def _inside_raw_data(path: Path) -> bool:
+    parts = path.parts
+    return any(parts[i:i + 2] == RAW_DATA_PARTS for i in range(len(parts) - 1))
+
+
+def output_path(value: Any, name: str, *, inputs: Iterable[Any] = (), example: str = "data/processed/out.parquet",
+                raw_allowed: bool = False) -> Path:
+    """``value`` as a path a command may write: not an input, not inside ``data/raw/``, not a folder.
+
+    Checked before any work starts, so a mistyped ``--out`` costs nothing and
+    overwrites nothing. The path is compared after resolving ``..`` and symbolic
+    links (and by inode when both exist), so ``--out ./x/../events.csv`` or a link
+    to the input is still the input.
+
+    Parameters
+    ----------
+    value
+        The output path given.
+    name
+        The option as people know it (``--out``).
+    inputs
+        Files the command reads; the output may be none of them.
+    example
+        A path to suggest instead.
+    raw_allowed
+        Only the downloaders may write inside ``data/raw/``.
+
+    Examples
+    --------
+    >>> output_path("data/raw/csv/x.parquet", "--out")
+    Traceback (most recent call last):
+    ...
+    forecast.errors.ParameterError: --out data/raw/csv/x.parquet is inside data/raw/, which holds downloaded raw files that only `forecast fetch` writes; write to e.g. data/processed/out.parquet
+    """
+    if value is None or str(value).strip() == "":
+        raise ParameterError(f"{name} is empty; give a file name, e.g. {example}")
+    path = Path(value)
+    resolved = Path(os.path.realpath(path))
+    for given in inputs:
+        if given is None:
+            continue
+        source = Path(given)
+        same = Path(os.path.realpath(source)) == resolved
+        if not same and path.exists() and source.exists():
+            try:
+                same = os.path.samefile(path, source)
+            except OSError:
+                same = False
+        if same:
+            raise ParameterError(f"{name} {value} is also an input of this command ({given}); writing it would "
+                                 f"destroy the input: write to another file, e.g. {example}")
+    if not raw_allowed and _inside_raw_data(resolved):
+        raise ParameterError(f"{name} {value} is inside data/raw/, which holds downloaded raw files that only "
+                             f"`forecast fetch` writes; write to e.g. {example}")
+    if path.is_dir():
+        raise ParameterError(f"{name} {value} is a folder; give a file name inside it, e.g. {path / Path(example).name}")
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise ParameterError(f"{name} {value}: {parent} is a file, not a folder; choose another path, e.g. {example}")
+    return path
+
+
+def output_folder(value: Any, name: str, *, example: str = "reports") -> Path:
+    """``value`` as a folder a command may write in: not a file, not inside ``data/raw/``."""
+    path = Path(value)
+    if _inside_raw_data(Path(os.path.realpath(path))):
+        raise ParameterError(f"{name} {value} is inside data/raw/, which holds downloaded raw files that only "
+                             f"`forecast fetch` writes; use e.g. {example}")
+    if path.exists() and not path.is_dir():
+        raise ParameterError(f"{name} {value} is a file, not a folder; use e.g. {example}")
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise ParameterError(f"{name} {value}: {parent} is a file, not a folder; use e.g. {example}")
+    return path
+
+
+#: The longest forecast horizon: ten years of weeks. Forecasts that far out are
+#: the historical mean whatever the model, and every step costs memory.
+MAX_HORIZON = 520
+#: The most predictive draws per unit and step (quantiles are stable long before).
+MAX_DRAWS = 100_000
+#: The most draws held at once (units x steps x draws x models): 1 GiB of float64.
+MAX_DRAW_VALUES = 1 << 27
+
+
+def steps_ahead(value: Any, name: str = "horizon") -> int:
+    """A forecast horizon: a whole number from 1 to :data:`MAX_HORIZON`.
+
+    Examples
+    --------
+    >>> steps_ahead(1000000)
+    Traceback (most recent call last):
+    ...
+    forecast.errors.ParameterError: horizon must be a whole number from 1 to 520 (ten years of weeks), got 1000000
+    """
+    checked = whole_number(value, name)
+    if checked > MAX_HORIZON:
+        raise ParameterError(f"{name} must be a whole number from 1 to {MAX_HORIZON} (ten years of weeks), got {value!r}")
+    return checked
+
+
+def draw_count(value: Any, name: str = "n_draws") -> int:
+    """A number of predictive draws: a whole number from 1 to :data:`MAX_DRAWS`."""
+    checked = whole_number(value, name)
+    if checked > MAX_DRAWS:
+        raise ParameterError(f"{name} must be a whole number from 1 to {MAX_DRAWS:,}, got {value!r}")
+    return checked
+
+
+def draw_budget(units: int, horizon: int, n_draws: int, models: int = 1) -> None:
+    """Refuse a forecast whose draws would not fit in memory, before any model runs.
+
+    Examples
+    --------
+    >>> draw_budget(34, 8, 1000, 5)
+    >>> draw_budget(400, 520, 100000)
+    Traceback (most recent call last):
+    ...
+    forecast.errors.ParameterError: 400 units x 520 steps x 100000 draws x 1 models need 166.4 GB for the draws (at most 1.1 GB); lower the horizon or n_draws
+    """
+    values = int(units) * int(horizon) * int(n_draws) * max(int(models), 1)
+    if values > MAX_DRAW_VALUES:
+        raise ParameterError(
+            f"{units} units x {horizon} steps x {n_draws} draws x {models} models need {values * 8 / 1e9:.1f} GB "
+            f"for the draws (at most {MAX_DRAW_VALUES * 8 / 1e9:.1f} GB); lower the horizon or n_draws"
+        )

@@ -69,9 +69,11 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Read a provider's event file into the canonical event table."""
+    from forecast.checks import output_path
     from forecast.data import read_events
     from forecast.files import write_parquet_with_sidecar
 
+    output_path(out, "--out", inputs=[path, boundaries], example="data/processed/events.parquet")
     result = read_events(
         source,
         path,
@@ -110,10 +112,12 @@ def panel(
     out: Annotated[Path, typer.Option(help="Panel parquet to write.")] = Path("data/processed/panel.parquet"),
 ) -> None:
     """Count canonical events into a complete unit x period panel (zeros are rows)."""
+    from forecast.checks import output_path
     from forecast.data import read_canonical
     from forecast.files import write_parquet_with_sidecar
     from forecast.panel import build_panel
 
+    output_path(out, "--out", inputs=[events], example="data/processed/panel.parquet")
     table = build_panel(read_canonical(events), freq=freq, start=start, end=end, country=country)
     write_parquet_with_sidecar(table, out, inputs=[events], kind="panel", **table.attrs)
     dropped = ", ".join(f"{reason} {n}" for reason, n in table.attrs["dropped"].items() if n) or "none"
@@ -163,12 +167,14 @@ def run_notebooks(
     import signal
     import threading
 
-    from forecast.checks import choice
+    from forecast.checks import choice, output_folder
     from forecast.report.notebook import attention_line
     from forecast.runner.run import run_reports
 
     if fail_on is not None:
         choice(fail_on, "--fail-on", ("warning", "alert"))
+    if reports_dir is not None:
+        output_folder(reports_dir, "--reports-dir")
     if quiet:  # besides errors, a quiet run reports a recovered stale lock and provinces needing attention
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("warning: %(message)s"))
@@ -202,9 +208,10 @@ def run_notebooks(
 
 
 def _reports_dir(reports_dir: Path | None) -> Path:
+    from forecast.checks import output_folder
     from forecast.runner.run import find_project_root
 
-    return reports_dir if reports_dir is not None else find_project_root() / "reports"
+    return output_folder(reports_dir, "--reports-dir") if reports_dir is not None else find_project_root() / "reports"
 
 
 @runs_app.command("list")
@@ -436,6 +443,16 @@ def data_list_command(
 # --- forecasts: forecast.models --------------------------------------------------
 
 
+def _events_for(source: str, events: Path | None) -> Path | None:
+    """``--events`` checked against ``--source``: synthetic reads no file, a provider needs one."""
+    from forecast.errors import ParameterError
+
+    if source == "synthetic" and events is not None:
+        raise ParameterError(f"--events {events} is not read with --source synthetic (the embedded scenario); "
+                             "drop --events, or give its format with --source csv/acled/ucdp/gtd/canonical")
+    return events
+
+
 @app.command()
 def predict(
     source: Annotated[str, typer.Option(help="synthetic, or the format of --events: ucdp, acled, gtd, csv, canonical.")],
@@ -453,10 +470,17 @@ def predict(
     events: Annotated[Path | None, typer.Option(help="Event file in the --source format (not for synthetic).")] = None,
 ) -> None:
     """Forecast event counts per province with one or more models."""
+    from forecast.checks import draw_count, output_path, steps_ahead, whole_number
     from forecast.data.dataset import load_dataset
     from forecast.models import forecast_panel
 
-    data = load_dataset(source, events, actor=actor, country=country, freq=freq, as_of=as_of)
+    # Bounds before the data are read: --horizon 1000000 costs nothing to refuse.
+    steps_ahead(horizon, "--horizon")
+    draw_count(n_draws, "--n-draws")
+    whole_number(seed, "--seed", minimum=0)
+    if out is not None:
+        output_path(out, "--out", inputs=[events], example="data/processed/forecasts.parquet")
+    data = load_dataset(source, _events_for(source, events), actor=actor, country=country, freq=freq, as_of=as_of)
     forecasts = forecast_panel(
         data.panel, models, horizon, n_draws=n_draws, seed=seed, progress=progress, freq=freq,
         neighbours=data.neighbours,
@@ -514,12 +538,19 @@ def backtest_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the per-model scorecard as JSON.")] = False,
 ) -> None:
     """Rolling-origin backtest: forecast from every origin, score against what happened."""
+    from forecast.checks import draw_count, output_path, steps_ahead, whole_number
     from forecast.data.dataset import load_dataset
     from forecast.evaluation.backtest import backtest, with_baselines
     from forecast.parallel import get_executor
 
+    steps_ahead(horizon, "--horizon")
+    draw_count(n_draws, "--n-draws")
+    whole_number(seed, "--seed", minimum=0)
+    whole_number(every, "--every")
+    if out is not None:
+        output_path(out, "--out", inputs=[events], example="data/processed/backtest.parquet")
     model_list = with_baselines(models)  # a misspelt model fails before the data are read
-    data = load_dataset(source, events, actor=actor, country=country, freq=freq)
+    data = load_dataset(source, _events_for(source, events), actor=actor, country=country, freq=freq)
     with get_executor(executor, address=address, workers=workers) as pool:
         result = backtest(
             data.panel, model_list, horizon, start=start, end=end, every=every,
@@ -586,11 +617,29 @@ def spread_fit(
 
     period, harmonics = _parse_season(season)
     kind, maxlag = _parse_weights(weights)
+    from forecast.errors import ParameterError
+
+    try:
+        config = EndemicEpidemicConfig(
+            trend=trend, season_period=period, harmonics=harmonics, weights=kind, maxlag=maxlag, family=family
+        )
+    except ParameterError as exc:
+        # Name the option people typed, not the library's field.
+        text = exc.detail
+        for field, option in (("maxlag", "--weights powerlaw:MAXLAG"), ("season_period", "--season PERIOD"),
+                              ("harmonics", "--season PERIOD:HARMONICS"), ("family", "--family"),
+                              ("weights", "--weights"), ("trend", "--trend")):
+            text = text.replace(f"EndemicEpidemicConfig.{field}", option)
+        raise ParameterError(text) from None
+    from forecast.errors import InputError
+
     data = read_surveillance_csvs(counts, neighbourhood, population)
-    config = EndemicEpidemicConfig(
-        trend=trend, season_period=period, harmonics=harmonics, weights=kind, maxlag=maxlag, family=family
-    )
-    fit = EndemicEpidemic(config).fit(data.counts, data.neighbourhood, data.population)
+    try:
+        fit = EndemicEpidemic(config).fit(data.counts, data.neighbourhood, data.population)
+    except InputError as exc:
+        if exc.path is not None:
+            raise
+        raise InputError(exc.detail, path=counts, row=exc.row, column=exc.column) from None
     record = fit.to_dict()
     if as_json:
         typer.echo(json.dumps({key: record[key] for key in ("loglik", "params", "std_errors", "seconds", "converged")}, indent=2))
@@ -637,7 +686,7 @@ def spread_attribute(
     from forecast.data.dataset import load_dataset
     from forecast.spread import attribution_table, find_stronghold, spillover_share
 
-    data = load_dataset(source, events, actor=actor, country=country, freq=freq, as_of=as_of)
+    data = load_dataset(source, _events_for(source, events), actor=actor, country=country, freq=freq, as_of=as_of)
     if periods < 1:
         raise typer.BadParameter(f"--periods {periods}: report at least 1 period")
     core = find_stronghold(data.panel, given=None if stronghold == "auto" else stronghold)

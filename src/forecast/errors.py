@@ -2,13 +2,16 @@
 
 Every error a user can cause by their input is a :class:`ForecastError`. Its
 message names the file, the row or column, what was found and what to do; the
-command line prints it on one line and exits with status 2. Anything else that
-escapes is a bug and keeps its traceback.
+command line prints it on one line and exits with status 2. A message never
+carries a credential (:func:`forecast.secrets.redact`), whatever text it quotes.
+Anything else that escapes is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from forecast.secrets import redact
 
 
 class ForecastError(Exception):
@@ -53,7 +56,8 @@ class ForecastError(Exception):
         prefix = ", ".join(where)
         text = f"{prefix}: {self.detail}" if prefix else self.detail
         # One line, always: the CLI prints it as is and schedulers log it as one record.
-        return " ".join(text.split())
+        # Never a credential, whatever file or server text the message quotes.
+        return " ".join(redact(text).split())
 
 
 class InputError(ForecastError, ValueError):

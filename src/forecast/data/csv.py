@@ -25,6 +25,7 @@ read back with :func:`read_canonical`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -180,6 +181,16 @@ def event_format(
                 row=first_row(bad),
                 column=names["date_precision"],
             )
+        if names["fatalities"] not in raw.columns:
+            # Without the mapped column the toll would be read as unknown (0 in counts):
+            # a file that has the numbers under another name must say which to use.
+            similar = [c for c in raw.columns if re.search(r"fatal|death|kill|casualt|dead", str(c), re.IGNORECASE)]
+            if similar:
+                raise InputError(
+                    f"no {names['fatalities']!r} column, but {', '.join(map(repr, similar[:4]))}; say which holds "
+                    f"the toll with --columns fatalities={similar[-1]}",
+                    path=path,
+                )
         fatalities = parse_numbers(column("fatalities"), path=path, column=names["fatalities"], minimum=0)
         actor_names = clean_text(column("actor"))
         admin1 = clean_text(column("admin1"))

@@ -17,8 +17,10 @@ One function, :func:`download`, turns a URL into a verified file in place:
 
 Secrets (API tokens, passwords, account e-mails) only ever come from the
 environment. They are sent in headers that never follow a redirect to another
-host, and :func:`redact` scrubs them from every message and log record this
-module produces; sidecars record :func:`safe_url`, never headers.
+host, and :func:`~forecast.secrets.redact` scrubs them -- and the credentials a
+request carries (:func:`request_secrets`) -- from every message and log record
+this module produces, whatever the server answers; sidecars record
+:func:`safe_url`, never headers.
 """
 
 from __future__ import annotations
@@ -44,74 +46,60 @@ from forecast.checks import number, whole_number
 from forecast.errors import DownloadError, ForecastError, ParameterError
 from forecast.files import sha256_file, sidecar_path, write_json_atomic
 
+# Re-exported: callers (and older code) import the scrubber from the download module.
+from forecast.secrets import REDACTED, SECRET_ENV_VARS, redact, register_secret  # noqa: F401
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 # ------------------------------------------------------------------ secrets
 
-#: Environment variables whose values are credentials. Their values are
-#: scrubbed from every message and log record of the package's downloads.
-SECRET_ENV_VARS: tuple[str, ...] = (
-    "ACLED_EMAIL",
-    "ACLED_PASSWORD",
-    "ACLED_ACCESS_TOKEN",
-    "UCDP_ACCESS_TOKEN",
-)
-
 #: Headers that carry credentials; they are dropped when a redirect leaves the host.
 SECRET_HEADERS: frozenset[str] = frozenset({"authorization", "x-ucdp-access-token", "cookie"})
 
-#: Query parameters whose values are treated as secrets in URLs shown or recorded.
-_SECRET_QUERY = re.compile(r"(key|token|password|passwd|secret|email|session|auth)", re.IGNORECASE)
-
-#: Placeholder written where a secret was.
-REDACTED = "***"
-
-# Secrets learnt at run time (an OAuth access token returned by a server).
-_runtime_secrets: set[str] = set()
-
-# Shorter values would turn ordinary words into asterisks and protect nothing.
-_MIN_SECRET_LENGTH = 4
+#: Query parameters and form fields whose values are treated as secrets in URLs, bodies and messages.
+_SECRET_QUERY = re.compile(r"(key|token|password|passwd|secret|email|user|session|auth)", re.IGNORECASE)
 
 
-def register_secret(value: str | None) -> None:
-    """Treat ``value`` as a secret from now on: :func:`redact` will scrub it.
+def request_secrets(headers: Mapping[str, str] | None = None, form: Mapping[str, str] | None = None) -> list[str]:
+    """The credential values a request carries: secret headers (without ``Bearer``) and secret form fields.
 
-    Used for credentials that do not come from :data:`SECRET_ENV_VARS`, such as
-    an access token returned by an OAuth server.
-    """
-    if value and len(value) >= _MIN_SECRET_LENGTH:
-        _runtime_secrets.add(value)
-
-
-def _known_secrets() -> list[str]:
-    values = {os.environ.get(name, "") for name in SECRET_ENV_VARS} | _runtime_secrets
-    variants: set[str] = set()
-    for value in values:
-        if len(value) < _MIN_SECRET_LENGTH:
-            continue
-        # A secret can also appear URL-encoded (an e-mail in a query string).
-        variants |= {value, urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)}
-    # Longest first, so a secret containing another is scrubbed whole.
-    return sorted(variants, key=len, reverse=True)
-
-
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Replace every known secret in ``text`` with ``***``.
-
-    Known secrets are the values of :data:`SECRET_ENV_VARS`, those given to
-    :func:`register_secret`, and ``secrets``.
+    They are scrubbed, beside :func:`~forecast.secrets.secret_values`, from
+    everything said about the request, even when they came from elsewhere than
+    the environment.
 
     Examples
     --------
-    >>> redact("token=abc123 rejected", secrets=["abc123"])
-    'token=*** rejected'
+    >>> request_secrets({"Authorization": "Bearer tok-123"}, {"username": "me@x.org", "grant_type": "password"})
+    ['tok-123', 'me@x.org']
     """
-    extra = [s for s in secrets if s and len(s) >= _MIN_SECRET_LENGTH]
-    for secret in sorted(set(extra), key=len, reverse=True) + _known_secrets():
-        text = text.replace(secret, REDACTED)
-    return text
+    found: list[str] = []
+    for name, value in (headers or {}).items():
+        if name.lower() in SECRET_HEADERS and value:
+            scheme, _, credential = value.partition(" ")
+            found.append(credential if credential and scheme.lower() in ("bearer", "basic", "token") else value)
+    found.extend(value for name, value in (form or {}).items() if value and _SECRET_QUERY.search(name))
+    return found
+
+
+def _scrub(exc: ForecastError, secrets: Iterable[str]) -> ForecastError:
+    """``exc`` with ``secrets`` removed from its message (the environment's are removed anyway)."""
+    exc.detail = redact(exc.detail, secrets)
+    exc.args = (exc._compose(),)
+    return exc
+
+
+def _excerpt(body: bytes, secrets: Iterable[str], limit: int = 60) -> str:
+    """A short, printable, credential-free excerpt of a server's answer.
+
+    The whole body is scrubbed before it is cut, so a secret straddling the cut
+    cannot leave its first half behind.
+    """
+    text = redact(body.decode("utf-8", errors="replace"), secrets)
+    text = " ".join(text.split())
+    shown = text[:limit] + ("..." if len(text) > limit else "")
+    return repr(shown)
 
 
 def safe_url(url: str) -> str:
@@ -290,24 +278,26 @@ def _default_http_message(url: str, hint: str) -> HttpErrorMessage:
     return message
 
 
-def _classify(exc: BaseException, settings: DownloadSettings, http_message: HttpErrorMessage) -> Exception:
+def _classify(exc: BaseException, settings: DownloadSettings, http_message: HttpErrorMessage,
+              secrets: Iterable[str] = ()) -> Exception:
     """Turn a urllib/socket exception into ``_Transient`` (retry) or ``DownloadError`` (final)."""
     if isinstance(exc, urllib.error.HTTPError):
-        reason = redact(str(exc.reason or "")).strip()
+        # The reason phrase is the server's to choose: it may echo what it was sent.
+        reason = redact(" ".join(str(exc.reason or "").split())[:80], secrets).strip()
         if exc.code in RETRY_STATUSES or exc.code >= 500:
             return _Transient(f"HTTP {exc.code} {reason}".strip())
-        return DownloadError(redact(http_message(exc.code, reason)))
+        return DownloadError(redact(http_message(exc.code, reason), secrets))
     if isinstance(exc, urllib.error.URLError):
         inner = exc.reason
         if isinstance(inner, TimeoutError | socket.timeout):
             return _Transient(f"no answer within {settings.timeout:g} s")
-        return _Transient(f"cannot connect ({redact(str(inner))})")
+        return _Transient(f"cannot connect ({redact(str(inner), secrets)})")
     if isinstance(exc, TimeoutError | socket.timeout):
         return _Transient(f"no data within {settings.timeout:g} s")
     if isinstance(exc, http.client.IncompleteRead | ConnectionError | http.client.HTTPException):
         return _Transient(f"connection dropped ({type(exc).__name__})")
     if isinstance(exc, OSError):
-        return _Transient(f"network error ({redact(str(exc))})")
+        return _Transient(f"network error ({redact(str(exc), secrets)})")
     return exc  # a bug: re-raised as is
 
 
@@ -319,6 +309,7 @@ def _with_retries(
     hint: str,
     http_message: HttpErrorMessage,
     on_give_up: Callable[[], None] | None = None,
+    secrets: Iterable[str] = (),
 ) -> tuple[T, int]:
     """Call ``attempt_once`` until it succeeds, a final error occurs, or retries run out.
 
@@ -330,11 +321,11 @@ def _with_retries(
         try:
             return attempt_once(), attempt + 1
         except _Transient as exc:
-            last_reason = exc.reason
-        except ForecastError:
-            raise
+            last_reason = redact(exc.reason, secrets)
+        except ForecastError as exc:
+            raise _scrub(exc, secrets) from exc.__cause__
         except Exception as exc:  # noqa: BLE001 - classified below; bugs are re-raised
-            classified = _classify(exc, settings, http_message)
+            classified = _classify(exc, settings, http_message, secrets)
             if isinstance(classified, _Transient):
                 last_reason = classified.reason
             elif classified is exc:
@@ -349,7 +340,7 @@ def _with_retries(
     if on_give_up is not None:
         on_give_up()
     tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
-    raise DownloadError(redact(f"could not download {shown_url}: {last_reason} after {tries}; {hint}"))
+    raise DownloadError(redact(f"could not download {shown_url}: {last_reason} after {tries}; {hint}", secrets))
 
 
 # ----------------------------------------------------------------- download
@@ -549,13 +540,17 @@ def download(
             _discard(partial, state)
 
     _, _attempts = _with_retries(attempt_once, shown_url=shown, settings=settings, hint=hint,
-                                 http_message=http_message, on_give_up=give_up)
+                                 http_message=http_message, on_give_up=give_up,
+                                 secrets=request_secrets(headers))
     try:
         if verify is not None:
             verify(partial)
         os.replace(partial, destination)
-    except BaseException:
+    except ForecastError as exc:
         # A rejected file is not worth resuming: the next call starts from zero.
+        _discard(partial)
+        raise _scrub(exc, request_secrets(headers)) from None
+    except BaseException:
         _discard(partial)
         raise
     finally:
@@ -616,6 +611,7 @@ def request_json(
         data = urllib.parse.urlencode(form).encode("ascii")
         headers["Content-Type"] = "application/x-www-form-urlencoded"
     http_message = http_message or _default_http_message(shown, hint)
+    secrets = request_secrets(headers, form)
 
     def attempt_once() -> Any:
         logger.info("%s %s", "POST" if data is not None else "GET", shown)
@@ -625,13 +621,14 @@ def request_json(
         try:
             return json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
+            # A server may echo the request (username=...&password=...): the excerpt is scrubbed.
             raise DownloadError(
-                f"{shown} did not answer with JSON (got {body[:60]!r}...); the service may be down "
-                f"or its address wrong; {hint}"
+                f"{shown} did not answer with JSON (got {len(body)} bytes starting {_excerpt(body, secrets)}); "
+                f"the service may be down or its address wrong; {hint}"
             ) from None
 
     result, _ = _with_retries(attempt_once, shown_url=shown, settings=settings, hint=hint,
-                              http_message=http_message)
+                              http_message=http_message, secrets=secrets)
     return result
 
 

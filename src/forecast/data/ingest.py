@@ -22,7 +22,9 @@ table's 0-based index, so every error can name the 1-based data row.
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pycountry
+import regex
 
 from forecast import logger as _package_logger
 from forecast.checks import choice, date
@@ -260,7 +263,7 @@ class Filters:
     """Checked reading parameters (see :func:`check_parameters`)."""
 
     country: str | None = None
-    actor: re.Pattern[str] | None = None
+    actor: regex.Pattern | None = None
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
     unmatched: str = "error"
@@ -297,8 +300,8 @@ def check_parameters(
     pattern = None
     if actor is not None and str(actor).strip():
         try:
-            pattern = re.compile(str(actor), re.IGNORECASE)
-        except re.error as exc:
+            pattern = regex.compile(str(actor), regex.IGNORECASE | regex.VERSION0)
+        except (regex.error, ValueError, OverflowError, RecursionError) as exc:
             raise ParameterError(
                 f"--actor {actor!r} is not a valid regular expression ({exc}); "
                 "write e.g. --actor '^IS$|Islamic State'"
@@ -410,6 +413,8 @@ def read_table(
         raise InputError(f"file not found (working directory {Path.cwd()}); check the path", path=path)
     if path.is_dir():
         raise InputError("is a directory; give the data file inside it", path=path)
+    if not path.is_file():
+        raise InputError("is not a regular file (a device, pipe or socket); give the data file itself", path=path)
     if path.stat().st_size == 0:
         raise EmptyDataError("the file is empty (0 bytes); download or export it again", path=path)
 
@@ -436,27 +441,190 @@ def read_table(
 
 
 _COMPRESSED = {".zip", ".gz", ".bz2", ".xz", ".zst", ".tar"}
+#: Compressions read (streamed by the standard library); others must be unpacked first.
+_READABLE_COMPRESSED = {".zip", ".gz", ".bz2", ".xz"}
+
+#: The environment variable that raises (or lowers) :data:`DEFAULT_MAX_DECOMPRESSED_BYTES`.
+MAX_DECOMPRESSED_ENV = "FORECAST_MAX_DECOMPRESSED_BYTES"
+#: The largest text a compressed events file may unpack to (1 GiB, three times a whole GED
+#: release): a "zip bomb" is refused before pandas allocates it.
+DEFAULT_MAX_DECOMPRESSED_BYTES = 1 << 30
+
+#: Names of files that hold settings or credentials, never events: refused unread.
+_SETTINGS_NAMES = re.compile(r"^(\.env(\..*)?|.*\.env|\.netrc|\.pgpass|\.npmrc|\.pypirc|credentials(\..*)?|id_[a-z0-9]+)$",
+                             re.IGNORECASE)
+#: A first line like ``ACLED_PASSWORD=...`` or ``export KEY=...``: a settings file.
+_SETTINGS_LINE = re.compile(rb"^\s*(export\s+)?[A-Za-z_][A-Za-z0-9_.\-]*\s*=")
+
+_HEAD_BYTES = 1 << 16
+
+
+def max_decompressed_bytes() -> int:
+    """The decompressed-size cap in bytes: ``$FORECAST_MAX_DECOMPRESSED_BYTES`` or 1 GiB."""
+    raw = os.environ.get(MAX_DECOMPRESSED_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_DECOMPRESSED_BYTES
+    if not raw.isdigit() or int(raw) < 1:
+        raise ParameterError(f"environment variable {MAX_DECOMPRESSED_ENV}={raw!r} is not a whole number of bytes")
+    return int(raw)
+
+
+def _open_text_stream(path: Path):
+    """The file's (decompressed) bytes as a binary stream, refusing what cannot be read safely."""
+    import bz2
+    import gzip
+    import lzma
+    import zipfile
+
+    suffix = path.suffix.lower()
+    if suffix in _COMPRESSED and suffix not in _READABLE_COMPRESSED:
+        raise InputError(f"{suffix} archives are not read; unpack it and give the CSV inside", path=path)
+    if suffix == ".gz":
+        return gzip.open(path, "rb")
+    if suffix == ".bz2":
+        return bz2.open(path, "rb")
+    if suffix == ".xz":
+        return lzma.open(path, "rb")
+    if suffix == ".zip":
+        try:
+            archive = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise InputError(f"is not a readable zip archive ({exc}); download it again", path=path) from None
+        members = [i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX")]
+        if len(members) != 1:
+            names = ", ".join(i.filename for i in members[:5]) or "nothing"
+            raise InputError(f"the zip archive holds {len(members)} files ({names}); it must hold exactly one CSV: "
+                             "unpack it and give the CSV itself", path=path)
+        cap = max_decompressed_bytes()
+        if members[0].file_size > cap:
+            raise InputError(f"{members[0].filename} unpacks to {members[0].file_size:,} bytes, more than the "
+                             f"{cap:,} allowed ({MAX_DECOMPRESSED_ENV}); filter the data first or raise the limit",
+                             path=path)
+        return archive.open(members[0])
+    return open(path, "rb")
+
+
+def _scan_file(path: Path) -> bytes:
+    """Read the whole file once, as pandas will: cap its unpacked size, find NUL bytes; return its head.
+
+    Raises
+    ------
+    InputError
+        An unpacked size over :func:`max_decompressed_bytes`, a NUL byte
+        anywhere (a binary file, UTF-16 without a byte-order mark), a damaged
+        archive.
+    """
+    import zlib
+
+    cap = max_decompressed_bytes()
+    compressed = path.suffix.lower() in _COMPRESSED
+    head = b""
+    seen = 0
+    try:
+        with _open_text_stream(path) as stream:
+            while chunk := stream.read(1 << 20):
+                if len(head) < _HEAD_BYTES:
+                    head += chunk[: _HEAD_BYTES - len(head)]
+                    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+                        return head  # UTF-16: refused by the caller with its own message
+                if b"\x00" in chunk:
+                    offset = seen + chunk.index(b"\x00")
+                    raise InputError(
+                        f"the file contains NUL bytes (first at byte offset {offset}{' unpacked' if compressed else ''}): "
+                        "it is UTF-16 without a byte-order mark or not a text file; re-save it as a UTF-8 CSV",
+                        path=path,
+                    )
+                seen += len(chunk)
+                if seen > cap:
+                    raise InputError(
+                        f"the file unpacks to more than {cap:,} bytes ({MAX_DECOMPRESSED_ENV}); it may be a "
+                        "decompression bomb: filter the data first or raise the limit",
+                        path=path,
+                    )
+    except (OSError, EOFError, zlib.error, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        import lzma
+
+        if compressed or isinstance(exc, lzma.LZMAError):
+            raise InputError(f"the compressed file is damaged ({exc}); download or export it again", path=path) from None
+        raise InputError(f"cannot be read ({exc.__class__.__name__}: {exc}); check the file", path=path) from None
+    return head
+
+
+def _delimiter_problem(first_line: str) -> str | None:
+    if "," in first_line:
+        return None
+    for mark, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")):
+        if mark in first_line:
+            return name
+    return None
+
+
+def _preflight(path: Path) -> None:
+    """Refuse, without showing a line of it, a file that cannot be an events CSV.
+
+    Settings and credential files (``.env``, ``KEY=value`` lines), other
+    delimiters than commas, NUL bytes, over-large unpacked sizes and repeated
+    column names are told apart here, before pandas reads anything.
+    """
+    if _SETTINGS_NAMES.match(path.name):
+        raise InputError("is a settings or credentials file, not an event table; nothing of it is read or shown: "
+                         "give the provider's CSV export", path=path)
+    head = _scan_file(path)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(
+            "the file is UTF-16 encoded (byte-order mark at byte 0); re-save it as UTF-8 "
+            "(in Excel: Save As 'CSV UTF-8')",
+            path=path,
+        )
+    lines = [line for line in head.lstrip(b"\xef\xbb\xbf").splitlines() if line.strip()]
+    if not lines:
+        return  # blank: pandas says "no header line"
+    first = lines[0]
+    if _SETTINGS_LINE.match(first) and b"," not in first.split(b"=", 1)[0]:
+        raise InputError("looks like a settings file (KEY=value lines, such as .env), not an event table; nothing "
+                         "of it is shown: give the provider's CSV export", path=path)
+    text = first.decode("utf-8", errors="replace")
+    delimiter = _delimiter_problem(text)
+    if delimiter:
+        raise InputError(f"the columns are separated by {delimiter}, not commas (delimiter); re-save it as a "
+                         "comma-separated CSV (in Excel: Save As 'CSV UTF-8')", path=path)
+    import csv as _csv
+
+    header = [name.strip() for name in next(_csv.reader([text]), [])]
+    seen: dict[str, int] = {}
+    for number, name in enumerate(header, start=1):
+        if name and name in seen:
+            raise InputError(f"column '{name}' appears twice in the header (columns {seen[name]} and {number}); "
+                             "rename or remove one, or the second would be read as another column", path=path)
+        seen[name] = number
+
+
+def check_event_file(path: str | Path) -> Path:
+    """Refuse, before any work, an events file that cannot be read safely; nothing of it is shown.
+
+    The checks :func:`read_table` makes before reading: a regular file, not a
+    settings or credentials file (``.env``), not over the unpacked-size cap, no
+    NUL bytes, comma-separated, no repeated column names. The report runner
+    calls it up front, so ``-p events_path=.env`` fails before any notebook
+    runs and no page, manifest or notebook can quote the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("is not a regular file; give the events file itself", path=path)
+    if _SETTINGS_NAMES.match(path.name):
+        raise InputError("is a settings or credentials file, not an event table; nothing of it is read or shown: "
+                         "give the provider's CSV export", path=path)
+    if path.suffix.lower() not in (".xlsx", ".xlsm", ".xls", ".parquet"):
+        _preflight(path)
+    return path
 
 
 def _read_csv(
     path: Path, *, latin1_fallback: bool, source: str | None, usecols: Collection[str] | None
 ) -> tuple[pd.DataFrame, list[str], str]:
-    if path.suffix.lower() not in _COMPRESSED:
-        with open(path, "rb") as handle:
-            head = handle.read(4096)
-        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-            raise InputError(
-                "the file is UTF-16 encoded (byte-order mark at byte 0); re-save it as UTF-8 "
-                "(in Excel: Save As 'CSV UTF-8')",
-                path=path,
-            )
-        if b"\x00" in head:
-            offset = head.index(b"\x00")
-            raise InputError(
-                f"the file contains NUL bytes (first at byte offset {offset}): it is UTF-16 "
-                "without a byte-order mark or not a text file; re-save it as a UTF-8 CSV",
-                path=path,
-            )
+    _preflight(path)
     wanted = None if usecols is None else set(usecols)
 
     def read(encoding: str) -> tuple[pd.DataFrame, list[str], str]:
@@ -622,7 +790,20 @@ def parse_dates(values: pd.Series, *, path: str, column: str, formats: tuple[str
             row=row,
             column=column,
         )
-    return parsed.dt.normalize()
+    parsed = parsed.dt.normalize()
+    # An observed event cannot lie ahead: a date in 2060 is a typo or a broken export,
+    # and would silently stretch every panel to it.
+    tomorrow = pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
+    ahead = parsed > tomorrow
+    if ahead.any():
+        raise InputError(
+            f"the date {text[ahead].iloc[0]!r} is in the future (after {tomorrow:%Y-%m-%d}; "
+            f"{int(ahead.sum())} row(s) affected); fix the value or re-export the file",
+            path=path,
+            row=first_row(ahead),
+            column=column,
+        )
+    return parsed
 
 
 def parse_numbers(
@@ -653,7 +834,7 @@ def parse_numbers(
             row=first_row(bad),
             column=column,
         )
-    checks = []
+    checks = [(np.isinf(numbers), "not a finite number")]
     if minimum is not None:
         checks.append((numbers < minimum, f"below {minimum:g}"))
     if maximum is not None:
@@ -700,7 +881,7 @@ def staged_frame(index: pd.Index, **columns: Any) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ filters
-def matches_any(raw: pd.DataFrame, columns: tuple[str, ...], pattern: re.Pattern[str]) -> pd.Series:
+def matches_any(raw: pd.DataFrame, columns: tuple[str, ...], pattern: regex.Pattern) -> pd.Series:
     """Rows where ``pattern`` is found in at least one of ``columns``.
 
     Python's :mod:`re` is used on each distinct name (there are few) so the
@@ -713,12 +894,35 @@ def matches_any(raw: pd.DataFrame, columns: tuple[str, ...], pattern: re.Pattern
     return mask
 
 
-def _search(values: pd.Series, pattern: re.Pattern[str]) -> pd.Series:
-    hits = {v for v in values.dropna().unique() if pattern.search(str(v))}
+#: Seconds an actor regex may spend on one column's names. A pattern with nested or
+#: overlapping repetition (``^(a|a)*$``) backtracks exponentially; the `regex`
+#: engine stops it at this limit instead of letting it run for minutes.
+ACTOR_REGEX_SECONDS = 2.0
+
+
+def _search(values: pd.Series, pattern: Any) -> pd.Series:
+    names = values.dropna().unique()
+    deadline = time.monotonic() + ACTOR_REGEX_SECONDS
+    hits = set()
+    try:
+        for value in names:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            found = (pattern.search(str(value), timeout=remaining) if isinstance(pattern, regex.Pattern)
+                     else pattern.search(str(value)))
+            if found:
+                hits.add(value)
+    except TimeoutError:
+        raise ParameterError(
+            f"--actor {pattern.pattern!r} took more than {ACTOR_REGEX_SECONDS:g} s on {len(names)} names and was "
+            "stopped: it backtracks without end (nested or overlapping repetition such as (a|a)* or (a+)+); "
+            "simplify it, e.g. --actor '^IS$|Islamic State'"
+        ) from None
     return values.isin(hits) & values.notna()
 
 
-def choose_actor(staged: pd.DataFrame, pattern: re.Pattern[str] | None) -> pd.Series:
+def choose_actor(staged: pd.DataFrame, pattern: regex.Pattern | None) -> pd.Series:
     """The actor of each event: the preferred candidate, or the other one if only it matches the filter."""
     primary, secondary = staged["actor_primary"], staged["actor_secondary"]
     if pattern is not None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import os
 import re
@@ -42,16 +43,21 @@ from forecast.data.catalog import csv_summary
 from forecast.data.citations import LICENCES, acled_citation, ucdp_citation
 from forecast.data.download import (
     DownloadSettings,
+    RedactingFilter,
     download,
     register_secret,
     request_json,
+    request_secrets,
     safe_url,
     write_download_sidecar,
 )
 from forecast.errors import DownloadError, EmptyDataError, InputError, ParameterError
 from forecast.files import atomic_path, read_sidecar, sha256_file, sidecar_path
+from forecast.secrets import redact, redactor
 
 logger = logging.getLogger(__name__)
+# Its records name what servers sent (field names, row counts): scrubbed like the download's own.
+logger.addFilter(RedactingFilter())
 
 # ----------------------------------------------------------------- formats
 
@@ -596,14 +602,18 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _acled_records(payload: Any, shown: str) -> list[dict[str, Any]]:
+def _acled_records(payload: Any, shown: str, secrets: list[str]) -> list[dict[str, Any]]:
     if not isinstance(payload, dict):
         raise DownloadError(f"{shown} answered with {type(payload).__name__}, not ACLED's JSON object; "
                             "the API may have changed")
     failed = payload.get("success") is False or payload.get("status") not in (None, 200, "200")
     if failed:
         detail = payload.get("error") or payload.get("messages") or payload.get("message") or "no reason given"
-        raise DownloadError(f"ACLED refused the request {shown}: {detail}; check the country name and dates")
+        # The server's words, which may quote the token or the account: scrubbed, cut, one line.
+        text = redact(detail if isinstance(detail, str) else json.dumps(detail, default=str), secrets)
+        text = " ".join(text.split())
+        text = text[:200] + ("..." if len(text) > 200 else "")
+        raise DownloadError(f"ACLED refused the request {shown}: {text}; check the country name and dates")
     records = payload.get("data") or []
     if not isinstance(records, list):
         raise DownloadError(f"{shown}: 'data' is not a list of records; the API may have changed")
@@ -693,6 +703,10 @@ def fetch_acled(
     credentials = acled_credentials()
     token = acled_token(credentials, base_url=base, settings=settings)
     auth = {"Authorization": f"Bearer {token}"}
+    secrets = request_secrets(auth) + [v for v in (credentials.email, credentials.password) if v]
+    # Every cell is scrubbed: a server echoing the token or the account in a field
+    # must not plant it in data/raw/acled/ (and from there in reports).
+    scrub = redactor(secrets)
     rejected = _acled_rejected(credentials.origin)
     accessed = datetime.now(UTC).date().isoformat()
     attribution = acled_citation(accessed)
@@ -707,13 +721,13 @@ def fetch_acled(
                 http_message=rejected,
             )
             requests += 1
-            records = _acled_records(payload, shown)
+            records = _acled_records(payload, shown, secrets)
             if page == 1 and records:
                 _check_columns(list(records[0]), where=shown, documented=ACLED_COLUMNS, required=ACLED_REQUIRED,
                                provider="ACLED API", hint="the API's field names may have changed")
             for record in records:
                 ignored |= set(record) - set(ACLED_COLUMNS)
-                writer.writerow([_cell(record.get(column)) for column in ACLED_COLUMNS])
+                writer.writerow([scrub(_cell(record.get(column))) for column in ACLED_COLUMNS])
             rows += len(records)
             logger.info("ACLED page %d: %d records (%d so far)", page, len(records), rows)
             if len(records) < page_size:

@@ -82,7 +82,16 @@ import pandas as pd
 import scoringrules as sr
 from scipy import stats
 
-from forecast.checks import date, fraction, frequency, number, whole_number
+from forecast.checks import (
+    date,
+    draw_budget,
+    draw_count,
+    fraction,
+    frequency,
+    number,
+    steps_ahead,
+    whole_number,
+)
 from forecast.distributions import scipy_negbin
 from forecast.errors import ForecastError, InputError, ModelError, ParameterError
 from forecast.models.base import CountModel, Neighbours
@@ -530,7 +539,7 @@ def rolling_origins(
     >>> [f"{c:%m-%d}" for c in rolling_origins(ds, 2, start="2021-01-18", every=3)]
     ['01-18', '02-08']
     """
-    horizon = whole_number(horizon, "horizon")
+    horizon = steps_ahead(horizon, "horizon")
     whole_number(every, "every (periods)")
     periods = pd.DatetimeIndex(pd.to_datetime(pd.Index(list(ds))).unique()).sort_values()
     if len(periods) < horizon + 2:
@@ -875,8 +884,10 @@ def backtest(
     ParameterError
         Unknown models, bad dates or no cutoff between them.
     """
-    horizon, n_draws = whole_number(horizon, "horizon"), whole_number(n_draws, "n_draws")
+    horizon, n_draws = steps_ahead(horizon, "horizon"), draw_count(n_draws, "n_draws")
+    seed = whole_number(seed, "seed", minimum=0, allow_none=True)
     data = PanelData.from_panel(panel, freq=freq)  # validate up front, before any model runs
+    draw_budget(len(data.units), horizon, n_draws, 1)  # one model's draws are held at a time per origin
     freq = frequency(data.freq)
     aliases, payloads, specs = _resolve_models(models)
     cutoffs = rolling_origins(data.ds, horizon, start=start, end=end, every=every)

@@ -259,14 +259,27 @@ def read_vector_file(path: str | Path) -> gpd.GeoDataFrame:
             "or run `forecast fetch boundaries`",
             path=path,
         )
+    if path.is_dir() and not any(path.glob("*.shp")):
+        raise InputError("is a folder without a shapefile; give a GeoJSON, shapefile or GeoPackage", path=path)
     try:
-        return gpd.read_file(path)
+        frame = gpd.read_file(path)
     except Exception as exc:  # pyogrio raises several types; all mean "not a readable vector file"
         raise InputError(
             f"cannot read as GeoJSON/shapefile ({exc.__class__.__name__}: {exc}); "
             "give a GeoJSON, shapefile (.shp with .shx/.dbf) or GeoPackage",
             path=path,
         ) from exc
+    # GDAL reads a CSV as a table without geometry: that is not a boundary file.
+    geometry = getattr(frame, "_geometry_column_name", None)
+    if not isinstance(frame, gpd.GeoDataFrame) or geometry is None or geometry not in frame.columns:
+        raise InputError(
+            "holds no geometry (a plain table such as a CSV?); give province boundaries as a GeoJSON, "
+            "shapefile or GeoPackage, e.g. from `forecast fetch boundaries`",
+            path=path,
+        )
+    if frame.empty:
+        raise InputError("holds no shapes; give province boundaries", path=path)
+    return frame
 
 
 def read_boundary_file(

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from forecast.checks import whole_number
+from forecast.checks import draw_count, steps_ahead
 from forecast.errors import ModelError
 from forecast.models.frame import DEFAULT_DRAWS, ForecastFrame
 from forecast.panel import PanelData
@@ -233,7 +233,7 @@ class SeriesModel(CountModel):
     def predict(self, h: int, *, n_draws: int = DEFAULT_DRAWS, seed: int = 0) -> ForecastFrame:
         """Forecast every fitted unit ``h`` steps ahead with ``n_draws`` seeded draws."""
         self._check_fitted()
-        h, n_draws = whole_number(h, "horizon"), whole_number(n_draws, "n_draws")
+        h, n_draws = steps_ahead(h, "horizon"), draw_count(n_draws, "n_draws")
         forecasts: dict[str, SeriesForecast] = {}
         for unit in progress_bar(self.data_.units, f"predict {self.alias}", self.progress_):
             forecasts[unit] = self._forecast_unit(unit, h, n_draws, unit_rng(seed, type(self).__name__, unit))

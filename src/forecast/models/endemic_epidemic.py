@@ -299,21 +299,40 @@ def read_surveillance_csvs(
     return SurveillanceData(counts=counts, neighbourhood=orders, population=population)
 
 
+#: Columns of the surveillance exports that must hold numbers.
+_NUMERIC_COLUMNS = ("t", "y", "order", "population_fraction")
+
+
 def _read_csv(path: str | Path, id_columns: set[str], required: list[str]) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise InputError("file not found; check the path", path=path)
+    if not path.is_file():
+        raise InputError("is not a file (a folder or device); give the CSV itself", path=path)
     try:
         table = pd.read_csv(path, dtype={c: str for c in id_columns})
-    except (ValueError, pd.errors.ParserError) as error:
+    except UnicodeDecodeError as error:
+        raise InputError(f"is not UTF-8 text (byte offset {error.start}); save it as a UTF-8 CSV", path=path) from None
+    except pd.errors.EmptyDataError:
+        raise InputError("is empty; give the exported CSV", path=path) from None
+    except (ValueError, OSError, pd.errors.ParserError) as error:
         raise InputError(f"cannot be read as CSV ({error})", path=path) from None
     for column in required:
         if column not in table.columns:
             raise InputError(
-                f"missing; the file has columns {list(table.columns)} and needs {required}",
+                f"missing; the file has columns {list(table.columns)[:8]} and needs {required}",
                 path=path,
                 column=column,
             )
+    for column in _NUMERIC_COLUMNS:
+        if column in table.columns and column in required:
+            numbers = pd.to_numeric(table[column], errors="coerce")
+            bad = numbers.isna() | ~np.isfinite(numbers.astype(float))
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                raise InputError(f"{table[column].iloc[row]!r} is not a number; fix the value", path=path,
+                                 row=row + 1, column=column)
+            table[column] = numbers
     for column in id_columns:
         table[column] = table[column].astype(object)
     return table

@@ -37,7 +37,7 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
-from forecast.checks import whole_number
+from forecast.checks import draw_count, steps_ahead
 from forecast.errors import ModelError, ParameterError
 from forecast.models.base import CountModel, Neighbours, unit_rng
 from forecast.models.frame import DEFAULT_DRAWS, INDEX_COLUMNS, ForecastFrame
@@ -243,7 +243,7 @@ class Ensemble(CountModel):
         """
         self._check_members()
         self._check_fitted()
-        h, n_draws = whole_number(h, "horizon"), whole_number(n_draws, "n_draws")
+        h, n_draws = steps_ahead(h, "horizon"), draw_count(n_draws, "n_draws")
         given = dict(member_forecasts or {})
         active = [m for m in self.models_ if self.weights_[m.alias] > 0]
         counts = mixture_counts([self.weights_[m.alias] for m in active], n_draws)

@@ -92,7 +92,7 @@ from scipy import stats
 from statsmodels.discrete.discrete_model import NegativeBinomial
 from statsmodels.tools.sm_exceptions import PerfectSeparationError
 
-from forecast.checks import boolean, number, whole_number
+from forecast.checks import boolean, draw_count, number, steps_ahead, whole_number
 from forecast.distributions import draw_counts
 from forecast.errors import ParameterError
 from forecast.models.base import (
@@ -371,7 +371,7 @@ class CountGLM(SeriesModel):
     def predict(self, h: int, *, n_draws: int = DEFAULT_DRAWS, seed: int = 0) -> ForecastFrame:
         """Simulate ``n_draws`` paths ``h`` steps ahead for all units jointly."""
         self._check_fitted()
-        h, n_draws = whole_number(h, "horizon"), whole_number(n_draws, "n_draws")
+        h, n_draws = steps_ahead(h, "horizon"), draw_count(n_draws, "n_draws")
         data = self.data_
         n_units, n_obs = data.y.shape
         rngs = [unit_rng(seed, type(self).__name__, u) for u in data.units]

@@ -46,7 +46,7 @@ from typing import Any, Self
 
 import pandas as pd
 
-from forecast.checks import whole_number
+from forecast.checks import draw_budget, draw_count, steps_ahead, whole_number
 from forecast.errors import ParameterError
 from forecast.models.base import CountModel, Neighbours
 from forecast.models.frame import DEFAULT_DRAWS, ForecastFrame
@@ -142,7 +142,7 @@ class EndemicEpidemicModel(CountModel):
     def predict(self, h: int, *, n_draws: int = DEFAULT_DRAWS, seed: int = 0) -> ForecastFrame:
         """Simulated paths of the joint model for steps ``1..h``."""
         self._check_fitted()
-        frame = self.model_.predict(whole_number(h, "horizon"), n_draws=whole_number(n_draws, "n_draws"), seed=seed)
+        frame = self.model_.predict(steps_ahead(h, "horizon"), n_draws=draw_count(n_draws, "n_draws"), seed=seed)
         frame.index["model"] = self.alias
         return frame
 
@@ -198,10 +198,14 @@ class ModelSpec:
         form = "write a model as name or name(option=value, ...), e.g. glm_negbin(season=52)"
         if not isinstance(text, str) or not text.strip():
             raise ParameterError(f"empty model specification; {form}")
+        if len(text) > MAX_SPEC_LENGTH:
+            # Python's parser recurses per nested operator: 100,000 unary minus signs exhaust memory.
+            raise ParameterError(f"model specification of {len(text):,} characters is longer than the "
+                                 f"{MAX_SPEC_LENGTH} allowed; {form}")
         try:
             node = ast.parse(text.strip(), mode="eval").body
-        except SyntaxError as exc:
-            raise ParameterError(f"cannot read model specification '{text}'; {form}") from exc
+        except (SyntaxError, MemoryError, RecursionError, ValueError) as exc:
+            raise ParameterError(f"cannot read model specification '{text[:80]}'; {form}") from exc
         if isinstance(node, ast.Name):
             return cls(node.id, {})
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
@@ -212,9 +216,13 @@ class ModelSpec:
         for keyword in node.keywords:
             try:
                 options[keyword.arg] = ast.literal_eval(keyword.value)
-            except (ValueError, SyntaxError, TypeError) as exc:
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+                try:
+                    shown = ast.unparse(keyword.value)[:80]
+                except RecursionError:  # deeply nested operators: show the raw text instead
+                    shown = text[:80]
                 raise ParameterError(
-                    f"model '{node.func.id}': option {keyword.arg}={ast.unparse(keyword.value)} is not a "
+                    f"model '{node.func.id}': option {keyword.arg}={shown} is not a "
                     "literal; use numbers, 'strings', True/False/None, lists or dicts"
                 ) from exc
         return cls(node.func.id, options)
@@ -334,6 +342,10 @@ def expand_ensembles(
     return expanded
 
 
+#: The longest model specification read (the longest real one is under 100 characters).
+MAX_SPEC_LENGTH = 1000
+
+
 def parse_model_list(text: str) -> list[str]:
     """Split ``"a, b(x=1, y=[2, 3]), c"`` at top-level commas (not inside brackets or quotes)."""
     parts, depth, quote, current = [], 0, "", []
@@ -431,7 +443,8 @@ def forecast_panel(
     """
     from forecast.models.ensemble import Ensemble
 
-    horizon, n_draws = whole_number(horizon, "horizon"), whole_number(n_draws, "n_draws")
+    horizon, n_draws = steps_ahead(horizon, "horizon"), draw_count(n_draws, "n_draws")
+    seed = whole_number(seed, "seed", minimum=0, allow_none=True)
     models = expand_ensembles(models)
     built = [make_model(m) for m in models]
     if not built:
@@ -446,6 +459,7 @@ def forecast_panel(
     freq = PanelData.from_panel(panel, freq=freq).freq
     panel = truncate_panel(panel, as_of, freq)
     data = PanelData.from_panel(panel, freq=freq)
+    draw_budget(len(data.units), horizon, n_draws, len(built))  # before any model allocates its draws
     # Models first, then ensembles, which reuse the listed models' fits and forecasts.
     singles = [m for m in built if not isinstance(m, Ensemble)]
     ensembles = [m for m in built if isinstance(m, Ensemble)]

@@ -156,7 +156,7 @@ def _check_freq(value: Any) -> str | None:
 
 
 def _check_horizon(value: Any) -> str | None:
-    return _problem(checks.whole_number, value, "horizon")
+    return _problem(checks.steps_ahead, value, "horizon")
 
 
 def _check_models(value: Any) -> str | None:
@@ -508,6 +508,61 @@ class RunConfig:
         return self.values.get("source", "synthetic") == "synthetic"
 
 
+#: YAML aliases one parameter file or override may use: anchors save typing, not
+#: gigabytes ("billion laughs": nine aliases of nine aliases ... expand to 10^9 values).
+MAX_YAML_ALIASES = 100
+#: Values (scalars, lists and mappings, aliases expanded) one parameter file may hold.
+MAX_YAML_VALUES = 100_000
+#: The largest parameter file read (the project's is 3 kB).
+MAX_CONFIG_BYTES = 1 << 20
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses more than :data:`MAX_YAML_ALIASES` aliases while composing."""
+
+    aliases = 0
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def] - PyYAML's API
+        if self.check_event(yaml.events.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_YAML_ALIASES:
+                raise ParameterError(f"uses more than {MAX_YAML_ALIASES} YAML aliases (*name); write the values out")
+        return super().compose_node(parent, index)
+
+
+def _count_values(value: Any, limit: int) -> int:
+    """Values in ``value`` with aliases expanded, counting stops past ``limit``."""
+    count, stack = 0, [value]
+    while stack and count <= limit:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return count
+
+
+def safe_yaml(text: str, where: str) -> Any:
+    """Read YAML with bounded aliases and size, so a hostile file is refused in milliseconds.
+
+    Raises
+    ------
+    ParameterError
+        More than :data:`MAX_YAML_ALIASES` aliases or :data:`MAX_YAML_VALUES` values.
+    yaml.YAMLError
+        Malformed YAML (the caller names the file and line).
+    """
+    try:
+        value = yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
+    except ParameterError as exc:
+        raise ParameterError(f"{where}: {exc.detail}") from None
+    if _count_values(value, MAX_YAML_VALUES) > MAX_YAML_VALUES:
+        raise ParameterError(f"{where}: holds more than {MAX_YAML_VALUES:,} values once its aliases are expanded; "
+                             "write the values out")
+    return value
+
+
 def parse_override(text: str) -> tuple[str, Any]:
     """Split ``key=value`` and read the value as YAML (dates back to ISO strings).
 
@@ -521,7 +576,9 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not sep or not key or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", key):
         raise ParameterError(f"-p '{text}' is not key=value; write e.g. -p horizon=4 or -p thresholds.alpha=0.05")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = safe_yaml(raw, f"-p {key}") if raw.strip() else None
+    except ParameterError:
+        raise
     except ValueError as exc:  # YAML reads 2021-02-30 as a date and fails inside the calendar
         raise ParameterError(f"-p {key}: '{raw}' is not a valid value ({exc}); dates are YYYY-MM-DD") from exc
     except yaml.YAMLError as exc:
@@ -593,8 +650,18 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
     if config_path is not None:
         if not config_path.is_file():
             raise ParameterError("parameter file not found; pass --config FILE or create config/default.yaml", path=config_path)
+        if config_path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ParameterError(f"is {config_path.stat().st_size:,} bytes, more than the {MAX_CONFIG_BYTES:,} a "
+                                 "parameter file may have; is it the right file?", path=config_path)
         try:
-            loaded = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+            loaded = safe_yaml(config_path.read_bytes().decode("utf-8-sig"), str(config_path))
+        except UnicodeDecodeError as exc:
+            raw = config_path.read_bytes()
+            kind = "UTF-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else "not UTF-8"
+            raise ParameterError(f"the parameter file is {kind} (byte offset {exc.start}); save it as UTF-8",
+                                 path=config_path) from None
+        except ParameterError:
+            raise
         except ValueError as exc:  # an impossible date such as 2021-02-30
             raise ParameterError(f"a value is not valid ({exc}); dates are YYYY-MM-DD", path=config_path) from exc
         except yaml.YAMLError as exc:

@@ -428,6 +428,9 @@ def _input_record(config: RunConfig, project_root: Path) -> dict[str, Any]:
             "check the path or run `forecast ingest` first",
             path=path,
         )
+    from forecast.data.ingest import check_event_file
+
+    check_event_file(path)  # a .env or a bomb is refused here, before a notebook could quote it
     values["events_path"] = str(path)  # notebooks get an absolute path whatever their cwd
     return {"source": source, "events_path": str(path), "sha256": sha256_file(path), "bytes": path.stat().st_size}
 
