@@ -17,12 +17,13 @@ forecast whose target period the current panel observes (with
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,26 +138,36 @@ def _forecast_table(frame: ForecastFrame, clean: pd.DataFrame, what: str, n_keep
     return table
 
 
-def _write_files(folder: Path, table: pd.DataFrame, panel: pd.DataFrame, record: Mapping[str, Any]) -> None:
-    """Write the three files of an entry or partition into ``folder`` and flush them to disk."""
-    table.to_parquet(folder / "forecasts.parquet", index=False)
-    panel.to_parquet(folder / "panel.parquet", index=False)
+def _write_meta(folder: Path, record: Mapping[str, Any]) -> None:
     (folder / "meta.json").write_text(
         json.dumps(dict(record), indent=2, sort_keys=True, allow_nan=False), encoding="utf-8"
     )
-    for name in ENTRY_FILES:
-        with open(folder / name, "rb") as handle:
-            os.fsync(handle.fileno())
 
 
-def _rename_into_place(tmp: Path, final: Path) -> None:
-    os.rename(tmp, final)
-    # The rename is durable only once the directory holding it is flushed too.
-    descriptor = os.open(final.parent, os.O_RDONLY)
+@contextlib.contextmanager
+def _written_as(final: Path, prefix: str) -> Iterator[Path]:
+    """A temporary folder beside ``final``: filled by the caller, flushed and renamed to ``final``.
+
+    On any failure (or interruption) the temporary folder is removed, so
+    ``final`` is either complete or absent.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=final.parent))
     try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+        yield tmp
+        for name in ENTRY_FILES:
+            with open(tmp / name, "rb") as handle:
+                os.fsync(handle.fileno())
+        os.rename(tmp, final)
+        # The rename is durable only once the directory holding it is flushed too.
+        descriptor = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def with_ledger_baselines(
@@ -229,14 +240,10 @@ def write_entry(
         "n_draws_kept": int(min(n_keep, frame.n_draws)),
         "models": frame.models,
     }
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
-    try:
-        _write_files(tmp, table, clean, record)
-        _rename_into_place(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with _written_as(folder, f"{TMP_PREFIX}{folder.name}-") as tmp:
+        table.to_parquet(tmp / "forecasts.parquet", index=False)
+        clean.to_parquet(tmp / "panel.parquet", index=False)
+        _write_meta(tmp, record)
     return folder
 
 
@@ -284,21 +291,10 @@ def append_entry(
         "sequence": max((int(read_meta(ledger_dir, r)["sequence"]) for r in run_ids(ledger_dir)), default=-1) + 1,
         "appended": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    ledger_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{run_id}-", dir=ledger_dir))
-    try:
+    with _written_as(final, f"{TMP_PREFIX}{run_id}-") as tmp:
         for name in ("forecasts.parquet", "panel.parquet"):
             shutil.copyfile(entry / name, tmp / name)
-        (tmp / "meta.json").write_text(
-            json.dumps(record, indent=2, sort_keys=True, allow_nan=False), encoding="utf-8"
-        )
-        for name in ENTRY_FILES:
-            with open(tmp / name, "rb") as handle:
-                os.fsync(handle.fileno())
-        _rename_into_place(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        _write_meta(tmp, record)
     return final
 
 
