@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.alarms import WarningConfig, warn_events
+from forecast.alarms import warn_events
 from forecast.geo.gazetteer import Gazetteer
 from forecast.schema import EVENTS, validate
 
@@ -12,10 +12,10 @@ NEW = {"Kunar": ("2021-10-03", 2.0), "Kunduz": ("2021-10-08", 50.0),
        "Kandahar": ("2021-10-15", 60.0), "Parwan": ("2021-10-22", 1.0)}
 
 
-def _events() -> pd.DataFrame:
+def _events(until: str = "2021-11-20") -> pd.DataFrame:
     rows = []
-    # Stronghold series: an attack in Nangarhar every 9 days through 2020-2021.
-    for k, day in enumerate(pd.date_range("2020-01-02", "2021-11-20", freq="9D")):
+    # Stronghold series: an attack in Nangarhar every 9 days from 2020.
+    for k, day in enumerate(pd.date_range("2020-01-02", until, freq="9D")):
         rows.append(("Nangarhar", day, 3.0, k))
     for name, (day, dead) in NEW.items():
         rows.append((name, pd.Timestamp(day), dead, len(rows)))
@@ -32,19 +32,100 @@ def _events() -> pd.DataFrame:
 
 @pytest.mark.parametrize(("freq", "as_of"), [("MS", "2021-11-30"), ("W-MON", "2021-11-29")])
 def test_press_account(freq, as_of):
-    result = warn_events(_events(), as_of, freq=freq, stronghold="Nangarhar", country="AFG",
-                         config=WarningConfig.for_freq(freq, new_ground=True), spillover=False)
+    """The issue's account, with the default thresholds: four provinces struck once each in October 2021."""
+    result = warn_events(_events(), as_of, freq=freq, stronghold="Nangarhar", country="AFG", spillover=False)
     levels = dict(zip(result.units["name"], result.units["level"].astype(str), strict=True))
     for name in NEW:
         assert levels[name] in ("warning", "alert"), (name, levels[name])
+    # Mass casualties (50 and 60 killed, threshold 25) make an alert at once; 1-2 killed stay warnings.
     assert levels["Kunduz"] == "alert" and levels["Kandahar"] == "alert"
     assert levels["Parwan"] == "warning" and levels["Kunar"] == "warning"
     others = [n for n, lv in levels.items() if n not in NEW and lv != "none"]
     assert len(others) <= 3, others
-    reason = result.units.set_index("name").loc["Kunduz", "reason"]
-    assert "new ground: first attack in Kunduz since on record" in reason
+    units = result.units.set_index("name")
+    assert "new ground: first attack in Kunduz on record" in units.loc["Kunduz", "reason"]
+    # Episodes: flagged since the period of the attack, and still held a month or more later.
+    week_of = {"Kunar": "2021-09-27", "Kunduz": "2021-10-04", "Kandahar": "2021-10-11", "Parwan": "2021-10-18"}
+    for name, (day, _) in NEW.items():
+        since = pd.Timestamp(day).to_period("M").start_time if freq == "MS" else pd.Timestamp(week_of[name])
+        assert units.loc[name, "since"] == since, name
+        assert units.loc[name, "episode"] in ("new", "ongoing", "cooling")
+    # The group-level alarm names all four and says when.
+    group = result.group
+    assert group.raised and group.level == "alert"
+    assert sorted(group.newly_struck["name"]) == sorted(NEW)
+    assert group.history_max == 0
+    assert group.headline.startswith("Group expansion alarm: 4 provinces newly struck outside Nangarhar")
+    assert "in October 2021" in group.headline or freq == "W-MON"
+    assert "4 provinces newly struck outside Nangarhar" in result.to_text()
 
 
-def test_new_ground_is_off_by_default():
+def test_press_account_json_matches_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    from forecast.alarms import warn_schema
+
     result = warn_events(_events(), "2021-11-30", freq="MS", stronghold="Nangarhar", country="AFG", spillover=False)
-    assert "new_ground" not in result.rules_evaluated
+    document = result.to_dict()
+    jsonschema.validate(document, warn_schema())
+    assert document["group"]["raised"] is True
+    assert {e["unit_id"] for e in document["episodes"]} >= {"AF-KNR", "AF-KDZ", "AF-KAN", "AF-PAR"}
+    kunduz = next(u for u in document["units"] if u["name"] == "Kunduz")
+    assert kunduz["episode"] == {"status": "cooling", "since": "2021-10-01"}
+    assert kunduz["level"] == "alert"  # held at the episode's peak (mass casualty)
+    assert document["stale"] is None
+
+
+def test_warning_is_held_through_the_follow_up_window_then_ends():
+    """One attack in Parwan (2021-10-22): warned at once, held for 3 months, then no longer flagged."""
+    events = _events(until="2022-03-01")
+    weekly = {}
+    for as_of in ("2021-10-25", "2021-11-29", "2021-12-27", "2022-01-10", "2022-02-07"):
+        result = warn_events(events, as_of, freq="W-MON", stronghold="Nangarhar", country="AFG", spillover=False)
+        row = result.units.set_index("name").loc["Parwan"]
+        weekly[as_of] = (str(row["level"]), row["episode"])
+    assert weekly["2021-10-25"] == ("warning", "new")
+    assert weekly["2021-11-29"] == ("warning", "cooling")
+    assert weekly["2021-12-27"] == ("warning", "cooling")
+    # 13 weeks after the week of 2021-10-18 the hold is over.
+    assert weekly["2022-02-07"][0] == "none"
+
+
+def test_new_ground_needs_a_year_of_history():
+    """In the first year of data a first attack is not known to be new ground."""
+    events = _events()
+    result = warn_events(events[events["date"] >= "2021-03-01"], "2021-11-30", freq="MS", stronghold="Nangarhar",
+                         country="AFG", spillover=False)
+    assert "new_ground" in result.rules_evaluated
+    assert result.group is not None and not result.group.raised
+    assert not (result.rule_table.query("rule == 'new_ground'")["fired"]).any()
+
+
+def test_stale_data_are_said_and_not_counted_as_quiet():
+    events = _events()
+    known = events[events["date"] <= "2021-10-23"]
+    result = warn_events(known, "2021-12-31", freq="W-MON", stronghold="Nangarhar", country="AFG", spillover=False)
+    assert result.stale is not None and result.stale["periods_behind"] == 10
+    assert result.last_period == pd.Timestamp("2021-10-18")
+    assert result.to_text().splitlines()[1].startswith("STALE DATA: the last event is dated 2021-10-22")
+    assert result.to_dict()["stale"]["data_end"] == "2021-10-22"
+    # Current data (the last event within a period of as_of) are not stale.
+    assert warn_events(events, "2021-11-22", freq="W-MON", stronghold="Nangarhar", country="AFG",
+                       spillover=False).stale is None
+
+
+def test_thin_data_stand_the_rate_rules_aside():
+    """Only notable attacks (a few a quarter): CUSUM and exceedance say they stand aside, new ground still works."""
+    events = _events()
+    sparse = events[(events["admin1_name"] != "Nangarhar") | (events.index % 6 == 0)]
+    result = warn_events(sparse, "2021-11-29", freq="W-MON", stronghold="Nangarhar", country="AFG", spillover=False)
+    assert any("rate-based rules (exceedance, CUSUM) stand aside" in n for n in result.notes)
+    table = result.rule_table
+    assert not table[table["rule"].isin(["cusum", "exceedance"])]["fired"].any()
+    levels = dict(zip(result.units["name"], result.units["level"].astype(str), strict=True))
+    assert all(levels[name] in ("warning", "alert") for name in NEW)
+
+
+def test_imported_risk_is_off_by_default():
+    result = warn_events(_events(), "2021-11-30", freq="MS", stronghold="Nangarhar", country="AFG")
+    assert "imported" not in result.rules_evaluated
+    assert "new_ground" in result.rules_evaluated

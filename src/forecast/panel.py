@@ -305,6 +305,9 @@ def panel_as_of(
     panel = build_panel(events, freq=freq, start=start, end=end, country=country)
     if cut is not None:
         panel = truncate(panel, cut)
+    # The last day the data speak for: alarms judged later than a period after it call the data stale.
+    data_end = complete_until if complete_until is not None else (events["date"].max() if len(events) else None)
+    panel.attrs["data_end"] = None if data_end is None else pd.Timestamp(data_end)
     return events, panel, notes
 
 

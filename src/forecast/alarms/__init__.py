@@ -1,6 +1,6 @@
 """Alarm rules and alert levels: which provinces should an analyst look at now, and why.
 
-Five rule families look at each unit outside the stronghold. Each is one
+Six rule families look at each unit outside the stronghold. Each is one
 class computing one statistic for every period from data known before it
 (results as attributes, as in esda), so the same code answers "what fires as
 of today?" (:func:`evaluate_warnings`) and "how well would the rules have
@@ -9,6 +9,10 @@ done?" (:func:`alarm_history`, :func:`detection_scores`).
 ===============  =================================================================  ==========
 family           statistic and threshold                                            level
 ===============  =================================================================  ==========
+``new_ground``   the first attack in a unit with none in ``new_ground_months``      warning
+                 (or none on record after a year of data); ``mass_casualty``
+                 killed or a second attack within ``new_ground_hold_months``
+                 make it an alert
 ``exceedance``   ``P(Y >= y)`` for the period's events ``y`` under the in-control   warning
                  one-step forecast made before the period; fires below ``alpha``
 ``emergence``    events in the last ``recent_periods`` after ``quiet_periods``      warning
@@ -24,7 +28,8 @@ family           statistic and threshold                                        
                  trend; fires for ``hotspot_categories``
 ``imported``     share of the expected count the spread model imports from the      watch
                  stronghold (:func:`forecast.spread.spillover_share`); fires when
-                 it rises to ``imported_share`` or by ``imported_factor``
+                 it rises to ``imported_share`` or by ``imported_factor``; off
+                 unless ``imported_risk`` (no measured skill)
 ===============  =================================================================  ==========
 
 The in-control forecast (:class:`InControl`) is what the unit would do if
@@ -50,6 +55,14 @@ combine the families:
   CUSUM: the unit's own counts departed from its in-control forecast);
 - **alert**: a warning and at least ``alert_families`` families in total
   agree (e.g. a CUSUM signal in a unit whose imported share is rising).
+
+A unit raised to warning opens an **episode** (:mod:`forecast.alarms.episodes`)
+that holds its highest level for ``follow_up_months`` after the last warning,
+with its onset and status (new, ongoing, cooling, ended); the group-level
+**expansion** alarm counts the provinces newly struck in the last
+``expansion_months`` against the group's own history. Rate-based rules stand
+aside on thin data (``min_events_per_period``), and data that end more than a
+period before the as-of date are called stale and judged up to their end.
 
 The defaults were chosen from the evaluation in ``bench/bench_alarms.py``
 (``bench/RESULTS.md``; figures in :func:`alarm_skill`).
@@ -97,6 +110,16 @@ _EXPORTS: dict[str, str] = {
     "detection_scores": "forecast.alarms.skill",
     "evaluate_alarm_skill": "forecast.alarms.skill",
     "evaluate_warnings": "forecast.alarms.assess",
+    "episode_table": "forecast.alarms.skill",
+    "generator_skill_table": "forecast.alarms.skill",
+    "alarm_episodes": "forecast.alarms.episodes",
+    "group_expansion": "forecast.alarms.episodes",
+    "Episodes": "forecast.alarms.episodes",
+    "GroupExpansion": "forecast.alarms.episodes",
+    "EPISODE_STATES": "forecast.alarms.episodes",
+    "months_as_periods": "forecast.alarms.config",
+    "staleness": "forecast.alarms.assess",
+    "NewGround": "forecast.alarms.rules",
     "in_control": "forecast.alarms.expected",
     "mann_kendall": "forecast.alarms.hotspots",
     "skill_scenarios": "forecast.alarms.skill",

@@ -12,7 +12,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecast.alarms.config import ALERT, NONE, RULES, WARNING, WATCH, WarningConfig
+from forecast.alarms.config import (
+    ALERT,
+    NONE,
+    RULES,
+    WARNING,
+    WATCH,
+    WarningConfig,
+)
+from forecast.alarms.episodes import Episodes, GroupExpansion, alarm_episodes, group_expansion
 from forecast.alarms.expected import InControl, _rolling_sum
 from forecast.alarms.hotspots import HotSpots
 from forecast.alarms.rules import (
@@ -80,9 +88,17 @@ class AlarmHistory:
     rules
         Rule family -> :class:`AlarmRule`.
     level
-        ``(units, periods)`` int, 0 none .. 3 alert (stronghold units: 0).
+        ``(units, periods)`` int, 0 none .. 3 alert (stronghold units: 0):
+        the level an assessment at that period shows, open episodes held at
+        warning (see :mod:`forecast.alarms.episodes`).
     stronghold
         Stronghold unit ids (no levels).
+    raised
+        The levels raised in each period, before episodes hold them.
+    episodes
+        The :class:`~forecast.alarms.episodes.Episodes`.
+    thin
+        ``(periods,)`` bool: the rate-based rules stood aside (thin data).
     """
 
     units: list[str]
@@ -91,6 +107,9 @@ class AlarmHistory:
     level: np.ndarray
     stronghold: list[str]
     freq: str = "W-MON"
+    raised: np.ndarray | None = None
+    episodes: Episodes | None = None
+    thin: np.ndarray | None = None
 
     def series(self) -> pd.DataFrame:
         """Long table ``unit_id, ds, level`` and one ``fired`` column per rule."""
@@ -110,9 +129,10 @@ def alarm_history(
     stronghold: Stronghold | Sequence[str],
     config: WarningConfig | None = None,
     gazetteer: Gazetteer | None = None,
-    rules: Sequence[str] = ("emergence", "exceedance", "cusum", "hotspot"),
+    rules: Sequence[str] | None = None,
     imported_every: int | None = None,
     imported_from: Any = None,
+    fatalities: np.ndarray | None = None,
 ) -> AlarmHistory:
     """All rules at every period in one vectorised pass (for skill evaluation).
 
@@ -130,13 +150,18 @@ def alarm_history(
     gazetteer
         Adjacency for the hot spots and the spread model.
     rules
-        Families to evaluate.
+        Families to evaluate (default: new ground when ``config.new_ground``,
+        emergence, exceedance, CUSUM and hot spots).
     imported_every
         With ``"imported"`` in ``rules``: refit the spread model every this
         many periods (on data up to then) and hold its verdict until the next
         refit. Slow (a fit per refit); None leaves the family out.
     imported_from
         First date refitted for ``"imported"`` (default: as early as the data allow).
+    fatalities
+        ``(units, periods)`` fatalities (best estimate) for the new-ground
+        rule's mass-casualty test; default: the panel's ``fatalities_best``
+        column when it has one, else none.
 
     Examples
     --------
@@ -150,12 +175,18 @@ def alarm_history(
     """
     data = panel if isinstance(panel, PanelData) else PanelData.from_panel(panel)
     config = config or WarningConfig.for_freq(_panel_freq(data.freq))
+    if rules is None:
+        rules = (("new_ground",) if config.new_ground else ()) + ("emergence", "exceedance", "cusum", "hotspot")
+    if fatalities is None and isinstance(panel, pd.DataFrame):
+        fatalities = _fatalities(panel, data)
     strong_ids = list(stronghold.unit_ids) if isinstance(stronghold, Stronghold) else list(stronghold)
     unknown = [r for r in rules if r not in RULES]
     if unknown:
         raise ParameterError(f"unknown rule families {unknown}; choose from {list(RULES)}")
     built: dict[str, AlarmRule] = {}
     forecast = InControl.fit(data, config, strong_ids, gazetteer) if {"exceedance", "cusum"} & set(rules) else None
+    if "new_ground" in rules:
+        built["new_ground"] = NewGround(data, config, fatalities)
     if "emergence" in rules:
         built["emergence"] = Emergence(data, config)
     if "exceedance" in rules:
@@ -168,14 +199,56 @@ def alarm_history(
         built["imported"] = _imported_history(data, config, strong_ids, gazetteer, int(imported_every), imported_from)
     if not built:
         raise ParameterError("no rule family to evaluate")
-    level = combine_levels(
+    freq = _panel_freq(data.freq)
+    thin = _stand_aside(built, data, config)
+    raised = combine_levels(
         {k: r.level for k, r in built.items()}, {k: r.fired for k, r in built.items()}, config
     )
-    level[np.isin(data.units, strong_ids)] = NONE
+    raised[np.isin(data.units, strong_ids)] = NONE
+    episodes = alarm_episodes(raised, list(data.units), data.ds, freq, config)
     return AlarmHistory(
-        units=list(data.units), ds=data.ds, rules=built, level=level, stronghold=strong_ids,
-        freq=_panel_freq(data.freq),
+        units=list(data.units), ds=data.ds, rules=built, level=episodes.held_level(raised), stronghold=strong_ids,
+        freq=freq, raised=raised, episodes=episodes, thin=thin,
     )
+
+
+def _fatalities(panel: pd.DataFrame, data: PanelData) -> np.ndarray | None:
+    """The panel's ``fatalities_best`` as a ``(units, periods)`` array aligned with ``data`` (None without it)."""
+    if "fatalities_best" not in panel.columns:
+        return None
+    wide = panel.pivot_table(index="unit_id", columns="ds", values="fatalities_best", aggfunc="sum")
+    return wide.reindex(index=data.units, columns=data.ds).fillna(0.0).to_numpy()
+
+
+def thin_periods(data: PanelData, config: WarningConfig) -> np.ndarray:
+    """Per period: True where the data are too thin for the rate-based rules.
+
+    The whole panel's events per period, averaged over the
+    ``dynamics_periods`` ending at the period, below
+    ``config.min_events_per_period``.
+    """
+    total = data.y.sum(axis=0).astype(float)
+    window = config.dynamics_periods
+    cumulative = np.concatenate([[0.0], np.cumsum(total)])
+    t = np.arange(len(total))
+    first = np.maximum(t + 1 - window, 0)
+    mean = (cumulative[t + 1] - cumulative[first]) / (t + 1 - first)
+    return mean < config.min_events_per_period
+
+
+#: Rules that compare counts with an expected rate (they stand aside on thin data).
+RATE_RULES: tuple[str, ...] = ("exceedance", "cusum")
+
+
+def _stand_aside(rules: Mapping[str, AlarmRule], data: PanelData, config: WarningConfig) -> np.ndarray:
+    """Silence the rate-based rules in thin periods (edits the rules); returns the thin periods."""
+    thin = thin_periods(data, config)
+    for name in RATE_RULES:
+        if name in rules:
+            rule = rules[name]
+            rule.fired = rule.fired & ~thin[None, :]
+            rule.level = np.where(thin[None, :], NONE, rule.level)
+    return thin
 
 
 def _imported_history(
@@ -247,6 +320,15 @@ class WarningResult:
         The thresholds used.
     notes
         Caveats for readers (rules skipped, stronghold without events, ...).
+    episodes
+        :meth:`~forecast.alarms.episodes.Episodes.table` at the last period:
+        every unit with an open (or just ended) warning episode.
+    group
+        The :class:`~forecast.alarms.episodes.GroupExpansion` alarm (None
+        when the new-ground rule is off).
+    stale
+        :func:`staleness` when the data end more than a period before
+        ``as_of`` (the alarms then judge the known periods only), else None.
     """
 
     units: pd.DataFrame
@@ -261,6 +343,19 @@ class WarningResult:
     config: WarningConfig
     notes: list[str] = field(default_factory=list)
     rules_evaluated: list[str] = field(default_factory=list)
+    episodes: pd.DataFrame | None = None
+    group: GroupExpansion | None = None
+    stale: dict[str, Any] | None = None
+
+    @property
+    def headlines(self) -> list[str]:
+        """What a reader must see first, whatever the unit levels: stale data, a raised group expansion alarm."""
+        lines = []
+        if self.stale is not None:
+            lines.append(self.stale["message"])
+        if self.group is not None and self.group.raised:
+            lines.append(self.group.headline)
+        return lines
 
     def to_dict(self) -> dict[str, Any]:
         """The ``forecast warn --json`` document (schema: ``forecast/schemas/warn.schema.json``)."""
@@ -289,6 +384,9 @@ class WarningResult:
                 "rules": rules,
                 "reason": row.reason,
                 "recent_events": int(row.recent_events),
+                "episode": (
+                    {"status": row.episode, "since": f"{row.since:%F}"} if row.episode else None
+                ),
             })
         by_period = self.indicators.tail(self.config.recent_periods)
         return {
@@ -312,6 +410,21 @@ class WarningResult:
                 ],
             },
             "units": units,
+            "episodes": [
+                {
+                    "unit_id": e.unit_id, "status": e.status, "onset": f"{e.onset:%F}",
+                    "last_warning": f"{e.last_warning:%F}", "held_until": f"{e.held_until:%F}",
+                    "peak_level": ALERT_LEVELS[int(e.peak)],
+                }
+                for e in (self.episodes if self.episodes is not None else pd.DataFrame()).itertuples(index=False)
+            ],
+            "group": self.group.to_dict() if self.group is not None else None,
+            "stale": None if self.stale is None else {
+                "data_end": f"{self.stale['data_end']:%F}",
+                "last_period": f"{self.stale['last_period']:%F}",
+                "periods_behind": int(self.stale["periods_behind"]),
+                "message": self.stale["message"],
+            },
             "rules_evaluated": list(self.rules_evaluated),
             "notes": list(self.notes),
             "config": self.config.to_dict(),
@@ -327,6 +440,10 @@ class WarningResult:
         word = _unit_word(self.freq)
         r = self.config.recent_periods
         lines = [f"Early warning as of {self.as_of:%F} ({self.freq}; last complete {word} starts {self.last_period:%F})"]
+        if self.stale is not None:
+            lines.append(self.stale["message"])
+        if self.group is not None:
+            lines.append(self.group.headline)
         share = self.stronghold.share
         share_text = "no events" if not math.isfinite(share) else f"{share:.0%} of events"
         lines.append(
@@ -341,7 +458,8 @@ class WarningResult:
             + (f", mean distance {rec['mean_distance_km']:.0f} km" if _finite(rec["mean_distance_km"]) else "")
         )
         for note in self.notes:
-            lines.append(f"Note: {note}")
+            if self.stale is None or note != self.stale["message"]:
+                lines.append(f"Note: {note}")
         shown = self.units if all_units else self.units[self.units["level"] != "none"]
         lines.append("")
         if shown.empty:
@@ -422,13 +540,18 @@ def evaluate_warnings(
     EmptyDataError
         ``stronghold="auto"`` and no events in the baseline window.
     """
+    data_end = panel.attrs.get("data_end")
     known, as_of = panel_bounds(panel, as_of)
+    freq = _panel_freq(panel.attrs.get("freq") or PanelData.from_panel(known).freq)
+    stale = staleness(as_of, data_end, freq)
+    if stale is not None:
+        # Periods after the data end are unknown, not quiet: judge the known ones only.
+        known = known[known["ds"] <= stale["last_period"]].reset_index(drop=True)
     if known["ds"].nunique() < 2:
         raise ParameterError(
             f"only one complete period ({pd.Timestamp(known['ds'].min()):%F}) is known at {as_of:%F}; "
             "the alarm rules need a history: choose a later as-of date"
         )
-    freq = _panel_freq(panel.attrs.get("freq") or PanelData.from_panel(known).freq)
     config = config or WarningConfig.for_freq(freq)
     data = PanelData.from_panel(known, freq=freq)
     gaz = gazetteer_for(data.units, gazetteer)
@@ -438,6 +561,8 @@ def evaluate_warnings(
             given=stronghold, gazetteer=gaz,
         )
     notes: list[str] = []
+    if stale is not None:
+        notes.append(stale["message"])
     if stronghold.note:
         notes.append(stronghold.note)
     strong_ids = list(stronghold.unit_ids)
@@ -450,57 +575,82 @@ def evaluate_warnings(
             "and stay silent until then"
         )
 
+    def name_of(unit: str) -> str:
+        return gaz.name_of(unit) if unit in gaz.unit_ids else unit
+
     forecast = InControl.fit(data, config, strong_ids, gaz)
-    fatalities = None
-    if "fatalities_best" in known.columns:
-        wide = known.pivot_table(index="unit_id", columns="ds", values="fatalities_best", aggfunc="sum")
-        fatalities = wide.reindex(index=data.units, columns=data.ds).fillna(0.0).to_numpy()
-    rules: dict[str, AlarmRule] = {
+    rules: dict[str, AlarmRule] = {}
+    if config.new_ground:
+        rules["new_ground"] = NewGround(data, config, _fatalities(known, data), name_of)
+    rules |= {
         "emergence": Emergence(data, config),
         "exceedance": Exceedance(data, config, forecast, forecasts),
         "cusum": Cusum(data, config, forecast),
-        # Hot spots are a state, not an event: classify the last period only.
-        "hotspot": HotSpots(data, config, strong_ids, gaz, periods=[data.n_periods - 1]),
     }
-    if config.new_ground:
-        rules["new_ground"] = NewGround(data, config, fatalities, lambda u: gaz.name_of(u) if u in gaz.unit_ids else u)
+    thin = _stand_aside(rules, data, config)
+    if thin[-1]:
+        per_period = data.y[:, -config.dynamics_periods :].sum() / min(config.dynamics_periods, data.n_periods)
+        notes.append(
+            f"the data are thin ({per_period:.2g} events per {word} over the last "
+            f"{min(config.dynamics_periods, data.n_periods)} {word}s, under {config.min_events_per_period:g}): "
+            "the rate-based rules (exceedance, CUSUM) stand aside; new ground and emergence judge alone"
+        )
+    # Episodes from the levels raised in each period by the rules with a full history.
+    raised = combine_levels({k: v.level for k, v in rules.items()}, {k: v.fired for k, v in rules.items()}, config)
+    raised[np.isin(data.units, strong_ids)] = NONE
+    episodes = alarm_episodes(raised, list(data.units), data.ds, freq, config)
+    # Hot spots are a state, not an event: classify the last period only.
+    rules["hotspot"] = HotSpots(data, config, strong_ids, gaz, periods=[data.n_periods - 1])
     spill = None
-    if spillover:
+    if config.imported_risk and spillover:
         spill = spillover_share(
             known, stronghold, fit_periods=config.spillover_periods, recent_periods=r,
             baseline_periods=config.baseline_periods, gazetteer=gaz,
         )
         if not spill.available:
             notes.append(f"imported-risk rule skipped: {spill.note}")
-    else:
+    elif config.imported_risk:
         notes.append("imported-risk rule skipped: the spread model was not fitted (spillover=False)")
     imported = ImportedRisk(data, config, spill or Spillover.unavailable("not fitted"), stronghold.label())
     if spill is not None and spill.available:
         rules["imported"] = imported
 
-    # As of the date: the alarms raised in the last r periods.
+    # As of the date: the alarms raised in the last r periods, and the episodes they belong to.
     tables = {name: rule.table(-1, window=r) for name, rule in rules.items()}
     recent_events = _rolling_sum(data.y, r)[:, -1]
-    _follow_up(tables, rules, recent_events, config, word)
+    _hold_episodes(tables, rules, episodes, config, word)
     levels = {name: table["level"].map(ALERT_LEVELS.index).to_numpy() for name, table in tables.items()}
     fired = {name: table["fired"].to_numpy() for name, table in tables.items()}
     level = combine_levels(levels, fired, config)
+    level = np.where(episodes.open[:, -1], np.maximum(level, episodes.peak[:, -1]), level)
     rule_table = pd.concat(tables.values(), ignore_index=True)
+    episode_table = episodes.table(-1).set_index("unit_id")
     rows = []
     for i, unit in enumerate(data.units):
         if unit in strong_ids:
             continue
         flagged = [name for name in RULES if name in levels and levels[name][i] >= WATCH]
         details = [tables[name]["detail"].iloc[i] for name in flagged]
+        reason = _reason(details, "imported" in flagged, imported, i, recent_events[i], r, word, config)
+        status, since = "", pd.NaT
+        if unit in episode_table.index:
+            episode = episode_table.loc[unit]
+            status, since = str(episode["status"]), pd.Timestamp(episode["onset"])
+            if status != "ended":
+                reason += f" [flagged since the {word} of {since:%F}, {status}]"
         rows.append({
             "unit_id": unit,
-            "name": gaz.name_of(unit) if unit in gaz.unit_ids else unit,
+            "name": name_of(unit),
             "level": ALERT_LEVELS[int(level[i])],
             "rules": flagged,
-            "reason": _reason(details, "imported" in flagged, imported, i, recent_events[i], r, word, config),
+            "reason": reason,
             "recent_events": int(recent_events[i]),
+            "episode": status,
+            "since": since,
         })
-    units = pd.DataFrame(rows, columns=["unit_id", "name", "level", "rules", "reason", "recent_events"])
+    columns = ["unit_id", "name", "level", "rules", "reason", "recent_events", "episode", "since"]
+    units = pd.DataFrame(rows, columns=columns)
+    units["since"] = pd.to_datetime(units["since"])
     units["level"] = pd.Categorical(units["level"], categories=ALERT_LEVELS, ordered=True)
     units = units.sort_values(["level", "name"], ascending=[False, True], kind="stable").reset_index(drop=True)
     units = validate(units, ALARMS)
@@ -511,6 +661,13 @@ def evaluate_warnings(
     recent = {"window_periods": r, **{k: pooled[k] for k in pooled.index if k != "ds"}}
     for key in ("events", "active_units", "events_outside", "new_units"):
         recent[key] = int(recent[key]) if _finite(recent[key]) else None
+    group = None
+    if "new_ground" in rules:
+        onsets = rules["new_ground"].onsets & ~np.isin(data.units, strong_ids)[:, None]
+        group = group_expansion(
+            onsets, list(data.units), data.ds, freq, config, stronghold_label=stronghold.label(),
+            names=name_of, indicators=indicators, first_judged=rules["new_ground"].first_judged,
+        )
     return WarningResult(
         units=units,
         stronghold=stronghold,
@@ -524,35 +681,82 @@ def evaluate_warnings(
         config=config,
         notes=notes,
         rules_evaluated=list(rules),
+        episodes=episode_table.reset_index(),
+        group=group,
+        stale=stale,
     )
 
 
-def _follow_up(
+def staleness(as_of: pd.Timestamp, data_end: Any, freq: str) -> dict[str, Any] | None:
+    """Whether the data end more than one period before ``as_of``, and what to tell readers.
+
+    Returns None when the data are current (or their end is unknown), else
+    ``data_end``, ``as_of``, ``last_period`` (start of the period holding the
+    last day of data: the last one judged), ``periods_behind`` and ``message``.
+
+    Examples
+    --------
+    >>> staleness(pd.Timestamp("2021-11-30"), pd.Timestamp("2021-11-27"), "W-MON") is None
+    True
+    >>> staleness(pd.Timestamp("2021-11-30"), pd.Timestamp("2021-09-15"), "W-MON")["periods_behind"]
+    10
+    """
+    if data_end is None or pd.isna(data_end):
+        return None
+    data_end = pd.Timestamp(data_end)
+    step = pd.DateOffset(months=1) if freq == "MS" else pd.Timedelta(days=7)
+    if as_of <= data_end + step:
+        return None
+    last_period = pd.Period(data_end, freq="M" if freq == "MS" else "W-SUN").start_time
+    word = _unit_word(freq)
+    if freq == "MS":
+        behind = (as_of.year - data_end.year) * 12 + as_of.month - data_end.month
+    else:
+        behind = int((as_of - data_end).days // 7)
+    message = (
+        f"STALE DATA: the last event is dated {data_end:%F}, {behind} {word}{'' if behind == 1 else 's'} before "
+        f"the as-of date {as_of:%F}; the alarms judge the {word}s up to the {word} of {last_period:%F} only "
+        "(later ones are unknown, not quiet): update the data"
+    )
+    return {"data_end": data_end, "as_of": as_of, "last_period": last_period, "periods_behind": behind,
+            "message": message}
+
+
+def _hold_episodes(
     tables: dict[str, pd.DataFrame],
     rules: Mapping[str, AlarmRule],
-    recent_events: np.ndarray,
+    episodes: Episodes,
     config: WarningConfig,
     word: str,
 ) -> None:
-    """Keep on watch the units warned in the follow-up window that are still active (edits ``tables``)."""
-    r = config.recent_periods
-    names = [n for n in config.warning_rules if n in rules]
-    if not names or config.follow_up_periods <= r:
+    """Explain the units whose episode holds a warning no rule raised in the recent window (edits ``tables``).
+
+    The latest warning of the episode (from the warning families or new
+    ground) is carried into the table at watch, with its period, so the reason
+    says what raised it and since when it has been held.
+    """
+    names = [n for n in ("new_ground", *config.warning_rules) if n in rules]
+    if not names:
         return
-    warned_now = np.any([tables[n]["level"].to_numpy() == "warning" for n in names], axis=0)
-    earlier = {n: rules[n].table(-1, window=config.follow_up_periods) for n in names}
-    for i in np.flatnonzero(~warned_now & (recent_events > 0)):
-        candidates = [(earlier[n].loc[i, "period"], n) for n in names if earlier[n].loc[i, "level"] == "warning"]
+    cooling = np.flatnonzero(episodes.status[:, -1] == "cooling")
+    if not len(cooling):
+        return
+    held_until = episodes.table(-1).set_index("unit_id")["held_until"]
+    earlier = {n: rules[n].table(-1, window=episodes.hold) for n in names}
+    for i in cooling:
+        candidates = [
+            (earlier[n].loc[i, "period"], n) for n in names if earlier[n].loc[i, "level"] in ("warning", "alert")
+        ]
         if not candidates:
             continue
         period, name = max(candidates)
-        n_recent = int(recent_events[i])
         table = tables[name]
+        until = held_until[episodes.units[i]]
         table.loc[i, ["level", "fired", "period"]] = ["watch", False, period]
         table.loc[i, "statistic"] = earlier[name].loc[i, "statistic"]
         table.loc[i, "detail"] = (
-            f"warning raised in the {word} of {period:%F}: {earlier[name].loc[i, 'detail']}; still active: "
-            f"{n_recent} attack{'' if n_recent == 1 else 's'} in the last {r} {word}s"
+            f"warning raised in the {word} of {period:%F}: {earlier[name].loc[i, 'detail']}; "
+            f"held until the {word} of {until:%F} unless a new one is raised"
         )
 
 

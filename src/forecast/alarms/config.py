@@ -26,6 +26,22 @@ HOTSPOT_CATEGORIES = (
 )
 
 
+def months_as_periods(months: float, freq: str) -> int:
+    """A duration in months as whole periods of ``freq`` (at least one).
+
+    So rules written in months (new ground, the follow-up hold, the
+    expansion window) read the same on weekly and monthly panels.
+
+    Examples
+    --------
+    >>> months_as_periods(3, "W-MON"), months_as_periods(3, "MS")
+    (13, 3)
+    """
+    from forecast.panel import periods_per_year
+
+    return max(1, round(months * periods_per_year(freq) / 12.0))
+
+
 # ------------------------------------------------------------------ config
 @dataclass(frozen=True)
 class WarningConfig:
@@ -95,16 +111,17 @@ class WarningConfig:
         Families whose firing makes a warning (the others make a watch).
     alert_families
         Families (at watch or above, including a warning family) that make an alert.
-    follow_up_periods
-        A unit warned within this many periods (but not in the recent window)
-        that is still active stays on watch, so an assessment does not drop a
-        spreading province because its CUSUM restarted.
+    follow_up_months
+        Alarm episodes: a unit keeps its warning for this many months after
+        the last period that raised one (converted to periods with
+        :func:`forecast.panel.periods_per_year`), so an assessment does not
+        drop a spreading province because its CUSUM restarted or a month
+        passed without an attack; see :func:`forecast.alarms.alarm_episodes`.
     stronghold_window, stronghold_share
         Baseline window and share of :func:`forecast.spread.find_stronghold`.
     new_ground
-        Evaluate the new-ground rule (off by default: on the project's own
-        generator its held warnings add about two false warnings among 29
-        quiet provinces per 4-week window; not yet calibrated).
+        Evaluate the new-ground rule (on by default; its skill on every
+        generator is in ``bench/RESULTS.md``).
     new_ground_months, new_ground_hold_months
         New ground: an attack in a unit with none in the previous
         ``new_ground_months`` (or none on record) is a warning at once, held
@@ -114,6 +131,21 @@ class WarningConfig:
         New ground: fatalities (best estimate, summed over the unit's period)
         at or above which a new-ground attack is an alert at once; a second
         attack within the hold makes an alert too.
+    imported_risk
+        Evaluate the imported-risk rule (off by default: on the calibration
+        generators it detected no spread that the other rules missed and
+        raised false watches, so a default report does not show it).
+    expansion_months, expansion_min_units
+        Group-level expansion: the provinces newly struck (new ground) in the
+        last ``expansion_months`` are counted; the alarm is raised when there
+        are at least ``expansion_min_units`` and more than in any window of
+        the group's own history (:func:`forecast.alarms.group_expansion`).
+    min_events_per_period
+        The rate-based rules (exceedance, CUSUM) stand aside, and say so,
+        when the whole panel averaged fewer events per period than this over
+        the ``dynamics_periods`` before the judged period: a list of notable
+        attacks only (a few per province-quarter) carries no rate to compare
+        against, and new ground and emergence judge alone.
     """
 
     recent_periods: int = 4
@@ -141,24 +173,28 @@ class WarningConfig:
     spillover_periods: int = 104
     warning_rules: tuple[str, ...] = ("exceedance", "emergence", "cusum")
     alert_families: int = 2
-    follow_up_periods: int = 13
+    follow_up_months: int = 3
     stronghold_window: int = 52
     stronghold_share: float = 0.5
-    new_ground: bool = False
+    new_ground: bool = True
     new_ground_months: int = 12
     new_ground_hold_months: int = 3
     mass_casualty: float = 25.0
+    imported_risk: bool = False
+    expansion_months: int = 3
+    expansion_min_units: int = 2
+    min_events_per_period: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("recent_periods", "baseline_periods", "min_baseline_periods", "quiet_periods",
                      "emergence_events", "hotspot_bins", "spillover_periods", "alert_families",
-                     "stronghold_window", "dynamics_periods", "dynamics_refit", "follow_up_periods",
-                     "new_ground_months", "new_ground_hold_months"):
+                     "stronghold_window", "dynamics_periods", "dynamics_refit", "follow_up_months",
+                     "new_ground_months", "new_ground_hold_months", "expansion_months", "expansion_min_units"):
             whole_number(getattr(self, name), f"WarningConfig.{name}")
         for name in ("alpha", "hotspot_alpha", "mk_alpha", "hotspot_share", "stronghold_share",
                      "imported_share", "imported_min_share"):
             fraction(getattr(self, name), f"WarningConfig.{name}", include_one=True)
-        for name in ("prior_events", "cusum_shift", "cusum_h", "min_size", "mass_casualty"):
+        for name in ("prior_events", "cusum_shift", "cusum_h", "min_size", "mass_casualty", "min_events_per_period"):
             number(getattr(self, name), f"WarningConfig.{name}", minimum=0, allow_inf=True)
         for name in ("cusum_factor", "imported_factor"):
             number(getattr(self, name), f"WarningConfig.{name}", minimum=1, allow_inf=True)

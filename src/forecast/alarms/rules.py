@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from forecast.alarms.config import ALERT, NONE, WARNING, WATCH, WarningConfig
+from forecast.alarms.config import ALERT, NONE, WARNING, WATCH, WarningConfig, months_as_periods
 from forecast.alarms.expected import InControl, _rolling_sum
 from forecast.distributions import count_sf
 from forecast.panel import PanelData
@@ -365,13 +365,16 @@ class ImportedRisk(AlarmRule):
 class NewGround(AlarmRule):
     """New ground: the group's first attack in a unit with none in the previous year (or ever).
 
-    An attack in a unit without any in the ``new_ground_months`` before it is
-    a warning at once and stays one for ``new_ground_hold_months`` (months
-    converted to periods with :func:`forecast.panel.periods_per_year`, so the
-    rule reads the same weekly and monthly). It is an alert when the onset
+    An attack in a unit without any in the ``new_ground_months`` before it,
+    or the first on record after at least a year of data (so the first year
+    of a data set is not all new ground), raises a warning at once (months converted to
+    periods with :func:`forecast.alarms.config.months_as_periods`, so the rule
+    reads the same weekly and monthly). It raises an alert when the onset
     period's fatalities (best estimate, summed over the unit's period: the
     panel's ``fatalities_best``) reach ``mass_casualty``, or when a second
-    attack follows within the hold. ``statistic`` is the attacks since the onset.
+    attack follows within ``new_ground_hold_months``. The rule raises in the
+    periods with attacks; the unit's warning episode holds the flag between
+    them. ``statistic`` is the attacks since the onset.
 
     Examples
     --------
@@ -380,8 +383,8 @@ class NewGround(AlarmRule):
     >>> panel = pd.DataFrame({"unit_id": ["AF-KDZ"] * 24 + ["AF-NAN"] * 24, "ds": list(ds) * 2,
     ...                       "y": [0] * 21 + [1, 0, 0] + [3] * 24})
     >>> rule = NewGround(PanelData.from_panel(panel), WarningConfig.for_freq("MS"))
-    >>> rule.table().loc[0, ["level", "detail"]].tolist()
-    ['warning', 'new ground: first attack in AF-KDZ since on record (onset 2021-10-01)']
+    >>> rule.table(21).loc[0, ["level", "detail"]].tolist()
+    ['warning', 'new ground: first attack in AF-KDZ on record (month of 2021-10-01)']
     """
 
     name = "new_ground"
@@ -391,20 +394,22 @@ class NewGround(AlarmRule):
         self, data: PanelData, config: WarningConfig, fatalities: np.ndarray | None = None,
         names: Any = None,
     ) -> None:
-        from forecast.panel import periods_per_year
-
         self.units, self.ds, self.config = list(data.units), data.ds, config
         self.unit_word = _unit_word(data.freq)
         self.names = names or (lambda u: u)
-        per_month = periods_per_year(data.freq) / 12.0
-        quiet = max(1, round(config.new_ground_months * per_month))
-        hold = max(1, round(config.new_ground_hold_months * per_month))
+        quiet = months_as_periods(config.new_ground_months, data.freq)
+        hold = months_as_periods(config.new_ground_hold_months, data.freq)
+        # A unit with no attack on record is new ground once a year of data shows it quiet.
+        year = months_as_periods(12, data.freq)
         y = data.y.astype(float)
         dead = np.zeros_like(y) if fatalities is None else np.nan_to_num(np.asarray(fatalities, dtype=float))
         n_units, n_periods = y.shape
+        #: First period at which a first attack on record can be known to be new.
+        self.first_judged = min(quiet, year)
         self.statistic = np.zeros((n_units, n_periods))
         self.level = np.zeros((n_units, n_periods), dtype=np.int64)
         self.onset = np.full((n_units, n_periods), -1, dtype=np.int64)
+        self.onsets = np.zeros((n_units, n_periods), dtype=bool)  # an episode of new ground begins here
         self.previous = np.full((n_units, n_periods), -1, dtype=np.int64)  # last attack before the onset
         self.mass = np.zeros((n_units, n_periods), dtype=bool)
         for i in range(n_units):
@@ -415,8 +420,10 @@ class NewGround(AlarmRule):
             before = -1
             for t in range(n_periods):
                 if y[i, t] > 0:
-                    if last < 0 or t - last > quiet:
+                    # Without a year of data before it, a first attack is not known to be new.
+                    if (last < 0 and t >= year) or (last >= 0 and t - last > quiet):
                         onset, count, mass, before = t, 0, False, last
+                        self.onsets[i, t] = True
                     if onset >= 0 and t - onset < hold:
                         count += y[i, t]
                         mass |= dead[i, t] >= config.mass_casualty
@@ -424,13 +431,18 @@ class NewGround(AlarmRule):
                 if onset >= 0 and t - onset < hold:
                     self.statistic[i, t] = count
                     self.onset[i, t], self.previous[i, t], self.mass[i, t] = onset, before, mass
-                    self.level[i, t] = ALERT if (mass or count >= 2) else WARNING
+                    # Raised where an attack arrives; the episode (forecast.alarms.episodes) holds it between.
+                    if y[i, t] > 0:
+                        self.level[i, t] = ALERT if (mass or count >= 2) else WARNING
         self.threshold = float(config.mass_casualty)
         self.fired = self.level >= WARNING
 
     def detail(self, i: int, t: int) -> str:
-        since = "on record" if self.previous[i, t] < 0 else f"{self.ds[self.previous[i, t]]:%F}"
-        text = f"new ground: first attack in {self.names(self.units[i])} since {since} (onset {self.ds[self.onset[i, t]]:%F})"
+        since = " on record" if self.previous[i, t] < 0 else f" since {self.ds[self.previous[i, t]]:%F}"
+        text = (
+            f"new ground: first attack in {self.names(self.units[i])}{since} "
+            f"({self.unit_word} of {self.ds[self.onset[i, t]]:%F})"
+        )
         if self.mass[i, t]:
             text += f"; mass casualty (at least {self.config.mass_casualty:g} killed)"
         elif self.statistic[i, t] >= 2:

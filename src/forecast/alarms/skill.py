@@ -237,53 +237,81 @@ def evaluate_alarm_skill(
     scenarios: Iterable[Any],
     config: WarningConfig | None = None,
     *,
-    rules: Sequence[str] = ("emergence", "exceedance", "cusum"),
+    rules: Sequence[str] | None = None,
     start: Any = "2019-01-07",
     imported_every: int | None = None,
+    freq: str = "W-MON",
+    horizons: Sequence[int] | None = None,
 ) -> SkillEvaluation:
     """Run :func:`alarm_history` and :func:`detection_scores` on each scenario and pool the results.
 
     Parameters
     ----------
     scenarios
-        :class:`forecast.data.synthetic.Scenario` objects (e.g. from :func:`skill_scenarios`).
+        :class:`forecast.data.synthetic.Scenario` objects (e.g. from
+        :func:`skill_scenarios`) or :class:`forecast.data.generators.World`
+        objects (:func:`forecast.data.generators.generate_worlds`): anything
+        with ``truth`` and ``stronghold`` and either ``counts`` (a weekly
+        panel) or ``panel(freq)``.
     config
-        Thresholds (default :class:`WarningConfig`).
+        Thresholds (default :meth:`WarningConfig.for_freq` of ``freq``).
     rules, imported_every
-        Passed to :func:`alarm_history`. The level at warning or above depends
-        only on the warning families, so leaving out ``hotspot`` and
-        ``imported`` (slow) does not change it.
+        Passed to :func:`alarm_history` (default rules: new ground when the
+        config has it, emergence, exceedance, CUSUM). The level at warning or
+        above depends only on the warning families and new ground, so leaving
+        out ``hotspot`` and ``imported`` (slow) does not change it.
     start
         First period counted for false alarms (leave the in-control baseline
         time to fill).
+    freq
+        Panel frequency (``W-MON`` or ``MS``; a monthly panel needs ``panel(freq)``).
+    horizons
+        Detection windows in periods (default 4, 8, 12 weeks or 1, 2, 3 months).
 
     Examples
     --------
     >>> result = evaluate_alarm_skill(skill_scenarios([1], targets=1))
     >>> sorted(result.summary["alarm"])
-    ['alert', 'cusum', 'emergence', 'exceedance', 'warning', 'watch']
+    ['alert', 'cusum', 'emergence', 'exceedance', 'new_ground', 'warning', 'watch']
     """
     from forecast.data.synthetic import SCENARIO_COUNTRY
 
-    config = config or WarningConfig()
+    config = config or WarningConfig.for_freq(freq)
+    if rules is None:
+        rules = (("new_ground",) if config.new_ground else ()) + ("emergence", "exceedance", "cusum")
+    horizons = tuple(horizons or ((1, 2, 3) if freq == "MS" else (4, 8, 12)))
     gazetteer = Gazetteer.load(SCENARIO_COUNTRY)  # the skill scenarios are synthetic
     detections, false_alarms, strength = [], [], []
     for scenario in scenarios:
-        panel = scenario.counts[["unit_id", "ds", "y"]]
-        data = PanelData.from_panel(panel, freq="W-MON")
+        panel = scenario.panel(freq) if hasattr(scenario, "panel") else scenario.counts
+        if freq == "MS" and not hasattr(scenario, "panel"):
+            raise ForecastError("a monthly skill evaluation needs scenarios with panel(freq) (generators.World)")
+        stronghold = scenario.stronghold
+        seed = scenario.seed if hasattr(scenario, "seed") else scenario.config.seed
+        truth = scenario.truth[["unit_id", "onset"]].copy()
+        # The onset's own period is period 0 of the detection delay.
+        truth["onset"] = pd.to_datetime(truth["onset"]).dt.to_period("M" if freq == "MS" else "W-SUN").dt.start_time
+        data = PanelData.from_panel(panel[["unit_id", "ds", "y"]], freq=freq)
+        fatalities = None
+        if "fatalities_best" in panel.columns:
+            wide = panel.pivot_table(index="unit_id", columns="ds", values="fatalities_best", aggfunc="sum")
+            fatalities = wide.reindex(index=data.units, columns=data.ds).fillna(0.0).to_numpy()
         history = alarm_history(
-            data, scenario.stronghold, config, gazetteer, rules=rules, imported_every=imported_every, imported_from=start
+            data, stronghold, config, gazetteer, rules=rules, imported_every=imported_every, imported_from=start,
+            fatalities=fatalities,
         )
-        found, false = detection_scores(history, scenario.truth, start=start, gazetteer=gazetteer)
-        detections.append(found.assign(seed=scenario.config.seed))
-        false_alarms.append(false.assign(seed=scenario.config.seed))
-        for target in scenario.truth.itertuples(index=False):
+        found, false = detection_scores(history, truth, start=start, horizons=horizons, gazetteer=gazetteer)
+        detections.append(found.assign(seed=seed))
+        false_alarms.append(false.assign(seed=seed))
+        per_month = 1.0 if freq == "MS" else 52.0 / 12.0
+        window = horizons[1]
+        for target in truth.itertuples(index=False):
             row = data.units.index(target.unit_id)
-            strength.append(data.y[row, data.ds >= target.onset][:8].sum() * 4.35 / 8)
+            strength.append(data.y[row, data.ds >= target.onset][:window].sum() * per_month / window)
     detections_all = pd.concat(detections, ignore_index=True)
     false_all = pd.concat(false_alarms, ignore_index=True)
     return SkillEvaluation(
-        summary=summarise_skill(detections_all, false_all),
+        summary=summarise_skill(detections_all, false_all, horizons),
         detections=detections_all,
         false_alarms=false_all,
         attacks_per_month=float(np.median(strength)) if strength else math.nan,
@@ -325,6 +353,7 @@ def alarm_skill(path: str | Path | None = None) -> dict[str, Any]:
 
 #: Plain names of the rule families for tables read by people.
 RULE_LABELS = {
+    "new_ground": "new ground (first attack in a year)",
     "exceedance": "forecast exceedance",
     "emergence": "emergence after quiet",
     "cusum": "sustained increase (CUSUM)",
@@ -363,6 +392,52 @@ def skill_table(skill: dict[str, Any] | None = None) -> pd.DataFrame:
     for rule, figures in skill.get("rules", {}).items():
         rows.append({"alarm": RULE_LABELS.get(rule, rule), **{c: figures.get(c) for c in columns}})
     return pd.DataFrame(rows, columns=["alarm", *columns])
+
+
+def generator_skill_table(skill: dict[str, Any] | None = None) -> pd.DataFrame:
+    """The default thresholds' skill on each calibration generator and frequency (``bench/bench_alarms.py``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``generator, freq, detected_8`` (level >= warning within 8 weeks or
+        2 months of the onset), ``false_warnings``, ``false_alerts`` (episode
+        onsets per province-year on the generator's null world) and
+        ``meets_targets``; empty when the skill file predates the generators.
+
+    Examples
+    --------
+    >>> table = generator_skill_table()
+    >>> sorted(set(table["freq"]))
+    ['MS', 'W-MON']
+    """
+    skill = skill if skill is not None else alarm_skill()
+    rows = skill.get("generators", {}).get("results", [])
+    columns = ["generator", "freq", "detected_8", "false_warnings", "false_alerts", "meets_targets"]
+    return pd.DataFrame([{c: row.get(c) for c in columns} for row in rows], columns=columns)
+
+
+def episode_table(result: WarningResult) -> pd.DataFrame:
+    """The warning episodes of an assessment, for readers: one row per unit, newest onset first.
+
+    Columns ``name, status, since, last_warning, held_until, peak_level``
+    (dates as ``YYYY-MM-DD``, period starts).
+    """
+    columns = ["name", "status", "since", "last_warning", "held_until", "peak_level"]
+    episodes = result.episodes
+    if episodes is None or episodes.empty:
+        return pd.DataFrame(columns=columns)
+    names = result.units.set_index("unit_id")["name"]
+    levels = ("none", "watch", "warning", "alert")
+    table = pd.DataFrame({
+        "name": episodes["unit_id"].map(names).fillna(episodes["unit_id"]),
+        "status": episodes["status"],
+        "since": episodes["onset"].dt.strftime("%Y-%m-%d"),
+        "last_warning": episodes["last_warning"].dt.strftime("%Y-%m-%d"),
+        "held_until": episodes["held_until"].dt.strftime("%Y-%m-%d"),
+        "peak_level": [levels[int(v)] for v in episodes["peak"]],
+    })
+    return table.sort_values(["since", "name"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
 def alert_table(result: WarningResult, skill: dict[str, Any] | None = None) -> pd.DataFrame:

@@ -308,6 +308,7 @@ def summarize_alerts(
     reason: str | None = "reason",
     levels: Sequence[str] | None = None,
     top: int = 10,
+    headlines: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The alert summary a run's manifest and index page show.
 
@@ -322,12 +323,16 @@ def summarize_alerts(
         order of first appearance. Quiet levels (:data:`QUIET_LEVELS`) are not counted.
     top
         How many units to list.
+    headlines
+        Lines that must reach the reader whatever the counts (stale data, the
+        group-level expansion alarm: :attr:`forecast.alarms.WarningResult.headlines`);
+        the index shows them and ``forecast run --quiet`` prints them.
 
     Returns
     -------
     dict
         ``{"levels": [...], "counts": {level: n}, "n_units": int, "top": [{"unit",
-        "level", "reason"}]}``, JSON-ready.
+        "level", "reason"}], "headlines": [...]}``, JSON-ready.
 
     Examples
     --------
@@ -341,8 +346,9 @@ def summarize_alerts(
             raise ParameterError(
                 f"summarize_alerts: no column {name!r}; the alarm table has: {', '.join(map(str, data.columns))}"
             )
+    headlines = [str(line) for line in headlines if line]
     if data.empty:
-        return {"levels": list(levels or []), "counts": {}, "n_units": 0, "top": []}
+        return {"levels": list(levels or []), "counts": {}, "n_units": 0, "top": [], "headlines": headlines}
     level_text = data[level].fillna("").astype(str)
     loud = data.loc[~level_text.str.strip().str.lower().isin(QUIET_LEVELS)].copy()
     order = list(levels) if levels is not None else list(dict.fromkeys(level_text[loud.index]))
@@ -362,7 +368,8 @@ def summarize_alerts(
         }
         for _, row in loud.head(top).iterrows()
     ]
-    return {"levels": order, "counts": counts, "n_units": int(data[unit].nunique()), "top": top_rows}
+    return {"levels": order, "counts": counts, "n_units": int(data[unit].nunique()), "top": top_rows,
+            "headlines": headlines}
 
 
 def write_alerts(
@@ -404,6 +411,7 @@ def merge_alert_summaries(summaries: Iterable[Mapping[str, Any] | None], top: in
     levels: list[str] = []
     counts: dict[str, int] = {}
     rows: list[dict[str, Any]] = []
+    headlines: list[str] = []
     n_units = 0
     for summary in present:
         for name in summary.get("levels", []):
@@ -413,9 +421,10 @@ def merge_alert_summaries(summaries: Iterable[Mapping[str, Any] | None], top: in
             counts[str(name)] = counts.get(str(name), 0) + int(n)
         rows.extend(dict(row) for row in summary.get("top", []))
         n_units = max(n_units, int(summary.get("n_units", 0) or 0))
+        headlines.extend(line for line in summary.get("headlines", []) if line not in headlines)
     rank = {name: position for position, name in enumerate(levels)}
     rows.sort(key=lambda row: rank.get(str(row.get("level")), len(levels)))
-    return {"levels": levels, "counts": counts, "n_units": n_units, "top": rows[:top]}
+    return {"levels": levels, "counts": counts, "n_units": n_units, "top": rows[:top], "headlines": headlines}
 
 
 def alert_counts_text(summary: Mapping[str, Any] | None) -> str:
@@ -459,6 +468,9 @@ def attention_line(summary: Mapping[str, Any] | None, at_least: str = "warning",
     'attention: 1 alert of 34 units: Parwan (alert); see reports/runs/x/'
     >>> attention_line({"counts": {"watch": 2}, "n_units": 34, "top": []}) is None
     True
+    >>> attention_line({"counts": {}, "n_units": 34, "top": [], "headlines": ["STALE DATA: ..."]})
+    'attention: STALE DATA: ...'
+
     """
     if at_least not in ATTENTION_LEVELS:
         raise ParameterError(f"attention level {at_least!r} is not known; use one of {', '.join(ATTENTION_LEVELS)}")
@@ -466,13 +478,16 @@ def attention_line(summary: Mapping[str, Any] | None, at_least: str = "warning",
         return None
     loud = ATTENTION_LEVELS[ATTENTION_LEVELS.index(at_least):][::-1]  # loudest first
     counts = {level: int(summary.get("counts", {}).get(level, 0)) for level in loud}
-    if not any(counts.values()):
+    # Stale data and a group expansion alarm speak up whatever the unit counts.
+    headlines = list(summary.get("headlines", []))
+    if not any(counts.values()) and not headlines:
         return None
-    how_many = ", ".join(f"{n} {level}" for level, n in counts.items() if n)
-    units = [f"{row.get('unit', '?')} ({row.get('level')})" for row in summary.get("top", []) if row.get("level") in loud]
-    line = f"attention: {how_many} of {summary.get('n_units', 0)} units"
-    if units:
-        line += ": " + ", ".join(units)
+    parts = []
+    if any(counts.values()):
+        how_many = ", ".join(f"{n} {level}" for level, n in counts.items() if n)
+        units = [f"{row.get('unit', '?')} ({row.get('level')})" for row in summary.get("top", []) if row.get("level") in loud]
+        parts.append(f"{how_many} of {summary.get('n_units', 0)} units" + (": " + ", ".join(units) if units else ""))
+    line = "attention: " + "; ".join(headlines + parts)
     return f"{line}; see {where}" if where else line
 
 
@@ -484,7 +499,8 @@ def alert_summary_table(summary: Mapping[str, Any] | None, caption: str = "Alert
     rows = summary.get("top", [])
     if not rows:
         rows = [{"unit": "—", "level": "none", "reason": "no unit is above the quiet level"}]
-    return html_table(
+    lead = "".join(f'<p class="headline">{escape(str(line))}</p>' for line in summary.get("headlines", []))
+    return lead + html_table(
         [{"Unit": row.get("unit", ""), "Alert level": row.get("level", ""), "Why": row.get("reason", "")} for row in rows],
         alert=True,
         caption=full_caption,
