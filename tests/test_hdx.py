@@ -17,8 +17,11 @@ import pandas as pd
 import pytest
 
 from forecast.data.dataset import load_dataset
+from forecast.data.download import DownloadSettings
 from forecast.data.hdx import dataset_name, read_hdx
-from forecast.errors import InputError, ParameterError, UnknownUnitError
+from forecast.data.providers import fetch_hdx
+from forecast.errors import DownloadError, InputError, ParameterError, UnknownUnitError
+from forecast.files import read_sidecar, sha256_file, sidecar_path
 from forecast.models.registry import forecast_panel
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "http"))
@@ -145,3 +148,145 @@ def test_citations_carry_acled_attribution_and_terms(workbook):
 def test_dataset_name_follows_hdx():
     assert dataset_name("Afghanistan") == "afghanistan-acled-conflict-data"
     assert pd.Timestamp("2020-01-01").year == fake.HDX_YEARS[0]
+
+
+# ------------------------------------------------------------------ download
+
+FAST = DownloadSettings(timeout=2.0, retries=2, backoff=0.01, max_backoff=0.05, progress=False)
+DATASET = "afghanistan-acled-conflict-data"
+PACKAGE_PATH = "/api/3/action/package_show"
+WORKBOOK_PATH = f"/dataset/{DATASET}/resource/afghanistan_hrp_civilian_targeting_events_and_fatalities_by_month-year.xlsx"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@pytest.fixture
+def server():
+    srv = fake.FakeServer().start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_environment(monkeypatch):
+    for name in ("FORECAST_HDX_BASE_URL", "FORECAST_HTTP_TIMEOUT", "FORECAST_HTTP_RETRIES", "FORECAST_HTTP_BACKOFF"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def workbook_bytes(tmp_path: Path) -> bytes:
+    return fake.hdx_workbook(tmp_path / "served" / "served.xlsx").read_bytes()
+
+
+def serve_hdx(server, workbook_bytes: bytes, **options) -> dict:
+    package = fake.hdx_package(server)
+    fake.ckan_api(server, package, statuses=options.pop("api_statuses", None))
+    server.on(WORKBOOK_PATH, options.pop("workbook", None) or fake.serve_bytes(workbook_bytes, content_type=XLSX))
+    return package
+
+
+def test_fetch_resolves_the_topic_through_package_show_and_records_where_it_came_from(server, tmp_path, workbook_bytes):
+    package = serve_hdx(server, workbook_bytes)
+    raw_dir = tmp_path / "data" / "raw"
+
+    result = fetch_hdx("AFG", topic="civilian-targeting", raw_dir=raw_dir, base_url=server.base, settings=FAST)
+
+    path = raw_dir / "hdx" / Path(WORKBOOK_PATH).name
+    assert result.events_path == path and path.read_bytes() == workbook_bytes
+    asked = [r for r in server.requests if r.path == PACKAGE_PATH]
+    assert len(asked) == 1 and asked[0].query == {"id": DATASET}
+    meta = read_sidecar(path)
+    assert meta["url"] == server.url(WORKBOOK_PATH) and meta["source"] == "hdx"
+    assert meta["version"] == meta["last_modified"] == package["resources"][1]["last_modified"]
+    assert meta["dataset"] == DATASET and meta["topic"] == "civilian-targeting"
+    assert "ACLED Terms of Use" in meta["licence"] and meta["package_licence"] == "ACLED Terms of Use"
+    assert meta["sha256"] == sha256_file(path) == result.sha256 and meta["size"] == len(workbook_bytes)
+    assert meta["rows"] == 7 * 24 and meta["date_range"] == ["2020-01-01", "2021-12-01"]
+    assert any(line.startswith("Armed Conflict Location & Event Data (ACLED)") for line in meta["attribution"])
+    assert result.report_parameters == f"-p source=hdx -p events_path={path} -p freq=MS"
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, sidecar_path(path).name])
+
+    again = fetch_hdx("AFG", topic="civilian-targeting", raw_dir=raw_dir, base_url=server.base, settings=FAST)
+    assert again.cached and server.count(WORKBOOK_PATH) == 1
+
+
+def test_each_topic_picks_its_own_workbook(server, tmp_path, workbook_bytes):
+    package = serve_hdx(server, workbook_bytes)
+    demonstrations = package["resources"][2]
+    server.on(demonstrations["url"].replace(server.base, ""), fake.serve_bytes(workbook_bytes, content_type=XLSX))
+
+    result = fetch_hdx("Afghanistan", topic="demonstrations", raw_dir=tmp_path, base_url=server.base, settings=FAST)
+
+    assert result.events_path.name == "afghanistan_hrp_demonstration_events_by_month-year.xlsx"
+    with pytest.raises(ParameterError, match="--topic"):
+        fetch_hdx("AFG", topic="riots", raw_dir=tmp_path, base_url=server.base, settings=FAST)
+
+
+def test_http_500_then_success_is_retried_for_the_api_and_the_workbook(server, tmp_path, workbook_bytes):
+    serve_hdx(server, workbook_bytes, api_statuses=[500],
+              workbook=fake.fail_first([500], fake.serve_bytes(workbook_bytes, content_type=XLSX)))
+
+    result = fetch_hdx("AFG", raw_dir=tmp_path, base_url=server.base, settings=FAST)
+
+    assert server.count(PACKAGE_PATH) == 2 and server.count(WORKBOOK_PATH) == 2
+    assert result.requests == 1 + 2  # API calls count once (as ACLED's pages do); the download counts its retries
+    assert result.events_path.read_bytes() == workbook_bytes
+
+
+def test_a_cut_connection_resumes_and_a_truncated_workbook_leaves_nothing(server, tmp_path, workbook_bytes):
+    serve_hdx(server, workbook_bytes,
+              workbook=fake.serve_bytes(workbook_bytes, content_type=XLSX, cut_first_after=len(workbook_bytes) // 3))
+    resumed = fetch_hdx("AFG", raw_dir=tmp_path / "a", base_url=server.base, settings=FAST)
+    assert resumed.events_path.read_bytes() == workbook_bytes
+    assert any(r.headers.get("range", "").startswith("bytes=") for r in server.requests if r.path == WORKBOOK_PATH)
+
+    server.on(WORKBOOK_PATH, fake.serve_bytes(workbook_bytes[: len(workbook_bytes) // 2], content_type=XLSX))
+    with pytest.raises(DownloadError) as caught:
+        fetch_hdx("AFG", raw_dir=tmp_path / "b", base_url=server.base, settings=FAST)
+    message = str(caught.value)
+    assert "not a complete XLSX workbook" in message and server.url(WORKBOOK_PATH) in message and "\n" not in message
+    assert list((tmp_path / "b" / "hdx").iterdir()) == []
+
+
+def test_an_unknown_dataset_says_what_to_do(server, tmp_path, workbook_bytes):
+    serve_hdx(server, workbook_bytes)
+    with pytest.raises(DownloadError) as caught:
+        fetch_hdx("PAK", raw_dir=tmp_path, base_url=server.base, settings=FAST)
+    assert "404" in str(caught.value) and "data.humdata.org" in str(caught.value)
+
+
+def test_the_base_url_comes_from_the_environment_and_the_command_prints_the_report_call(
+        server, tmp_path, workbook_bytes, monkeypatch, capsys):
+    from forecast import cli
+
+    serve_hdx(server, workbook_bytes)
+    monkeypatch.setenv("FORECAST_HDX_BASE_URL", server.base)
+    monkeypatch.setenv("FORECAST_HTTP_RETRIES", "1")
+
+    status = cli.main(["fetch", "hdx", "--country", "AFG", "--topic", "civilian-targeting",
+                       "--raw-dir", str(tmp_path / "raw")])
+
+    out = capsys.readouterr().out
+    assert status == 0 and "-p source=hdx" in out and "-p freq=MS" in out and "ACLED" in out
+
+
+@pytest.mark.slow
+def test_fetch_then_report_end_to_end_carries_acled_attribution(server, tmp_path, workbook_bytes):
+    from forecast.runner.run import run_reports
+
+    serve_hdx(server, workbook_bytes)
+    fetched = fetch_hdx("AFG", raw_dir=tmp_path / "data" / "raw", base_url=server.base, settings=FAST)
+    root = Path(__file__).resolve().parents[1]
+
+    result = run_reports(root / "config" / "default.yaml",
+                         ["source=hdx", f"events_path={fetched.events_path}", "freq=MS", "horizon=2", "as_of=null"],
+                         reports_dir=tmp_path / "reports", project_root=root)
+
+    assert result.ok, result.manifest["notebooks"]
+    pages = sorted(result.folder.glob("*.html"))
+    assert len(pages) == len(list((root / "notebooks").glob("[0-9][0-9]_*.ipynb")))
+    for page in pages:  # every page carries ACLED's attribution and terms, from the download's sidecar
+        text = page.read_text(encoding="utf-8")
+        assert "Armed Conflict Location" in text and "via the Humanitarian Data Exchange" in text, page.name
+        assert "Terms of Use" in text and DATASET in text, page.name
+    overview = (result.folder / "01_data_overview.html").read_text(encoding="utf-8")
+    assert f"{sum(expected_totals('province').values())} (counted by the provider" in overview
