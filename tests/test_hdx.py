@@ -290,3 +290,31 @@ def test_fetch_then_report_end_to_end_carries_acled_attribution(server, tmp_path
         assert "Terms of Use" in text and DATASET in text, page.name
     overview = (result.folder / "01_data_overview.html").read_text(encoding="utf-8")
     assert f"{sum(expected_totals('province').values())} (counted by the provider" in overview
+
+
+def test_the_month_hdx_last_updated_the_file_in_is_partial_and_left_out(workbook):
+    from forecast.data.download import write_download_sidecar
+
+    write_download_sidecar(workbook, source="hdx", url="http://127.0.0.1/x.xlsx", version="2021-12-15T04:00:00",
+                           licence="ACLED Terms of Use", attribution=[], last_modified="2021-12-15T04:00:00")
+    partial = load_dataset("hdx", workbook, freq="MS")
+    assert f"{partial.panel['ds'].max():%F}" == "2021-11-01"
+
+    write_download_sidecar(workbook, source="hdx", url="http://127.0.0.1/x.xlsx", version="2026-11-25T04:00:00",
+                           licence="ACLED Terms of Use", attribution=[], last_modified="2026-11-25T04:00:00")
+    later = load_dataset("hdx", workbook, freq="MS")
+    assert f"{later.panel['ds'].max():%F}" == "2021-12-01"  # not zero-filled beyond the workbook's last month
+    chosen = load_dataset("hdx", workbook, freq="MS", as_of="2021-12-31")
+    assert f"{chosen.panel['ds'].max():%F}" == "2021-12-01"
+
+
+def test_renamed_districts_are_told_in_the_dataset_notes(workbook):
+    data = load_dataset("hdx", workbook, freq="MS", level=2)
+    assert any("AF3002" in note and "renamed" in note for note in data.notes)
+
+
+def test_a_hand_downloaded_workbook_is_flagged_as_possibly_partial_in_its_last_month(workbook):
+    data = load_dataset("hdx", workbook, freq="MS")
+    assert any("2021-12" in note and "as_of" in note for note in data.notes)
+    assert not any("no download record" in note for note in load_dataset("hdx", workbook, freq="MS",
+                                                                           as_of="2021-12-31").notes)

@@ -219,6 +219,7 @@ def load_dataset(
     scenario = None
     summary: dict[str, Any] = {}
     unit_table = None
+    reader_notes: list[str] = []
     if source in COUNT_SOURCES:
         if not events_path:
             raise ParameterError(f"source '{source}' needs a count table; pass events_path (or --events PATH)")
@@ -236,7 +237,18 @@ def load_dataset(
         label = f"{_PROVIDER_NAMES[source]} ({Path(events_path).name})"
         sha = sha256_file(events_path)
         panel_start, panel_end = start, None
+        published = _published_until(events_path) if as_of_ts is None else None
+        if published is not None and len(events):
+            # Never past the data: zeros after the last row would be months nobody counted.
+            panel_end = min(published, period_end(events["ds"].max(), read.freq) - pd.Timedelta(days=1))
         country = country or events.attrs.get("country")
+        reader_notes = list(read.notes)
+        if source == "hdx" and as_of_ts is None and published is None and len(events):
+            reader_notes.append(
+                f"the workbook has no download record, so whether its last month ({events['ds'].max():%Y-%m}) is "
+                "complete is unknown (HDX updates the current month): pass as_of to leave it out, or download it "
+                "with forecast fetch hdx"
+            )
     elif source == "synthetic":
         from forecast.data.synthetic import generate_scenario
 
@@ -294,8 +306,27 @@ def load_dataset(
         events_path=None if events_path is None else str(events_path),
         scenario=scenario,
         ingest_summary=summary,
-        notes=notes,
+        notes=reader_notes + notes,
     )
+
+
+def _published_until(path: str | Path) -> pd.Timestamp | None:
+    """The day a downloaded count file was last updated (its sidecar's ``last_modified``), if recorded.
+
+    HDX updates ACLED's monthly counts during the month, so the month a file
+    was updated in is only partly counted: cut there, a half-counted month
+    never looks like a drop.
+    """
+    from forecast.files import read_sidecar
+
+    stamp = (read_sidecar(path) or {}).get("last_modified")
+    if not stamp:
+        return None
+    try:
+        day = pd.Timestamp(str(stamp))
+    except (ValueError, TypeError):
+        return None
+    return (day.tz_convert(None) if day.tzinfo else day).normalize() - pd.Timedelta(days=1)
 
 
 _PROVIDER_NAMES = {
