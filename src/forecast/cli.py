@@ -421,6 +421,35 @@ def fetch_acled_command(
     typer.echo(result.summary())
 
 
+@fetch_app.command("hdx")
+def fetch_hdx_command(
+    country: Annotated[str, typer.Option(help="Country, ISO3 code or name (e.g. AFG).")] = "AFG",
+    topic: Annotated[str, typer.Option(help="political-violence, civilian-targeting or demonstrations.")] = "civilian-targeting",
+    dataset: Annotated[str | None, typer.Option(help="HDX dataset name (default <country>-acled-conflict-data).")] = None,
+    raw_dir: Annotated[Path, typer.Option(help="Raw-data folder; the workbook goes to <raw-dir>/hdx/.")] = Path("data/raw"),
+    base_url: Annotated[str | None, typer.Option(help="CKAN site root (default $FORECAST_HDX_BASE_URL or https://data.humdata.org).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Download again even when cached.")] = False,
+    timeout: Annotated[float | None, typer.Option(help="Seconds to wait for the server (default 60, or $FORECAST_HTTP_TIMEOUT).")] = None,
+    retries: Annotated[int | None, typer.Option(help="Retries after a network error or HTTP 5xx (default 4).")] = None,
+) -> None:
+    """Download ACLED's open sub-national aggregates (monthly, by district) from HDX into data/raw/hdx/.
+
+    No account is needed. ACLED's terms still apply: the workbook stays in
+    data/raw/, and reports made from it carry ACLED's attribution.
+    """
+    from forecast.data.providers import fetch_hdx
+
+    hide_warnings = _show_download_warnings()
+    try:
+        result = fetch_hdx(
+            country, topic=topic, dataset=dataset, raw_dir=raw_dir, base_url=base_url,
+            settings=_download_settings(timeout, retries, False), force=force,
+        )
+    finally:
+        hide_warnings()
+    typer.echo(result.summary())
+
+
 # --- provenance: forecast.data.catalog ----------------------------------------------
 
 data_app = typer.Typer(help="The data under data/: what is there and where it came from.", no_args_is_help=True)

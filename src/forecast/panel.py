@@ -1,4 +1,4 @@
-"""Events -> complete long panel ``unit_id, ds, y, fatalities_best``.
+"""Events or counts -> complete long panel ``unit_id, ds, y, fatalities_best``.
 
 The panel has one row for every unit of the country and every period between
 ``start`` and ``end`` (zeros are rows), at an explicit frequency:
@@ -13,6 +13,11 @@ and counted in ``panel.attrs["dropped"]["imprecise_date"]``; the sidecar and the
 ingest summary report that number, so an analyst sees how much was set aside.
 Week-precision events (UCDP ``date_prec`` 2-3, ACLED ``time_precision`` 2) are
 placed in the week of their recorded (start) date.
+
+A count table (``unit_id, ds, y[, fatalities_best]``, see
+:mod:`forecast.data.counts`) is accepted wherever events are: its periods must
+be the panel's (monthly counts cannot be split into weeks, nor weekly counts
+cut at month ends), and its rows are zero-filled onto the same grid.
 """
 
 from __future__ import annotations
@@ -37,6 +42,34 @@ MAX_GAP_AFTER_DATA = pd.Timedelta(days=365)
 #: Finest panel frequency each date precision can go into.
 _PRECISION_RANK = {"day": 0, "week": 1, "month": 2, "year": 3}
 _FREQUENCY_RANK = {"W-MON": 1, "MS": 2}
+
+#: Columns of a canonical count table (the panel's own names; no ``event_id``).
+COUNT_COLUMNS: list[str] = ["unit_id", "ds", "y", "fatalities_best"]
+
+#: Frequency names people read, for messages.
+FREQUENCY_WORDS = {"MS": "monthly", "W-MON": "weekly"}
+
+
+def is_count_table(frame: pd.DataFrame) -> bool:
+    """Is ``frame`` a count table (``unit_id, ds, y``) rather than canonical events?
+
+    Examples
+    --------
+    >>> is_count_table(pd.DataFrame(columns=COUNT_COLUMNS)), is_count_table(pd.DataFrame(columns=["event_id", "date"]))
+    (True, False)
+    """
+    return {"unit_id", "ds", "y"} <= set(frame.columns) and "event_id" not in frame.columns
+
+
+def dated_finely_enough(precision: pd.Series, freq: str) -> pd.Series:
+    """Which events' date precision fits a ``freq`` panel (a month-precision event fits no weekly panel).
+
+    Examples
+    --------
+    >>> dated_finely_enough(pd.Series(["day", "month"]), "W-MON").tolist()
+    [True, False]
+    """
+    return precision.map(_PRECISION_RANK) <= _FREQUENCY_RANK[freq]
 
 
 def period_start(dates: pd.Series | pd.DatetimeIndex, freq: str) -> pd.Series:
@@ -96,7 +129,9 @@ def build_panel(
     Parameters
     ----------
     events
-        Canonical events (:data:`forecast.schema.EVENTS`).
+        Canonical events (:data:`forecast.schema.EVENTS`), or a count table
+        (:data:`COUNT_COLUMNS`, as read by :mod:`forecast.data.counts`) whose
+        periods are ``freq``'s.
     freq
         ``"W-MON"`` (weeks starting Monday) or ``"MS"`` (months).
     start, end
@@ -124,6 +159,8 @@ def build_panel(
     (34, 1)
     """
     frequency(freq)
+    if is_count_table(events):
+        return _panel_from_counts(events, freq=freq, start=start, end=end, units=units, country=country)
     if country is None and units is None:
         country = events_country(events)
     if units is None:
@@ -142,8 +179,7 @@ def build_panel(
     unlocated = kept["admin1_code"].isna() | ~kept["admin1_code"].isin(units)
     dropped["unlocated"] = int(unlocated.sum())
     kept = kept[~unlocated]
-    precision_rank = kept["date_precision"].map(_PRECISION_RANK)
-    too_coarse = precision_rank > _FREQUENCY_RANK[freq]
+    too_coarse = ~dated_finely_enough(kept["date_precision"], freq)
     dropped["imprecise_date"] = int(too_coarse.sum())
     kept = kept[~too_coarse]
 
@@ -184,6 +220,69 @@ def build_panel(
         end=f"{periods[-1]:%F}",
         dropped=dropped,
     )
+    return panel
+
+
+def check_count_frequency(counts: pd.DataFrame, freq: str) -> str:
+    """The frequency of a count table's periods; a :class:`ParameterError` when it is not ``freq``."""
+    found = counts.attrs.get("freq")
+    if found is None and counts["ds"].nunique() > 1:
+        found = infer_freq(pd.DatetimeIndex(np.sort(pd.to_datetime(counts["ds"]).unique())))
+    if found is not None and found != freq:
+        have, want = FREQUENCY_WORDS.get(found, found), FREQUENCY_WORDS.get(freq, freq)
+        raise ParameterError(
+            f"the count table is {have} ({found}) but the panel is {want} ({freq}): {have} counts cannot make a "
+            f"{want} panel; build a {have} panel (freq={found}, -p freq={found})"
+        )
+    return freq
+
+
+def _panel_from_counts(
+    counts: pd.DataFrame, *, freq: str, start: Any, end: Any, units: list[str] | None, country: str | None
+) -> pd.DataFrame:
+    """:func:`build_panel` for a count table: the same grid, attrs and drop counts (in events)."""
+    check_count_frequency(counts, freq)
+    country = country or counts.attrs.get("country")
+    if units is None:
+        if country is None:
+            raise ParameterError("a count table names no country; name the panel's country, e.g. country='AFG'")
+        from forecast.geo.gazetteer import Gazetteer
+
+        units = Gazetteer.load(country).unit_ids
+    if not units:
+        raise ParameterError("a panel needs at least one unit")
+    kept = counts.assign(ds=pd.to_datetime(counts["ds"]))
+    if "fatalities_best" not in kept.columns:
+        kept["fatalities_best"] = 0.0
+    off_grid = period_start(kept["ds"], freq).to_numpy() != kept["ds"].to_numpy()
+    if off_grid.any():
+        first = kept.loc[off_grid, "ds"].iloc[0]
+        raise InputError(f"count period {first:%F} is not the start of a {freq} period; label each count with "
+                         "its period's start", column="ds", row=int(np.flatnonzero(off_grid)[0]) + 1)
+    unlocated = ~kept["unit_id"].isin(units)
+    dropped = {"other_country": 0, "unlocated": int(kept.loc[unlocated, "y"].sum()), "imprecise_date": 0}
+    kept = kept[~unlocated]
+    if (start is None or end is None) and kept.empty:
+        raise EmptyDataError("no counts in the panel's units to build a panel from; give explicit start and "
+                             "end dates or check the units")
+    start = pd.Timestamp(start) if start is not None else kept["ds"].min()
+    end = pd.Timestamp(end) if end is not None else kept["ds"].max()
+    periods = period_range(start, end, freq)
+    in_range = kept["ds"].isin(periods)
+    dropped["outside_range"] = int(kept.loc[~in_range, "y"].sum())
+    kept = kept[in_range]
+    grid = pd.MultiIndex.from_product([sorted(units), periods], names=["unit_id", "ds"])
+    panel = (
+        kept.groupby(["unit_id", "ds"])[["y", "fatalities_best"]].sum()
+        .reindex(grid, fill_value=0)
+        .reset_index()
+    )
+    panel["unit_id"] = panel["unit_id"].astype(str)
+    panel["y"] = panel["y"].astype(np.int64)
+    panel["fatalities_best"] = panel["fatalities_best"].astype(float)
+    panel = validate(panel, PANEL)
+    # pandas carries the count table's attrs along; the panel's are exactly an event panel's.
+    panel.attrs = {"freq": freq, "start": f"{periods[0]:%F}", "end": f"{periods[-1]:%F}", "dropped": dropped}
     return panel
 
 
@@ -257,8 +356,9 @@ def panel_as_of(
     start: Any = None,
     country: str | None = None,
     complete_until: pd.Timestamp | None = None,
+    units: list[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Cut canonical events at the as-of date and count the complete periods into a panel.
+    """Cut canonical events (or a count table) at the as-of date and count the complete periods into a panel.
 
     The one place where "what was known at ``as_of``" is decided:
 
@@ -270,14 +370,27 @@ def panel_as_of(
       event, and only periods complete by then enter the panel, so a
       half-observed last period never looks like a drop.
 
+    A count table's rows are kept only for periods complete by the cut (a
+    month's count is not known before the month ends); ``units`` is passed
+    to :func:`build_panel` (e.g. the districts a workbook defines).
+
     Returns
     -------
     (events, panel, notes)
-        Events on or before the cut, the panel, and caveats for readers.
+        Events (or counts) on or before the cut, the panel, and caveats for readers.
     """
     notes: list[str] = []
+    counted = is_count_table(events)
+    if counted:
+        check_count_frequency(events, freq)
+        events = events.assign(ds=pd.to_datetime(events["ds"]))
+        events.attrs = dict(events.attrs)
+    # A count speaks for its whole period: the data start on the first period's
+    # first day and end on the last period's last day.
+    dates = events["ds"] if counted else events["date"]
     if len(events):
-        first_event, last_event = events["date"].min(), events["date"].max()
+        first_event = dates.min()
+        last_event = period_end(dates.max(), freq) - pd.Timedelta(days=1) if counted else dates.max()
         data_start = pd.Timestamp(start) if start is not None else first_event
         if as_of is not None and as_of < data_start:
             raise ParameterError(
@@ -295,14 +408,17 @@ def panel_as_of(
             )
     cut = as_of if as_of is not None else complete_until
     if cut is None and len(events):
-        cut = events["date"].max()
+        cut = last_event
     end = None
     if cut is not None:
-        events = events[events["date"] <= cut].reset_index(drop=True)
+        kept = period_end(dates, freq) <= cut + pd.Timedelta(days=1) if counted else dates <= cut
+        attrs = dict(events.attrs)
+        events = events[kept.to_numpy()].reset_index(drop=True)
+        events.attrs = attrs
         end = cut
     if start is None and len(events):
-        start = events["date"].min()
-    panel = build_panel(events, freq=freq, start=start, end=end, country=country)
+        start = events["ds"].min() if counted else events["date"].min()
+    panel = build_panel(events, freq=freq, start=start, end=end, country=country, units=units)
     if cut is not None:
         panel = truncate(panel, cut)
     # The last day the data speak for: alarms judged later than a period after it call the data stale.

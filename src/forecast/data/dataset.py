@@ -21,7 +21,13 @@ from forecast.errors import ParameterError
 from forecast.panel import events_country, panel_as_of, period_end, period_range
 
 #: ``source`` values :func:`load_dataset` accepts.
-DATASET_SOURCES = ("synthetic", "ucdp", "acled", "gtd", "csv", "canonical")
+DATASET_SOURCES = ("synthetic", "ucdp", "acled", "gtd", "csv", "canonical", "counts", "hdx")
+
+#: Sources whose files hold counts per place and period, not events (:mod:`forecast.data.counts`).
+COUNT_SOURCES = ("counts", "hdx")
+
+#: Administrative levels a panel can have: 1 provinces, 2 districts (as in ``fetch boundaries --level``).
+LEVELS = (1, 2)
 
 
 @dataclass
@@ -51,6 +57,14 @@ class Dataset:
         The :class:`forecast.data.synthetic.Scenario` when synthetic (its ground truth).
     ingest_summary
         Rows read and dropped by reason (provider files only).
+    counts
+        The count table the panel was built from (count sources such as
+        ``hdx``; ``events`` is then empty), cut at ``as_of``.
+    units
+        Units the data define themselves (``unit_id, name, parent_id``:
+        districts of an HDX workbook), else ``None`` (the gazetteer's).
+    level
+        1 (provinces) or 2 (districts).
     """
 
     events: pd.DataFrame
@@ -67,6 +81,9 @@ class Dataset:
     ingest_summary: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     country: str | None = None
+    counts: pd.DataFrame | None = None
+    units: pd.DataFrame | None = None
+    level: int = 1
 
     @property
     def last_day(self) -> pd.Timestamp:
@@ -97,6 +114,12 @@ class Dataset:
         """
         from forecast.geo.gazetteer import Gazetteer
 
+        if self.level != 1:
+            raise ParameterError(
+                f"this is a district (level {self.level}) panel and no district boundary file gives its adjacency; "
+                "use models that need no neighbours (zero, last, hist_mean, bootstrap, seasonal_naive, glm_poisson, "
+                "glm_negbin, ingarch) or build a province panel (level=1)"
+            )
         if self.country is None:
             raise ParameterError("the dataset has no country, so no adjacency; load it with country='AFG' (or another)")
         gazetteer = Gazetteer.load(self.country)
@@ -143,6 +166,7 @@ def load_dataset(
     unmatched: str = "error",
     synthetic: Mapping[str, Any] | None = None,
     seed: int | None = None,
+    level: int = 1,
 ) -> Dataset:
     """Load events for a run and count them into a panel, cut at ``as_of``.
 
@@ -168,6 +192,10 @@ def load_dataset(
         Overrides of :class:`forecast.data.synthetic.ScenarioConfig` for the synthetic source.
     seed
         Seed of the synthetic scenario (shortcut for ``synthetic={"seed": ...}``).
+    level
+        1: a province panel (default); 2: a district panel, for sources that
+        name districts (``hdx``). District panels have no adjacency here, so
+        only models without neighbour terms run on them.
 
     Examples
     --------
@@ -182,11 +210,46 @@ def load_dataset(
         country = resolve_country(country)
     if source not in DATASET_SOURCES:
         raise ParameterError(f"source '{source}' is not known; use one of {', '.join(DATASET_SOURCES)}")
+    if level not in LEVELS:
+        raise ParameterError(f"level {level!r} is not an administrative level; use 1 (provinces) or 2 (districts)")
+    if level != 1 and source != "hdx":
+        raise ParameterError(f"level={level} needs a source that names districts (hdx), not {source}; use level=1")
     as_of_ts = date(as_of, "as_of") if as_of not in (None, "") else None
 
     scenario = None
     summary: dict[str, Any] = {}
-    if source == "synthetic":
+    unit_table = None
+    reader_notes: list[str] = []
+    if source in COUNT_SOURCES:
+        if not events_path:
+            raise ParameterError(f"source '{source}' needs a count table; pass events_path (or --events PATH)")
+        from forecast.data.counts import read_counts
+        from forecast.data.hdx import read_hdx
+        from forecast.files import sha256_file
+
+        if source == "hdx":
+            read = read_hdx(events_path, country=country, unmatched=unmatched, level=level)
+        else:
+            read = read_counts(events_path, country=country, columns=columns, unmatched=unmatched)
+        events = read.counts
+        unit_table = read.units
+        summary = read.summary_dict()
+        label = f"{_PROVIDER_NAMES[source]} ({Path(events_path).name})"
+        sha = sha256_file(events_path)
+        panel_start, panel_end = start, None
+        published = _published_until(events_path) if as_of_ts is None else None
+        if published is not None and len(events):
+            # Never past the data: zeros after the last row would be months nobody counted.
+            panel_end = min(published, period_end(events["ds"].max(), read.freq) - pd.Timedelta(days=1))
+        country = country or events.attrs.get("country")
+        reader_notes = list(read.notes)
+        if source == "hdx" and as_of_ts is None and published is None and len(events):
+            reader_notes.append(
+                f"the workbook has no download record, so whether its last month ({events['ds'].max():%Y-%m}) is "
+                "complete is unknown (HDX updates the current month): pass as_of to leave it out, or download it "
+                "with forecast fetch hdx"
+            )
+    elif source == "synthetic":
         from forecast.data.synthetic import generate_scenario
 
         overrides = dict(synthetic or {})
@@ -221,10 +284,16 @@ def load_dataset(
         country = events_country(events)
     events, panel, notes = panel_as_of(
         events, freq=freq, as_of=as_of_ts, start=panel_start, country=country,
-        complete_until=panel_end,
+        complete_until=panel_end, units=None if unit_table is None else list(unit_table["unit_id"]),
     )
+    counts = None
+    if source in COUNT_SOURCES:
+        counts, events = events, pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in _EVENT_DTYPES.items()})
     return Dataset(
         country=country,
+        counts=counts,
+        units=unit_table,
+        level=level,
         events=events,
         panel=panel,
         source=source,
@@ -237,8 +306,27 @@ def load_dataset(
         events_path=None if events_path is None else str(events_path),
         scenario=scenario,
         ingest_summary=summary,
-        notes=notes,
+        notes=reader_notes + notes,
     )
+
+
+def _published_until(path: str | Path) -> pd.Timestamp | None:
+    """The day a downloaded count file was last updated (its sidecar's ``last_modified``), if recorded.
+
+    HDX updates ACLED's monthly counts during the month, so the month a file
+    was updated in is only partly counted: cut there, a half-counted month
+    never looks like a drop.
+    """
+    from forecast.files import read_sidecar
+
+    stamp = (read_sidecar(path) or {}).get("last_modified")
+    if not stamp:
+        return None
+    try:
+        day = pd.Timestamp(str(stamp))
+    except (ValueError, TypeError):
+        return None
+    return (day.tz_convert(None) if day.tzinfo else day).normalize() - pd.Timedelta(days=1)
 
 
 _PROVIDER_NAMES = {
@@ -247,4 +335,12 @@ _PROVIDER_NAMES = {
     "gtd": "Global Terrorism Database",
     "csv": "CSV events",
     "canonical": "canonical events",
+    "counts": "count table",
+    "hdx": "ACLED sub-national aggregates via HDX",
 }
+
+# An empty event table with the canonical types (count sources have no events).
+_EVENT_DTYPES = {"event_id": object, "source": object, "date": "datetime64[ns]", "date_precision": object,
+                 "country_iso3": object, "admin1_code": object, "admin1_name": object, "admin2_name": object,
+                 "latitude": float, "longitude": float, "actor": object, "actor_raw": object, "event_type": object,
+                 "fatalities_low": float, "fatalities_best": float, "fatalities_high": float}

@@ -379,6 +379,7 @@ def read_table(
     latin1_fallback: bool = False,
     source: str | None = None,
     usecols: Collection[str] | None = None,
+    sheet: str | None = None,
 ) -> tuple[pd.DataFrame, list[str], list[str]]:
     """Read a CSV, XLSX or parquet file with every column as strings.
 
@@ -394,6 +395,9 @@ def read_table(
     usecols
         Columns to load from a CSV (others are skipped, which makes reading
         a 49-column GED release several times faster); ``None`` loads all.
+    sheet
+        The sheet of a workbook to read (default the first); a workbook
+        without it is an :class:`InputError` naming the sheets it has.
 
     Returns
     -------
@@ -422,7 +426,7 @@ def read_table(
     suffix = path.suffix.lower()
     header: list[str] | None = None
     if suffix in (".xlsx", ".xlsm"):
-        table = _read_excel(path)
+        table = _read_excel(path, sheet)
     elif suffix == ".xls":
         raise InputError("old Excel .xls files are not supported; save it as .xlsx or as a UTF-8 CSV", path=path)
     elif suffix == ".parquet":
@@ -688,9 +692,21 @@ def _encoding_error(path: Path, source: str | None) -> InputError:
     return InputError("is not valid UTF-8; re-save it as UTF-8", path=path)  # pragma: no cover
 
 
-def _read_excel(path: Path) -> pd.DataFrame:
+def _read_excel(path: Path, sheet: str | None = None) -> pd.DataFrame:
+    if sheet is not None:
+        try:
+            import openpyxl
+
+            workbook = openpyxl.load_workbook(path, read_only=True)
+            names = workbook.sheetnames
+            workbook.close()
+        except Exception as exc:  # zipfile/openpyxl raise assorted types for a corrupt workbook
+            raise InputError(f"is not a readable .xlsx workbook ({exc}); download or re-save it", path=path) from exc
+        if sheet not in names:
+            raise InputError(f"the workbook has no sheet {sheet!r} (it has: {', '.join(names)}); give the "
+                             "provider's workbook as downloaded", path=path)
     try:
-        return pd.read_excel(path, dtype=str, keep_default_na=False, na_values=[""])
+        return pd.read_excel(path, sheet_name=sheet or 0, dtype=str, keep_default_na=False, na_values=[""])
     except ImportError as exc:  # pragma: no cover - openpyxl is a dependency
         raise InputError(f"reading .xlsx needs openpyxl ({exc}); install it or export a CSV", path=path) from exc
     except Exception as exc:  # zipfile/openpyxl raise assorted types for a corrupt workbook

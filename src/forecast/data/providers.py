@@ -1,4 +1,4 @@
-"""Downloads from the providers: UCDP GED (open data) and ACLED (the user's own account).
+"""Downloads from the providers: UCDP GED (open data), ACLED (the user's own account), HDX (ACLED's open aggregates).
 
 Both write provider-format files under ``data/raw/<source>/`` -- the files
 ``forecast ingest`` and the report runner read -- each with a provenance
@@ -19,6 +19,14 @@ ACLED
     ``ACLED_ACCESS_TOKEN``), reads the ``acled/read`` endpoint page by page and
     writes the records as an ACLED export CSV. Credentials come only from the
     environment and are never written anywhere.
+
+HDX
+    ``fetch_hdx("AFG", topic="civilian-targeting")`` asks HDX's CKAN API
+    (``package_show``) for the country's ACLED dataset, picks the topic's XLSX
+    resource and downloads it into ``data/raw/hdx/``; its sidecar records the
+    URL, the resource's last-modified time (the version) and the licence. No
+    account is needed; ACLED's terms still apply (no redistribution,
+    attribution in reports).
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ from typing import Any
 
 from forecast.checks import whole_number
 from forecast.data.catalog import csv_summary
-from forecast.data.citations import LICENCES, acled_citation, ucdp_citation
+from forecast.data.citations import LICENCES, acled_citation, hdx_citation, ucdp_citation
 from forecast.data.download import (
     DownloadSettings,
     RedactingFilter,
@@ -163,7 +171,9 @@ class FetchResult:
     @property
     def report_parameters(self) -> str:
         """The runner parameters that make a report from this file."""
-        return f"-p source={self.source} -p events_path={self.events_path}"
+        # HDX's counts are monthly: a weekly report (the default) cannot be made from them.
+        monthly = " -p freq=MS" if self.source == "hdx" else ""
+        return f"-p source={self.source} -p events_path={self.events_path}{monthly}"
 
     def summary(self) -> str:
         """Plain-language lines for the command line."""
@@ -754,12 +764,181 @@ def fetch_acled(
     )
 
 
+# -------------------------------------------------------------------- HDX
+
+#: HDX's public CKAN site (no account needed for ACLED's aggregates).
+HDX_BASE_URL = "https://data.humdata.org"
+HDX_BASE_URL_ENV = "FORECAST_HDX_BASE_URL"
+HDX_PACKAGE_PATH = "/api/3/action/package_show"
+HDX_HINT = ("or download the workbook by hand from the dataset's page on https://data.humdata.org into "
+            "data/raw/hdx/ and report on it with -p source=hdx -p events_path=<file> -p freq=MS")
+
+
+def _hdx_resource(package: dict[str, Any], topic: str, shown: str) -> dict[str, Any]:
+    """The package's XLSX resource whose name names ``topic``; an error listing the resources otherwise."""
+    from forecast.data.hdx import TOPICS
+
+    resources = [r for r in package.get("resources") or [] if isinstance(r, dict)]
+    wanted = TOPICS[topic]
+    found = [
+        r for r in resources
+        if wanted in str(r.get("name", "")).lower()
+        and (str(r.get("format", "")).upper() == "XLSX" or str(r.get("url", "")).lower().endswith(".xlsx"))
+    ]
+    if not found:
+        names = ", ".join(str(r.get("name")) for r in resources[:8]) or "none"
+        raise DownloadError(f"{shown}: dataset {package.get('name')!r} has no XLSX resource named like "
+                            f"*{wanted}* (resources: {names}); choose another --topic, or {HDX_HINT}")
+    if not found[0].get("url"):
+        raise DownloadError(f"{shown}: resource {found[0].get('name')!r} has no download URL; {HDX_HINT}")
+    return found[0]
+
+
+def _workbook_summary(path: Path, shown: str) -> dict[str, Any]:
+    """Rows and first/last month of an HDX workbook's ``Data`` sheet; an error if it is not one."""
+    import openpyxl
+
+    if not zipfile.is_zipfile(path):
+        raise DownloadError(f"{shown}: the file received ({path.stat().st_size} bytes) is not a complete XLSX "
+                            f"workbook (a truncated download or an error page); run the command again, {HDX_HINT}")
+    # A file object, not the path: openpyxl refuses the download's temporary ".part" name.
+    with open(path, "rb") as handle:
+        try:
+            workbook = openpyxl.load_workbook(handle, read_only=True)
+        except Exception as exc:  # zipfile/openpyxl raise assorted types for a damaged workbook
+            raise DownloadError(f"{shown}: the workbook cannot be opened ({exc}); run the command again, "
+                                f"{HDX_HINT}") from None
+        try:
+            return _data_sheet_summary(workbook, shown)
+        finally:
+            workbook.close()
+
+
+def _data_sheet_summary(workbook: Any, shown: str) -> dict[str, Any]:
+    from forecast.data.hdx import DATA_SHEET, MONTHS, REQUIRED_COLUMNS
+
+    if DATA_SHEET not in workbook.sheetnames:
+        raise InputError(f"{shown}: the workbook has no sheet {DATA_SHEET!r} (it has: "
+                         f"{', '.join(workbook.sheetnames)}); HDX's format may have changed; {HDX_HINT}")
+    rows = workbook[DATA_SHEET].iter_rows(values_only=True)
+    header = [str(c).strip() if c is not None else "" for c in next(rows, ())]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise InputError(f"{shown}: the Data sheet has missing columns {', '.join(missing)}; HDX's format may "
+                         f"have changed; {HDX_HINT}")
+    year, month = header.index("Year"), header.index("Month")
+    count, periods = 0, set()
+    for row in rows:
+        if row is None or all(cell is None for cell in row):
+            continue
+        count += 1
+        number = MONTHS.get(str(row[month]).strip().lower())
+        if number and str(row[year]).strip().isdigit():
+            periods.add(f"{int(str(row[year]).strip()):04d}-{number:02d}-01")
+    return {"rows": count, "date_range": [min(periods), max(periods)] if periods else [None, None]}
+
+
+def fetch_hdx(
+    country: str = "AFG",
+    *,
+    topic: str = "civilian-targeting",
+    raw_dir: str | Path = "data/raw",
+    base_url: str | None = None,
+    dataset: str | None = None,
+    settings: DownloadSettings | None = None,
+    force: bool = False,
+) -> FetchResult:
+    """Download a country's ACLED sub-national aggregates workbook from HDX into ``raw_dir/hdx/``.
+
+    Parameters
+    ----------
+    country
+        ISO3 code or name (``AFG``); names the dataset
+        (``afghanistan-acled-conflict-data``) unless ``dataset`` is given.
+    topic
+        ``political-violence``, ``civilian-targeting`` or ``demonstrations``:
+        which of the dataset's workbooks.
+    raw_dir
+        The raw data directory; the workbook goes to its ``hdx/`` folder.
+    base_url
+        CKAN site root; default ``FORECAST_HDX_BASE_URL`` or https://data.humdata.org.
+    dataset
+        HDX dataset name, when it is not ``<country>-acled-conflict-data``.
+    settings
+        Timeouts, retries, progress bar.
+    force
+        Download again even if the same version is already there.
+
+    Returns
+    -------
+    FetchResult
+        ``version`` is the resource's last-modified time on HDX.
+
+    Raises
+    ------
+    ParameterError
+        Unknown topic or country.
+    DownloadError
+        Offline, HTTP error, no such dataset or topic, a truncated workbook
+        (nothing is left in place).
+    InputError
+        The workbook lacks the ``Data`` sheet or its columns.
+    """
+    from forecast.checks import choice
+    from forecast.data.hdx import TOPICS, dataset_name
+
+    choice(topic, "--topic", tuple(TOPICS))
+    name = dataset or dataset_name(country)
+    base = (base_url or os.environ.get(HDX_BASE_URL_ENV) or HDX_BASE_URL).rstrip("/")
+    settings = settings or DownloadSettings.from_env()
+    api = base + HDX_PACKAGE_PATH
+    shown_api = safe_url(f"{api}?{urllib.parse.urlencode({'id': name})}")
+    payload = request_json(api, params={"id": name}, settings=settings, hint=HDX_HINT)
+    requests = 1
+    package = payload.get("result") if isinstance(payload, dict) and payload.get("success") else None
+    if not isinstance(package, dict):
+        raise DownloadError(f"{shown_api} did not return the dataset {name!r} (CKAN success=false); check --country "
+                            f"or give the dataset name with --dataset; {HDX_HINT}")
+    resource = _hdx_resource(package, topic, shown_api)
+    url = str(resource["url"])
+    shown = safe_url(url)
+    version = resource.get("last_modified") or resource.get("metadata_modified") or package.get("metadata_modified")
+    file_name = Path(urllib.parse.urlsplit(url).path).name
+    if not file_name.lower().endswith(".xlsx"):
+        file_name = f"{slug(str(resource.get('name') or name))}.xlsx"
+    destination = Path(raw_dir) / "hdx" / file_name
+    attribution = hdx_citation(version, name)
+
+    cached = not force and _sidecar_matches(destination, url=shown, version=version)
+    if not cached:
+        summary: dict[str, Any] = {}
+
+        def verify(path: Path) -> None:
+            summary.update(_workbook_summary(path, shown))
+
+        result = download(url, destination, settings=settings, verify=verify, hint=HDX_HINT)
+        requests += result.requests
+        write_download_sidecar(
+            destination, source="hdx", url=url, version=version, licence=LICENCES["hdx"], attribution=attribution,
+            dataset=name, resource=resource.get("name"), topic=topic, last_modified=version,
+            package_licence=package.get("license_title"), api=shown_api, **summary,
+        )
+    meta = read_sidecar(destination) or {}
+    low, high = (meta.get("date_range") or [None, None])[:2]
+    return FetchResult(
+        source="hdx", events_path=destination, files=[destination], url=shown, version=version,
+        sha256=meta.get("sha256") or sha256_file(destination), rows=meta.get("rows"), date_min=low, date_max=high,
+        cached=cached, requests=requests, attribution=list(meta.get("attribution") or attribution),
+    )
+
+
 __all__ = [
     "ACLED_COLUMNS",
     "UCDP_GED_COLUMNS",
     "FetchResult",
     "acled_credentials",
     "fetch_acled",
+    "fetch_hdx",
     "fetch_ucdp",
     "ucdp_url",
 ]

@@ -19,25 +19,34 @@ def coverage_table(data: Dataset) -> pd.DataFrame:
         ("source", data.label),
         ("synthetic", "yes — not real events" if data.synthetic else "no"),
         ("input", data.input_sha256),
-        ("events", f"{len(events):,}"),
     ]
+    if data.counts is not None:
+        # Counted data have no event rows: say what the counts are instead of "0 events".
+        counts = data.counts
+        rows.append(("events", f"{int(counts['y'].sum()):,} (counted by the provider per unit and period)"))
+        if len(counts):
+            rows.append(("count periods", f"{counts['ds'].min():%Y-%m-%d} to {counts['ds'].max():%Y-%m-%d}"))
+    else:
+        rows.append(("events", f"{len(events):,}"))
     if len(events):
         rows.append(("event dates", f"{events['date'].min():%Y-%m-%d} to {events['date'].max():%Y-%m-%d}"))
     if len(data.panel):
+        units = "districts" if data.level == 2 else "provinces"
         rows.append(
             (
                 "panel",
-                f"{data.panel['unit_id'].nunique()} provinces x {data.panel['ds'].nunique()} periods ({data.freq}), "
+                f"{data.panel['unit_id'].nunique()} {units} x {data.panel['ds'].nunique()} periods ({data.freq}), "
                 f"{data.panel['ds'].min():%Y-%m-%d} to {data.panel['ds'].max():%Y-%m-%d}",
             )
         )
         rows.append(("events in panel", f"{int(data.panel['y'].sum()):,}"))
     if data.as_of is not None:
         rows.append(("as of", f"{data.as_of:%Y-%m-%d}"))
-    precision = events["date_precision"].value_counts()
-    rows.append(("date precision", ", ".join(f"{k} {v:,}" for k, v in precision.items()) or "—"))
-    located = events["latitude"].notna().sum()
-    rows.append(("with coordinates", f"{located:,} of {len(events):,}"))
+    if data.counts is None:
+        precision = events["date_precision"].value_counts()
+        rows.append(("date precision", ", ".join(f"{k} {v:,}" for k, v in precision.items()) or "—"))
+        located = events["latitude"].notna().sum()
+        rows.append(("with coordinates", f"{located:,} of {len(events):,}"))
     for reason, count in (data.panel.attrs.get("dropped") or {}).items():
         if count:
             rows.append((f"not counted: {reason.replace('_', ' ')}", f"{count:,}"))

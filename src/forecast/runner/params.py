@@ -53,7 +53,7 @@ NoneType = type(None)
 DEFAULT_CONFIG = Path("config") / "default.yaml"
 
 #: Data sources the suite can read (see ``forecast.data``).
-SOURCES = ("synthetic", "ucdp", "acled", "gtd", "csv", "canonical")
+SOURCES = ("synthetic", "ucdp", "acled", "gtd", "csv", "canonical", "counts", "hdx")
 
 #: Parameters the runner sets itself; a user cannot pass them.
 RUNNER_PARAMETERS = {

@@ -1,4 +1,4 @@
-"""A local HTTP server that plays UCDP's download site and ACLED's API in tests.
+"""A local HTTP server that plays UCDP's download site, ACLED's API and HDX's CKAN API in tests.
 
 Standard library only: a ``ThreadingHTTPServer`` on 127.0.0.1 with a free
 port, in a daemon thread. Each test registers handlers per path; every request
@@ -244,6 +244,91 @@ def acled_api(server: FakeServer, *, email: str, password: str, records: list[di
 
     server.on("/oauth/token", token_endpoint)
     server.on("/api/acled/read", read_endpoint)
+
+
+#: Districts of the test workbook: P-code, name(s) by year, province as OCHA names it, its P-code.
+#: AF3002 is renamed between the two years; all of AF2201's rows are zeros.
+HDX_DISTRICTS: list[tuple[str, dict[int, str], str, str]] = [
+    ("AF0101", {2020: "Kabul", 2021: "Kabul"}, "Kabul", "AF01"),
+    ("AF0102", {2020: "Paghman", 2021: "Paghman"}, "Kabul", "AF01"),
+    ("AF0601", {2020: "Jalalabad", 2021: "Jalalabad"}, "Nangarhar", "AF06"),
+    ("AF0602", {2020: "Behsud", 2021: "Behsud"}, "Nangarhar", "AF06"),
+    ("AF3001", {2020: "Lashkargah", 2021: "Lashkargah"}, "Hilmand", "AF30"),
+    ("AF3002", {2020: "Nahr-e Saraj", 2021: "Nahri Sarraj"}, "Hilmand", "AF30"),
+    ("AF2201", {2020: "Sar-e Pul", 2021: "Sar-e Pul"}, "Sar-e Pol", "AF22"),
+]
+HDX_YEARS = (2020, 2021)
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December")
+HDX_TERMS = (
+    "ACLED data are made available under ACLED's Terms of Use and Attribution Policy.",
+    "Users must acknowledge ACLED as the source and may not redistribute the data.",
+)
+
+
+def hdx_rows(*, fatalities: bool = True) -> list[list[object]]:
+    """The ``Data`` rows: every district and month, zeros included (events follow a fixed pattern)."""
+    rows = []
+    for number, (pcode, names, province, province_code) in enumerate(HDX_DISTRICTS):
+        for year in HDX_YEARS:
+            for month, month_name in enumerate(MONTH_NAMES, start=1):
+                events = 0 if pcode == "AF2201" else (number * 7 + month * 3 + year) % 5
+                row = ["Afghanistan", province, names[year], "AFG", pcode, province_code, month_name, year, events]
+                if fatalities:
+                    row.append(2 * events + (month % 2))
+                rows.append(row)
+    return rows
+
+
+def hdx_workbook(path: Path, *, rows: list[list[object]] | None = None, fatalities: bool = True,
+                 data_sheet: str = "Data") -> Path:
+    """Write an HDX ACLED aggregates workbook (``TOU`` then ``Data``) in the published layout."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    terms = workbook.active
+    terms.title = "TOU"
+    terms.append(["Licensing"])
+    for line in HDX_TERMS:
+        terms.append([line])
+    data = workbook.create_sheet(data_sheet)
+    header = ["Country", "Admin1", "Admin2", "ISO3", "Admin2 Pcode", "Admin1 Pcode", "Month", "Year", "Events"]
+    data.append(header + (["Fatalities"] if fatalities else []))
+    for row in hdx_rows(fatalities=fatalities) if rows is None else rows:
+        data.append(row)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(path)
+    return path
+
+
+def hdx_package(server: FakeServer, *, dataset: str = "afghanistan-acled-conflict-data",
+                version: str = "2026-11-25T04:11:09.123456") -> dict:
+    """A CKAN ``package_show`` result for the dataset: one XLSX resource per topic, served by ``server``."""
+    stem = dataset.split("-acled")[0].replace("-", "_")
+    names = ("political_violence_events_and_fatalities", "civilian_targeting_events_and_fatalities",
+             "demonstration_events")
+    resources = [
+        {"id": f"res-{n}", "name": f"{stem}_hrp_{name}_by_month-year", "format": "XLSX",
+         "url": server.url(f"/dataset/{dataset}/resource/{stem}_hrp_{name}_by_month-year.xlsx"),
+         "last_modified": version, "metadata_modified": version}
+        for n, name in enumerate(names)
+    ]
+    return {"name": dataset, "title": "Afghanistan - Conflict Data", "license_title": "ACLED Terms of Use",
+            "license_id": "other-nc", "metadata_modified": version, "dataset_date": "[2017-01-01T00:00:00 TO *]",
+            "resources": resources}
+
+
+def ckan_api(server: FakeServer, package: dict, *, statuses: list[int] | None = None) -> None:
+    """Install ``/api/3/action/package_show`` answering for ``package['name']`` (404 JSON for others)."""
+
+    def endpoint(h: BaseHTTPRequestHandler, record: Recorded) -> None:
+        if record.query.get("id") != package["name"]:
+            send_json(h, {"success": False, "error": {"message": "Not found", "__type": "Not Found Error"}},
+                      status=404)
+            return
+        send_json(h, {"help": "package_show", "success": True, "result": package})
+
+    server.on("/api/3/action/package_show", fail_first(list(statuses or []), endpoint))
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 2.0) -> bool:
