@@ -422,7 +422,9 @@ def panel_as_of(
     if cut is not None:
         panel = truncate(panel, cut)
     # The last day the data speak for: alarms judged later than a period after it call the data stale.
-    data_end = complete_until if complete_until is not None else (events["date"].max() if len(events) else None)
+    data_end = complete_until
+    if data_end is None and len(dates):
+        data_end = last_event if cut is None else min(last_event, pd.Timestamp(cut))
     panel.attrs["data_end"] = None if data_end is None else pd.Timestamp(data_end)
     return events, panel, notes
 
