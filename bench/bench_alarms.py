@@ -260,10 +260,11 @@ def generator_skill(seeds: range) -> dict[str, Any]:
         config = WarningConfig.for_freq(freq)
         horizon = "detected_2" if freq == "MS" else "detected_8"
         for generator in GENERATOR_WORLDS:
-            spread = evaluate_alarm_skill(generate_worlds(generator, seeds), config, freq=freq,
-                                          start=FALSE_ALARMS_FROM).summary.set_index("alarm")
-            null = evaluate_alarm_skill(generate_worlds(f"null_{generator}", seeds), config, freq=freq,
-                                        start=FALSE_ALARMS_FROM).summary.set_index("alarm")
+            spread_eval = evaluate_alarm_skill(generate_worlds(generator, seeds), config, freq=freq,
+                                               start=FALSE_ALARMS_FROM)
+            null_eval = evaluate_alarm_skill(generate_worlds(f"null_{generator}", seeds), config, freq=freq,
+                                             start=FALSE_ALARMS_FROM)
+            spread, null = spread_eval.summary.set_index("alarm"), null_eval.summary.set_index("alarm")
             row = {
                 "generator": generator, "freq": freq, "targets": int(spread.loc["warning", "targets"]),
                 "detected_8": round(float(spread.loc["warning", horizon]), 4),
@@ -274,6 +275,8 @@ def generator_skill(seeds: range) -> dict[str, Any]:
                 "cusum_detected_8": round(float(spread.loc["cusum", horizon]), 4),
                 "cusum_false": round(float(null.loc["cusum", "false_episodes_per_unit_year"]), 4),
             }
+            row["group_detected_8"] = round(float(spread_eval.group["detected"]), 4)
+            row["group_false_per_year"] = round(float(null_eval.group["false_per_year"]), 4)
             row["meets_targets"] = bool(
                 row["detected_8"] >= TARGETS["detected_8"] and row["false_warnings"] <= TARGETS["false_warnings"]
                 and row["false_alerts"] <= TARGETS["false_alerts"]
@@ -297,14 +300,15 @@ def generator_lines(generators: dict[str, Any]) -> list[str]:
         f">= {targets['detected_8']:.0%} detected, <= {targets['false_warnings']} false warnings and "
         f"<= {targets['false_alerts']} false alerts per province-year.",
         "",
-        "| generator | freq | targets | detected | false warnings / prov-yr | false alerts / prov-yr | new ground: detected / false | CUSUM: detected / false | meets target |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| generator | freq | targets | detected | false warnings / prov-yr | false alerts / prov-yr | new ground: detected / false | CUSUM: detected / false | group alarm: detected / false per yr | meets target |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in generators["results"]:
         lines.append(
             f"| {r['generator']} | {r['freq']} | {r['targets']} | {r['detected_8']:.0%} | {r['false_warnings']:.3f} | "
             f"{r['false_alerts']:.3f} | {r['new_ground_detected_8']:.0%} / {r['new_ground_false']:.3f} | "
-            f"{r['cusum_detected_8']:.0%} / {r['cusum_false']:.3f} | {'yes' if r['meets_targets'] else 'no'} |"
+            f"{r['cusum_detected_8']:.0%} / {r['cusum_false']:.3f} | "
+            f"{r['group_detected_8']:.0%} / {r['group_false_per_year']:.2f} | {'yes' if r['meets_targets'] else 'no'} |"
         )
     return lines
 
@@ -346,6 +350,10 @@ def write_results(skill: dict[str, Any], seconds: float) -> None:
         + ".",
         "",
         *generator_lines(skill["generators"]),
+        "",
+        "The group alarm is judged on the whole world: detected when raised within 8 weeks (2 months) of the "
+        "first onset (these worlds spread into 3 provinces at unrelated dates, not several in one month as ISIS-K "
+        "did in October 2021, so it is rarely raised), false alarms are its onsets per world-year without spread.",
         "",
         "New ground fires on a province's first attack in `new_ground_months` (12). Every generator here gives "
         "the provinces outside the stronghold sporadic background attacks (about one a year), and a first attack "

@@ -129,3 +129,17 @@ def test_imported_risk_is_off_by_default():
     result = warn_events(_events(), "2021-11-30", freq="MS", stronghold="Nangarhar", country="AFG")
     assert "imported" not in result.rules_evaluated
     assert "new_ground" in result.rules_evaluated
+
+
+def test_group_alarm_history_is_raised_first_in_october_2021():
+    """The history's group alarm (what bench/bench_alarms.py scores) agrees with the as-of view."""
+    from forecast.alarms import alarm_history
+    from forecast.panel import panel_as_of
+
+    _, panel, _ = panel_as_of(_events(), freq="MS", as_of=pd.Timestamp("2021-11-30"), country="AFG")
+    history = alarm_history(panel, ["AF-NAN"])
+    raised = list(history.ds[history.group])
+    # All four first attacks fall in October 2021 (monthly periods): raised then, and still in
+    # November (the window is three months), never before.
+    assert raised[0] == pd.Timestamp("2021-10-01")
+    assert pd.Timestamp("2021-11-01") in raised

@@ -19,8 +19,16 @@ from forecast.alarms.config import (
     WARNING,
     WATCH,
     WarningConfig,
+    months_as_periods,
 )
-from forecast.alarms.episodes import Episodes, GroupExpansion, alarm_episodes, group_expansion
+from forecast.alarms.episodes import (
+    Episodes,
+    GroupExpansion,
+    alarm_episodes,
+    expansion_raised,
+    group_expansion,
+    newly_struck_counts,
+)
 from forecast.alarms.expected import InControl, _rolling_sum
 from forecast.alarms.hotspots import HotSpots
 from forecast.alarms.rules import (
@@ -99,6 +107,9 @@ class AlarmHistory:
         The :class:`~forecast.alarms.episodes.Episodes`.
     thin
         ``(periods,)`` bool: the rate-based rules stood aside (thin data).
+    group
+        ``(periods,)`` bool: the group expansion alarm was raised (None
+        without the new-ground rule).
     """
 
     units: list[str]
@@ -110,6 +121,7 @@ class AlarmHistory:
     raised: np.ndarray | None = None
     episodes: Episodes | None = None
     thin: np.ndarray | None = None
+    group: np.ndarray | None = None
 
     def series(self) -> pd.DataFrame:
         """Long table ``unit_id, ds, level`` and one ``fired`` column per rule."""
@@ -206,9 +218,16 @@ def alarm_history(
     )
     raised[np.isin(data.units, strong_ids)] = NONE
     episodes = alarm_episodes(raised, list(data.units), data.ds, freq, config)
+    group = None
+    if "new_ground" in built:
+        rule = built["new_ground"]
+        window = months_as_periods(config.expansion_months, freq)
+        onsets = rule.onsets & ~np.isin(data.units, strong_ids)[:, None]
+        group = expansion_raised(newly_struck_counts(onsets, window), window, rule.first_judged,
+                                 config.expansion_min_units)
     return AlarmHistory(
         units=list(data.units), ds=data.ds, rules=built, level=episodes.held_level(raised), stronghold=strong_ids,
-        freq=freq, raised=raised, episodes=episodes, thin=thin,
+        freq=freq, raised=raised, episodes=episodes, thin=thin, group=group,
     )
 
 

@@ -237,6 +237,30 @@ def newly_struck_counts(new_ground_onsets: np.ndarray, window: int) -> np.ndarra
     return cumulative[t + 1] - cumulative[np.maximum(t + 1 - window, 0)]
 
 
+def expansion_raised(counts: np.ndarray, window: int, first_judged: int, min_units: int) -> np.ndarray:
+    """Per period: the group expansion alarm from :func:`newly_struck_counts`, using data known then.
+
+    Raised at ``t`` when ``counts[t] >= min_units`` and it exceeds every
+    count of the windows judged before the current one began (periods
+    ``first_judged`` to ``t - window``); with no such window, the minimum alone.
+
+    Examples
+    --------
+    >>> expansion_raised(np.array([0, 1, 1, 0, 2, 3, 2]), window=2, first_judged=0, min_units=2).tolist()
+    [False, False, False, False, True, True, False]
+    """
+    counts = np.asarray(counts)
+    n = len(counts)
+    raised = np.zeros(n, dtype=bool)
+    best = -1  # running maximum of counts[first_judged : t - window + 1]
+    for t in range(n):
+        end = t - window  # last period of the windows that ended before this one began
+        if end >= first_judged:
+            best = max(best, int(counts[end]))
+        raised[t] = counts[t] >= min_units and counts[t] > best
+    return raised
+
+
 def group_expansion(
     new_ground_onsets: np.ndarray,
     units: list[str],
@@ -287,7 +311,6 @@ def group_expansion(
         "onset": ds[first + hit_cols],
     }, columns=["unit_id", "name", "onset"]).sort_values(["onset", "name"], kind="stable").reset_index(drop=True)
     count = len(struck)
-    raised = count >= config.expansion_min_units and (history_max is None or count > history_max)
 
     share = share_before = distance = distance_before = np.nan
     if indicators is not None and len(indicators):
@@ -300,6 +323,7 @@ def group_expansion(
         distance = _weighted_distance(now)
         distance_before = _weighted_distance(before)
 
+    raised = bool(expansion_raised(counts, window, first_judged, config.expansion_min_units)[t])
     word = "province" if count == 1 else "provinces"
     months = sorted({f"{d:%B %Y}" for d in struck["onset"]})
     when = f"in {months[0]}" if len(months) == 1 else f"in the {config.expansion_months} months to {ds[t]:%B %Y}"

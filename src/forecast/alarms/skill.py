@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from forecast.alarms.assess import AlarmHistory, WarningResult, alarm_history
 from forecast.alarms.config import ALERT, WARNING, WATCH, WarningConfig
 from forecast.errors import ForecastError, InputError
 from forecast.geo.gazetteer import Gazetteer
-from forecast.panel import PanelData
+from forecast.panel import PanelData, periods_per_year
 from forecast.spread import (
     gazetteer_for,
 )
@@ -225,12 +225,19 @@ class SkillEvaluation:
     attacks_per_month
         Median attacks per month (4.35 weeks) in the spread targets during the
         8 weeks from their onset: the strength of the spread that was detected.
+    group
+        The group expansion alarm (with the new-ground rule): ``detected``,
+        the share of spread scenarios where it was raised within 8 weeks (2
+        months) of the first onset, and ``false_per_year``, its onsets per
+        year in scenarios without spread (from ``start``); NaN where no such
+        scenario was evaluated.
     """
 
     summary: pd.DataFrame
     detections: pd.DataFrame
     false_alarms: pd.DataFrame
     attacks_per_month: float
+    group: dict[str, float] = field(default_factory=dict)
 
 
 def evaluate_alarm_skill(
@@ -282,6 +289,8 @@ def evaluate_alarm_skill(
     horizons = tuple(horizons or ((1, 2, 3) if freq == "MS" else (4, 8, 12)))
     gazetteer = Gazetteer.load(SCENARIO_COUNTRY)  # the skill scenarios are synthetic
     detections, false_alarms, strength = [], [], []
+    group_hits: list[bool] = []
+    group_false: list[tuple[int, int]] = []
     for scenario in scenarios:
         panel = scenario.panel(freq) if hasattr(scenario, "panel") else scenario.counts
         if freq == "MS" and not hasattr(scenario, "panel"):
@@ -301,6 +310,14 @@ def evaluate_alarm_skill(
             fatalities=fatalities,
         )
         found, false = detection_scores(history, truth, start=start, horizons=horizons, gazetteer=gazetteer)
+        if history.group is not None:
+            if len(truth):
+                first = int(np.searchsorted(history.ds, truth["onset"].min()))
+                group_hits.append(bool(history.group[first : first + horizons[1]].any()))
+            else:
+                counted = history.group[history.ds >= pd.Timestamp(start)]
+                onsets = int(np.sum(counted[1:] & ~counted[:-1]) + (counted[:1].sum() if len(counted) else 0))
+                group_false.append((onsets, len(counted)))
         detections.append(found.assign(seed=seed))
         false_alarms.append(false.assign(seed=seed))
         per_month = 1.0 if freq == "MS" else 52.0 / 12.0
@@ -315,6 +332,13 @@ def evaluate_alarm_skill(
         detections=detections_all,
         false_alarms=false_all,
         attacks_per_month=float(np.median(strength)) if strength else math.nan,
+        group={
+            "detected": float(np.mean(group_hits)) if group_hits else math.nan,
+            "false_per_year": (
+                sum(n for n, _ in group_false) / (sum(p for _, p in group_false) / periods_per_year(freq))
+                if group_false and sum(p for _, p in group_false) else math.nan
+            ),
+        },
     )
 
 
