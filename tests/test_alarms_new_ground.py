@@ -143,3 +143,36 @@ def test_group_alarm_history_is_raised_first_in_october_2021():
     # November (the window is three months), never before.
     assert raised[0] == pd.Timestamp("2021-10-01")
     assert pd.Timestamp("2021-11-01") in raised
+
+
+@pytest.mark.slow
+def test_a_quiet_run_on_stale_press_data_speaks_up_and_the_index_says_why(tmp_path):
+    """The press list as a CSV, judged five weeks after its last event by the real notebook suite."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    events = _events()
+    csv = tmp_path / "press.csv"
+    pd.DataFrame({
+        "date": events["date"].dt.strftime("%Y-%m-%d"), "admin1": events["admin1_name"],
+        "actor": "ISKP", "fatalities": events["fatalities_best"],
+    }).to_csv(csv, index=False)
+    reports = tmp_path / "reports"
+    config = Path(__file__).resolve().parents[1] / "config" / "default.yaml"
+    forecast = Path(sys.executable).with_name("forecast")
+    command = [str(forecast), "run", "--config", str(config), "--reports-dir", str(reports), "--quiet", "--publish",
+               "-p", "source=csv", "-p", f"events_path={csv}", "-p", "freq=MS", "-p", "as_of=2021-12-31",
+               "-p", "horizon=3"]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    line = done.stdout.strip().splitlines()[-1]
+    # The last event is 2021-11-16 (every 9 days to 2021-11-20): more than a month before as_of, so the alarms judge up to November.
+    assert line.startswith("attention: STALE DATA: the last event is dated 2021-11-16"), line
+    assert "Group expansion alarm: 4 provinces newly struck outside Nangarhar in October 2021" in line
+    run_id = json.loads((reports / "latest.json").read_text())["run_id"]
+    index = (reports / "index.html").read_text(encoding="utf-8")
+    assert f"Latest run: {run_id}" in index
+    assert '<p class="headline">STALE DATA: the last event is dated 2021-11-16' in index
+    assert '<p class="headline">Group expansion alarm: 4 provinces newly struck' in index
