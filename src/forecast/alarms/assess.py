@@ -123,13 +123,18 @@ class AlarmHistory:
     thin: np.ndarray | None = None
     group: np.ndarray | None = None
 
-    def series(self) -> pd.DataFrame:
-        """Long table ``unit_id, ds, level`` and one ``fired`` column per rule."""
+    def series(self, held: bool = True) -> pd.DataFrame:
+        """Long table ``unit_id, ds, level`` and one ``fired`` column per rule.
+
+        ``held=False`` gives the levels raised in each period (before the
+        episodes hold them), e.g. to mark when warnings were raised.
+        """
         n_units, n_periods = self.level.shape
+        level = self.level if held or self.raised is None else self.raised
         out = pd.DataFrame({
             "unit_id": pd.Series(np.repeat(self.units, n_periods), dtype=object),
             "ds": np.tile(self.ds.to_numpy(), n_units),
-            "level": pd.Categorical.from_codes(self.level.ravel(), categories=ALERT_LEVELS, ordered=True),
+            "level": pd.Categorical.from_codes(level.ravel(), categories=ALERT_LEVELS, ordered=True),
         })
         for name, rule in self.rules.items():
             out[name] = rule.fired.ravel()
