@@ -195,7 +195,7 @@ def alarm_history(
     if rules is None:
         rules = (("new_ground",) if config.new_ground else ()) + ("emergence", "exceedance", "cusum", "hotspot")
     if fatalities is None and isinstance(panel, pd.DataFrame):
-        fatalities = _fatalities(panel, data)
+        fatalities = panel_fatalities(panel, data)
     strong_ids = list(stronghold.unit_ids) if isinstance(stronghold, Stronghold) else list(stronghold)
     unknown = [r for r in rules if r not in RULES]
     if unknown:
@@ -236,7 +236,7 @@ def alarm_history(
     )
 
 
-def _fatalities(panel: pd.DataFrame, data: PanelData) -> np.ndarray | None:
+def panel_fatalities(panel: pd.DataFrame, data: PanelData) -> np.ndarray | None:
     """The panel's ``fatalities_best`` as a ``(units, periods)`` array aligned with ``data`` (None without it)."""
     if "fatalities_best" not in panel.columns:
         return None
@@ -605,7 +605,7 @@ def evaluate_warnings(
     forecast = InControl.fit(data, config, strong_ids, gaz)
     rules: dict[str, AlarmRule] = {}
     if config.new_ground:
-        rules["new_ground"] = NewGround(data, config, _fatalities(known, data), name_of)
+        rules["new_ground"] = NewGround(data, config, panel_fatalities(known, data), name_of)
     rules |= {
         "emergence": Emergence(data, config),
         "exceedance": Exceedance(data, config, forecast, forecasts),

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecast.alarms.assess import AlarmHistory, WarningResult, alarm_history
+from forecast.alarms.assess import AlarmHistory, WarningResult, alarm_history, panel_fatalities
 from forecast.alarms.config import ALERT, WARNING, WATCH, WarningConfig
 from forecast.errors import ForecastError, InputError
 from forecast.geo.gazetteer import Gazetteer
@@ -301,10 +301,7 @@ def evaluate_alarm_skill(
         # The onset's own period is period 0 of the detection delay.
         truth["onset"] = pd.to_datetime(truth["onset"]).dt.to_period("M" if freq == "MS" else "W-SUN").dt.start_time
         data = PanelData.from_panel(panel[["unit_id", "ds", "y"]], freq=freq)
-        fatalities = None
-        if "fatalities_best" in panel.columns:
-            wide = panel.pivot_table(index="unit_id", columns="ds", values="fatalities_best", aggfunc="sum")
-            fatalities = wide.reindex(index=data.units, columns=data.ds).fillna(0.0).to_numpy()
+        fatalities = panel_fatalities(panel, data)
         history = alarm_history(
             data, stronghold, config, gazetteer, rules=rules, imported_every=imported_every, imported_from=start,
             fatalities=fatalities,
