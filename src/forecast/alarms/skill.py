@@ -395,8 +395,10 @@ def skill_table(skill: dict[str, Any] | None = None) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``alarm, detected_4, detected_8, detected_12`` (probability of detection
-        within 4, 8, 12 weeks of the true onset), ``median_delay_weeks`` and
-        ``false_alarms_per_unit_year`` (in provinces that never spread).
+        within 4, 8, 12 weeks of the true onset), ``median_delay_weeks``,
+        ``false_episodes_per_unit_year`` (false alarms raised, in provinces
+        that never spread) and ``false_alarms_per_unit_year`` (weeks flagged,
+        which counts the three months an episode holds its flag).
 
     Examples
     --------
@@ -405,7 +407,8 @@ def skill_table(skill: dict[str, Any] | None = None) -> pd.DataFrame:
     ['level watch', 'level warning or above', 'level alert']
     """
     skill = skill if skill is not None else alarm_skill()
-    columns = ["detected_4", "detected_8", "detected_12", "median_delay_weeks", "false_alarms_per_unit_year"]
+    columns = ["detected_4", "detected_8", "detected_12", "median_delay_weeks", "false_episodes_per_unit_year",
+               "false_alarms_per_unit_year"]
     rows = []
     for level, figures in skill.get("levels", {}).items():
         label = "level warning or above" if level == "warning" else f"level {level}"
@@ -490,7 +493,7 @@ def alert_table(result: WarningResult, skill: dict[str, Any] | None = None) -> p
                 continue
             parts.append(
                 f"{RULE_LABELS.get(rule, rule)}: detects {100 * (measured.get('detected_8') or 0):.0f} % "
-                f"of spreads within 8 weeks, {measured.get('false_alarms_per_unit_year', float('nan')):.2f} "
+                f"of spreads within 8 weeks, {measured.get('false_episodes_per_unit_year', float('nan')):.2f} "
                 "false alarms per province-year"
             )
         return "; ".join(parts)
