@@ -302,16 +302,55 @@ class RunLock:
 
 
 def _clean_interrupted(reports_dir: Path, progress: Progress | None) -> None:
-    """Remove half-built run folders left by killed runs (only call while holding the lock)."""
+    """Remove what killed runs left half-done (only call while holding the lock).
+
+    Half-built run folders (``runs/.tmp-*``) and the temporary files of an
+    atomic write that never reached its rename (``.index.html.*.tmp``,
+    ``.latest.json.*.tmp``, ``alerts.json`` temporaries in run folders).
+    """
     folder = runs_dir(reports_dir)
-    if not folder.is_dir():
-        return
-    for leftover in sorted(folder.glob(TMP_PREFIX + "*")):
+    leftovers = sorted(folder.glob(TMP_PREFIX + "*")) if folder.is_dir() else []
+    for leftover in leftovers:
         shutil.rmtree(leftover, ignore_errors=True)
-        message = f"removed {leftover.name}, an incomplete run folder left by an interrupted run"
-        logger.warning(message)
-        if progress is not None:
-            progress(message)
+        _said(f"removed {leftover.name}, an incomplete run folder left by an interrupted run", progress)
+    temporaries = [*reports_dir.glob(".*.tmp"), *(folder.glob("*/.*.tmp") if folder.is_dir() else [])]
+    for leftover in sorted(temporaries):
+        if leftover.is_file():
+            leftover.unlink(missing_ok=True)
+            _said(f"removed {leftover.relative_to(reports_dir)}, a temporary file left by an interrupted write",
+                  progress)
+
+
+def _said(message: str, progress: Progress | None) -> None:
+    logger.warning(message)
+    if progress is not None:
+        progress(message)
+
+
+def _check_writable(reports_dir: Path) -> None:
+    """Refuse, before any notebook runs, a reports dir whose layout or disk cannot take a run."""
+    folder = runs_dir(reports_dir)
+    for path, want in ((folder, "a directory"), (reports_dir / INDEX_NAME, "a file"),
+                       (reports_dir / LATEST_NAME, "a file")):
+        wrong = path.exists() and (path.is_dir() if want == "a file" else not path.is_dir())
+        if wrong:
+            raise RunError(f"{path} must be {want}; move it away and run again (the reports there are kept)")
+    if not os.access(reports_dir, os.W_OK):
+        raise RunError(f"cannot write to {reports_dir}: the directory is read-only; choose --reports-dir or fix its "
+                       "permissions")
+
+
+@contextlib.contextmanager
+def _disk_errors(reports_dir: Path) -> Iterator[None]:
+    """Turn an OS error while writing the reports (full disk, read-only file system) into one line."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename or reports_dir
+        raise RunError(
+            f"cannot write the run's reports under {reports_dir} ({exc.strerror or exc} at {where}); "
+            "free disk space or fix permissions and run again: the last good report is unchanged"
+        ) from None
 
 
 # ---------------------------------------------------------------------------
@@ -734,8 +773,12 @@ def run_reports(
         project_root=project_root,
     )
     reports = plan.reports_dir
-    with RunLock(reports, purpose="run", on_recover=say):
+    with RunLock(reports, purpose="run", on_recover=say), _disk_errors(reports):
+        _check_writable(reports)
         _clean_interrupted(reports, say)
+        # A run killed between its rename and the index leaves latest.json and index.html
+        # disagreeing, or behind the run folders: rebuild both from the manifests first.
+        publish_index(reports)
         previous = latest_successful(read_manifests(reports))
         run_id = _unique_run_id(reports, make_run_id(plan.config.values.get("as_of"), now))
         building = runs_dir(reports) / (TMP_PREFIX + run_id)
