@@ -168,7 +168,7 @@ def test_offline_report_map_draws_real_afghanistan_with_34_labels_inside_their_p
     assert 60.4 < west < 60.6 and 74.8 < east < 75.0
     assert 29.3 < south < 29.5 and 38.4 < north < 38.6
     assert_labels_inside(fig, shapes, gaz)
-    assert all(t.get_fontsize() <= 6.5 for t in fig.axes[0].texts if t.get_gid() != "schematic-note")
+    assert all(t.get_fontsize() <= 6 for t in fig.axes[0].texts if t.get_gid() != "schematic-note")
     text = caption(fig)
     assert "Schematic" not in text and "geoBoundaries ADM1 (public domain), simplified" in text
     assert schematic_note(fig) == []

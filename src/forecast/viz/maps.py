@@ -27,6 +27,7 @@ from matplotlib.colors import Normalize, PowerNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Patch, PathPatch
 from matplotlib.path import Path as MplPath
+from matplotlib.patheffects import withStroke
 from matplotlib.ticker import PercentFormatter
 
 from forecast.errors import InputError, ParameterError
@@ -163,7 +164,7 @@ def _label_units(
             row.x,
             row.y,
             f"{text}\n{more}" if more else text,
-            fontsize=6.5 if more else 5,
+            fontsize=6 if more else 5,
             fontweight="bold" if more else "normal",
             ha="center",
             va="center",
@@ -172,6 +173,8 @@ def _label_units(
             zorder=5,
             gid=f"label:{row.unit_id}",
             parse_math=False,
+            # A thin white halo keeps names legible on dark fills and hatched strongholds.
+            path_effects=[withStroke(linewidth=1.8, foreground="white", alpha=0.85)],
             bbox=(
                 {"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.75, "linewidth": 0}
                 if more
