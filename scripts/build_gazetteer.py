@@ -13,11 +13,16 @@ and writes, under ``src/forecast/geo/tables/``:
     Province pairs sharing a border, both directions.
 ``AFG_points.csv``
     Seeded random points at least 0.05 degrees inside each province, so the
-    synthetic event generator can place events without shipping geometry.
+    synthetic event generator can place events without reading geometry.
+``AFG_provinces_simplified.geojson``
+    The province polygons (public domain geoBoundaries geometry), simplified
+    as one coverage so neighbours still share their borders, rounded to 1e-4
+    degrees (~10 m) and kept only with ``unit_id`` and ``name``: small enough
+    to ship (about 140 KB), so offline maps draw real, labelled provinces.
 
-Only these derived facts are committed, never the shared files or any
-geometry (see ``../shared/data/README.md``). The script is deterministic:
-running it twice gives byte-identical tables.
+Only these derived facts and the simplified geometry are committed, never the
+shared files themselves (see ``../shared/data/README.md``). The script is
+deterministic: running it twice gives byte-identical files.
 
 Usage::
 
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -64,6 +70,13 @@ MIN_SHARED_BORDER_M = 100.0
 POINTS_PER_UNIT = 25
 POINT_INSET_DEG = 0.05
 DEFAULT_SEED = 20210101
+#: Coverage-simplification tolerance in degrees (~1 km): about 7,400 vertices
+#: for the country, borders still recognisable at report size.
+SIMPLIFY_TOLERANCE_DEG = 0.01
+#: Coordinates are rounded to this grid (~10 m), far below the simplification error.
+GEOMETRY_GRID_DEG = 1e-4
+#: The shipped geometry must stay small; the build fails rather than bloat the package.
+MAX_GEOMETRY_BYTES = 250_000
 
 ATTRIBUTION = {
     "units": (
@@ -84,6 +97,12 @@ ATTRIBUTION = {
     "points": (
         "Derived by scripts/build_gazetteer.py from geoBoundaries AFG ADM1 as extended by WFP PRISM "
         "(public domain / MIT): seeded random points >= 0.05 deg inside each province."
+    ),
+    "geometry": (
+        "Derived by scripts/build_gazetteer.py from geoBoundaries AFG ADM1 geometry (public domain; "
+        "www.geoboundaries.org) as distributed by WFP PRISM (file MIT): simplified "
+        f"(coverage, tolerance {SIMPLIFY_TOLERANCE_DEG} deg), rounded to {GEOMETRY_GRID_DEG} deg; "
+        "not for measuring borders or areas."
     ),
 }
 
@@ -372,6 +391,51 @@ def build_points(provinces: gpd.GeoDataFrame, iso: pd.Series, n: int, seed: int)
     return points.sort_values("unit_id", kind="stable", ignore_index=True)
 
 
+def build_geometry(provinces: gpd.GeoDataFrame, units: pd.DataFrame, iso: pd.Series) -> str:
+    """The simplified province polygons as GeoJSON text: ``unit_id``, ``name``, geometry.
+
+    Simplified as one coverage (``shapely.coverage_simplify``), so a border
+    shared by two provinces is simplified once and stays shared: no gaps or
+    overlaps appear between neighbours. Rounding goes through
+    ``shapely.set_precision``, which keeps polygons valid; shared vertices
+    round alike, so the coverage survives it.
+    """
+    geometries = shapely.coverage_simplify(provinces.geometry.to_numpy(), SIMPLIFY_TOLERANCE_DEG)
+    geometries = shapely.set_precision(geometries, GEOMETRY_GRID_DEG)
+    geometries = shapely.make_valid(geometries)
+    names = units.set_index("unit_id")["name"]
+    features = []
+    for pcode, geometry in zip(provinces["admin1Pcode"], geometries, strict=True):
+        if geometry.is_empty or not geometry.is_valid or geometry.area <= 0:
+            sys.exit(f"{pcode}: simplified geometry is empty or invalid")
+        unit_id = iso[pcode]
+        mapping = json.loads(shapely.to_geojson(geometry))
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"unit_id": unit_id, "name": names[unit_id]},
+                "geometry": mapping,
+            }
+        )
+    features.sort(key=lambda f: f["properties"]["unit_id"])
+    collection = {
+        "type": "FeatureCollection",
+        "attribution": ATTRIBUTION["geometry"],
+        "features": features,
+    }
+    # One feature per line: diffs of a rebuild stay readable, the file stays small.
+    lines = [json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in features]
+    head = json.dumps(
+        {k: v for k, v in collection.items() if k != "features"},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )[:-1]
+    text = head + ',"features":[\n' + ",\n".join(lines) + "\n]}\n"
+    if len(text.encode("utf-8")) > MAX_GEOMETRY_BYTES:
+        sys.exit(f"simplified geometry is {len(text.encode())} bytes, over {MAX_GEOMETRY_BYTES}")
+    return text
+
+
 def write_table(frame: pd.DataFrame, path: Path, attribution: str) -> None:
     """CSV with one ``#`` attribution line on top (the loader skips ``#`` lines)."""
     body = frame.to_csv(index=False, lineterminator="\n")
@@ -426,6 +490,10 @@ def main(argv: list[str] | None = None) -> int:
     write_table(aliases, out / f"{ISO3}_aliases.csv", ATTRIBUTION["aliases"])
     write_table(adjacency, out / f"{ISO3}_adjacency.csv", ATTRIBUTION["adjacency"])
     write_table(points, out / f"{ISO3}_points.csv", ATTRIBUTION["points"])
+    geometry = build_geometry(provinces, units, iso)
+    geometry_path = out / f"{ISO3}_provinces_simplified.geojson"
+    write_text_atomic(geometry_path, geometry)
+    print(f"wrote {geometry_path} ({len(geometry.encode('utf-8')):,} bytes)")
     print(f"{len(units)} provinces, {len(aliases)} aliases, {len(adjacency) // 2} adjacent pairs")
     return 0
 

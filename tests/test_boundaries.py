@@ -20,6 +20,7 @@ from forecast.files import read_sidecar, sha256_file
 from forecast.geo.boundaries import (
     CACHED,
     SCHEMATIC,
+    SHIPPED,
     USER,
     boundary_cache_path,
     fetch_boundaries,
@@ -279,10 +280,53 @@ def test_load_prefers_the_cache_after_a_fetch(
     assert frame.crs.to_epsg() == 4326
 
 
-def test_load_without_anything_falls_back_to_the_schematic(tmp_path: Path, gaz: Gazetteer) -> None:
+def test_load_without_anything_uses_the_shipped_geometry(tmp_path: Path, gaz: Gazetteer) -> None:
     frame, kind = load_boundaries("AFG", raw_dir=tmp_path / "empty", gazetteer=gaz)
+    assert kind == SHIPPED == frame.attrs["boundary_kind"]
+    assert "geoBoundaries" in frame.attrs["boundary_source"]
+    assert frame["unit_id"].tolist() == gaz.unit_ids
+    assert frame.geometry.is_valid.all() and set(frame.geom_type) <= {"Polygon", "MultiPolygon"}
+    # Simplified as a coverage: neighbours share borders, so areas add up to the union's.
+    geometries = frame.geometry.to_numpy()
+    assert shapely.area(geometries).sum() == pytest.approx(
+        shapely.union_all(geometries).area, rel=1e-6
+    )
+    # The gazetteer's interior points (>= 0.05 deg inside the full-resolution
+    # borders) stay inside the simplified ones (tolerance 0.01 deg).
+    shape_of = frame.set_index("unit_id").geometry
+    points = gaz.points
+    inside = [
+        shape_of[u].contains(shapely.Point(x, y))
+        for u, x, y in zip(points["unit_id"], points["longitude"], points["latitude"], strict=True)
+    ]
+    assert len(inside) == 850 and all(inside)
+
+
+def test_load_without_anything_falls_back_to_the_schematic_without_shipped_geometry(
+    tmp_path: Path, gaz: Gazetteer
+) -> None:
+    # The AFG tables under another country code stand in for a country with no shipped geometry.
+    other = Gazetteer("TJK", gaz.units, gaz.aliases.drop(columns="key"), gaz.adjacency, gaz.points)
+    frame, kind = load_boundaries("TJK", raw_dir=tmp_path / "empty", gazetteer=other)
     assert kind == SCHEMATIC == frame.attrs["boundary_kind"]
     assert frame["unit_id"].tolist() == gaz.unit_ids
+
+
+def test_gazetteer_script_reproduces_the_shipped_files(tmp_path: Path, shared_data: Path) -> None:
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("build_gazetteer", root / "scripts" / "build_gazetteer.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.main([str(shared_data / "afghanistan"), "--out", str(tmp_path)]) == 0
+    tables = root / "src" / "forecast" / "geo" / "tables"
+    built = sorted(p.name for p in tmp_path.iterdir())
+    assert "AFG_provinces_simplified.geojson" in built and len(built) == 5
+    for name in built:
+        assert (tmp_path / name).read_bytes() == (tables / name).read_bytes(), name
+    assert (tables / "AFG_provinces_simplified.geojson").stat().st_size <= 250_000
 
 
 def test_schematic_cells_hold_their_centroids_and_tile_without_overlap(gaz: Gazetteer) -> None:

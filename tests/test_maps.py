@@ -120,14 +120,93 @@ def test_schematic_maps_say_so_and_real_ones_do_not(
     assert "provinces_adm1.geojson" in caption(on_real)
 
 
-def test_choropleth_without_boundaries_draws_the_schematic(
+def test_choropleth_without_boundaries_draws_the_shipped_geometry(
     gaz: Gazetteer, values: pd.Series
 ) -> None:
     fig = maps.choropleth(values, gazetteer=gaz)
     assert len(unit_patches(fig, gaz)) == 34
-    assert schematic_note(fig) == [SCHEMATIC_NOTE]
+    assert schematic_note(fig) == []
+    assert "geoBoundaries ADM1 (public domain), simplified" in caption(fig)
     with pytest.raises(ParameterError, match="boundaries= .* or gazetteer="):
         maps.choropleth(values)
+
+
+def unit_labels(fig: Figure) -> dict[str, tuple[str, float, float]]:
+    return {
+        str(t.get_gid())[len("label:") :]: (t.get_text(), *t.get_position())
+        for t in fig.axes[0].texts
+        if str(t.get_gid()).startswith("label:")
+    }
+
+
+def assert_labels_inside(fig: Figure, shapes: gpd.GeoDataFrame, gaz: Gazetteer) -> None:
+    import shapely
+
+    labels = unit_labels(fig)
+    assert sorted(labels) == sorted(gaz.unit_ids)
+    geometry = shapes.set_index("unit_id").geometry
+    for unit, (text, x, y) in labels.items():
+        assert text.splitlines()[0] == gaz.name_of(unit)
+        assert geometry[unit].contains(shapely.Point(x, y)), unit
+
+
+def test_offline_report_map_draws_real_afghanistan_with_34_labels_inside_their_provinces(
+    tmp_path: Path, gaz: Gazetteer
+) -> None:
+    # What a report gets offline with nothing cached: the shipped simplified geometry.
+    shapes, kind = load_boundaries("AFG", raw_dir=tmp_path, gazetteer=gaz)
+    assert kind == "shipped" == shapes.attrs["boundary_kind"]
+    alerts = pd.DataFrame({"unit_id": gaz.unit_ids, "level": "none"})
+    fig = maps.alert_level_map(alerts, shapes, gazetteer=gaz, stronghold=["AF-NAN"], **LABELS)
+    render(fig)
+    patches = unit_patches(fig, gaz)
+    assert len(patches) == 34
+    extents = np.array([p.get_path().get_extents().bounds for p in patches.values()])
+    west, south = extents[:, 0].min(), extents[:, 1].min()
+    east, north = (extents[:, 0] + extents[:, 2]).max(), (extents[:, 1] + extents[:, 3]).max()
+    # Afghanistan spans about 60.5-74.9 E and 29.4-38.5 N; schematic cells spill a degree past it.
+    assert 60.4 < west < 60.6 and 74.8 < east < 75.0
+    assert 29.3 < south < 29.5 and 38.4 < north < 38.6
+    assert_labels_inside(fig, shapes, gaz)
+    assert all(t.get_fontsize() <= 6 for t in fig.axes[0].texts if t.get_gid() != "schematic-note")
+    text = caption(fig)
+    assert "Schematic" not in text and "geoBoundaries ADM1 (public domain), simplified" in text
+    assert schematic_note(fig) == []
+
+
+def test_spread_map_labels_sit_on_their_cells(tmp_path: Path, gaz: Gazetteer) -> None:
+    shapes, _ = load_boundaries("AFG", raw_dir=tmp_path, gazetteer=gaz)
+    shares = pd.DataFrame(
+        {"unit_id": gaz.unit_ids, "share": np.linspace(0.0, 0.66, 34)}
+    ).assign(share_lo=lambda t: t["share"] / 2, share_hi=lambda t: t["share"])
+    fig = maps.imported_share_map(shares, ["AF-NAN"], shapes, gazetteer=gaz, label_top=3)
+    render(fig)
+    assert_labels_inside(fig, shapes, gaz)
+    labels = unit_labels(fig)
+    # The three largest receivers (the last units, AF-NAN excluded) carry their share.
+    assert labels["AF-ZAB"][0] == "Zabul\n66% (33%–66%)"
+    assert len([t for t, _, _ in labels.values() if "\n" in t]) == 3
+
+
+def test_units_without_shipped_geometry_get_the_schematic(gaz: Gazetteer, values: pd.Series) -> None:
+    # A country with no shipped geometry (the AFG tables under another code stand in for one).
+    other = Gazetteer(
+        "TJK", gaz.units, gaz.aliases.drop(columns="key"), gaz.adjacency, gaz.points
+    )
+    shapes, kind = load_boundaries("TJK", raw_dir="/nonexistent", gazetteer=other)
+    assert kind == "schematic"
+    fig = maps.choropleth(values, gazetteer=other)
+    assert schematic_note(fig) == [SCHEMATIC_NOTE]
+    assert_labels_inside(fig, shapes, gaz)
+
+
+def test_province_names_are_not_mathtext(gaz: Gazetteer, values: pd.Series) -> None:
+    renamed = gaz.units.assign(name=lambda t: t["name"].where(t["unit_id"] != "AF-KAB", "$x^2$ Kabul"))
+    odd = Gazetteer("AFG", renamed, gaz.aliases.drop(columns="key"), gaz.adjacency, gaz.points)
+    fig = maps.choropleth(values, gazetteer=odd)
+    render(fig)
+    label = [t for t in fig.axes[0].texts if t.get_gid() == "label:AF-KAB"][0]
+    assert label.get_text() == "$x^2$ Kabul" and label.get_parse_math() is False
 
 
 def test_boundaries_without_unit_id_are_matched_by_name(
@@ -317,8 +396,8 @@ def test_imported_share_map_arrows_to_receiving_provinces(
     assert len(patches) == 34
     assert patches["AF-NAN"].get_hatch() == "////"
     labels = [t.get_text() for t in fig.axes[0].texts]
-    assert "Kunar 60% (30%–90%)" in labels and "Kabul 30% (15%–45%)" in labels
-    assert not any(label.startswith("Kunduz") for label in labels)  # only the top 2 are labelled
+    assert "Kunar\n60% (30%–90%)" in labels and "Kabul\n30% (15%–45%)" in labels
+    assert "Kunduz" in labels  # only the top 2 carry a share; every province is named
     assert "stronghold" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "(Nangarhar) to the 4 province(s) importing at least 1%" in caption(fig)
     every = maps.imported_share_map(shares, ["AF-NAN"], boundaries, min_share=0)

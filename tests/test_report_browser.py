@@ -103,3 +103,39 @@ def test_index_and_a_report_open_without_console_errors(browser, reports, tmp_pa
 
     assert "SYNTHETIC DATA" in browser.find_element(By.CSS_SELECTOR, ".synthetic-label").text
     assert browser.find_elements(By.CSS_SELECTOR, ".jp-CodeCell .jp-InputArea") == []  # no code shown
+
+
+@pytest.mark.slow
+def test_early_warning_page_shows_its_province_map(browser, tmp_path):
+    """The real early-warning notebook, offline with no boundary file: its map image renders."""
+    from selenium.webdriver.common.by import By
+
+    folder = tmp_path / "reports"
+    result = run_reports(
+        ROOT / "config" / "default.yaml",
+        ["horizon=2"],
+        notebooks_dir=ROOT / "notebooks",
+        select=["04"],
+        reports_dir=folder,
+        project_root=ROOT,
+    )
+    assert result.ok
+    page = next(folder.rglob("04_early_warning.html"))
+    browser.get(page.as_uri())
+    assert browser.execute_script("return document.readyState") == "complete"
+    images = [
+        image
+        for image in browser.find_elements(By.CSS_SELECTOR, "img")
+        if browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image)
+    ]
+    assert images, "the early-warning page shows no image"
+    # The alert map is the page's only figure drawn at the map's aspect (7.5 x 5.6 inches).
+    ratios = [
+        browser.execute_script("return arguments[0].naturalWidth / arguments[0].naturalHeight", image)
+        for image in images
+    ]
+    maps_shown = [image for image, ratio in zip(images, ratios, strict=True) if 1.1 < ratio < 1.5]
+    assert maps_shown, f"no map-shaped image among aspect ratios {ratios}"
+    browser.execute_script("arguments[0].scrollIntoView()", maps_shown[0])
+    shot = Path(os.environ.get("FORECAST_SCREENSHOT_DIR", tmp_path)) / "04_early_warning_map.png"
+    assert maps_shown[0].screenshot(str(shot)) and shot.stat().st_size > 10_000

@@ -1,7 +1,7 @@
 """Province boundaries for maps: download, cache, load, or a schematic fallback.
 
-Boundary geometry is never committed to the project. It comes from one of
-three places, in this order of preference:
+Full-resolution geometry is never committed to the project. Boundaries come
+from one of four places, in this order of preference:
 
 ``"user"``
     A file the user names (``--boundaries PATH``): any GeoJSON, shapefile or
@@ -10,9 +10,14 @@ three places, in this order of preference:
     geoBoundaries' simplified ADM1 GeoJSON (public domain), downloaded once by
     ``forecast fetch boundaries AFG`` into ``data/raw/boundaries/`` with a
     provenance sidecar; later runs read the cache and make no request.
+``"shipped"``
+    Offline with nothing cached: the simplified geoBoundaries polygons shipped
+    with the gazetteer (``geo/tables/<ISO3>_provinces_simplified.geojson``,
+    public domain, derived by ``scripts/build_gazetteer.py``), for countries
+    that have them (Afghanistan).
 ``"schematic"``
-    Offline with nothing cached, maps still draw: one cell per province around
-    its gazetteer centroid (Voronoi cells clipped to the buffered hull of the
+    A country without shipped geometry, nothing cached: maps still draw, one
+    cell per province around its gazetteer centroid (Voronoi cells clipped to the buffered hull of the
     centroids). Every map that uses it says so (:data:`SCHEMATIC_NOTE`).
 
 :func:`load_boundaries` never goes online, so a report on a machine that never
@@ -57,8 +62,12 @@ GEOBOUNDARIES_ATTRIBUTION = (
 
 USER = "user"
 CACHED = "cached"
+SHIPPED = "shipped"
 SCHEMATIC = "schematic"
-BOUNDARY_KINDS = (USER, CACHED, SCHEMATIC)
+BOUNDARY_KINDS = (USER, CACHED, SHIPPED, SCHEMATIC)
+
+#: Where a map drawn on the shipped geometry says its borders come from.
+SHIPPED_SOURCE = "boundaries: geoBoundaries ADM1 (public domain), simplified"
 
 #: The label every map drawn on schematic cells carries.
 SCHEMATIC_NOTE = "Schematic layout, not real boundaries: one cell around each province centroid"
@@ -105,7 +114,7 @@ def _hand_download_hint(iso3: str, level: int, path: Path) -> str:
     return (
         f"download the ADM{level} GeoJSON for {iso3} by hand from https://www.geoboundaries.org "
         f"and save it as {path}, or pass --boundaries PATH (any GeoJSON/shapefile with a province "
-        "name or code column); maps fall back to a schematic layout meanwhile"
+        "name or code column); maps use the shipped simplified geometry (or a schematic) meanwhile"
     )
 
 
@@ -372,6 +381,71 @@ def schematic_boundaries(gazetteer: Gazetteer) -> gpd.GeoDataFrame:
     )
 
 
+def shipped_boundaries_file(country: str) -> Path | None:
+    """The simplified province geometry shipped for ``country`` (ISO3), or ``None``.
+
+    Examples
+    --------
+    >>> shipped_boundaries_file("AFG").name
+    'AFG_provinces_simplified.geojson'
+    >>> shipped_boundaries_file("FRA") is None
+    True
+    """
+    from importlib import resources
+
+    from forecast.geo.gazetteer import DATA_DIR, DATA_PACKAGE
+
+    resource = resources.files(DATA_PACKAGE).joinpath(
+        DATA_DIR, f"{country.upper()}_provinces_simplified.geojson"
+    )
+    # The package is installed from a folder (never zipped), so the resource is a real file.
+    path = Path(str(resource))
+    return path if path.is_file() else None
+
+
+def shipped_boundaries(gazetteer: Gazetteer) -> gpd.GeoDataFrame | None:
+    """The shipped simplified polygons of the gazetteer's units, or ``None`` when none are shipped.
+
+    Units the file lacks are left out; :func:`default_boundaries` gives them schematic cells.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame or None
+        Columns ``unit_id, geometry`` (EPSG:4326), tagged ``boundary_kind="shipped"``.
+    """
+    import geopandas as gpd
+
+    path = shipped_boundaries_file(gazetteer_label(gazetteer))
+    if path is None:
+        return None
+    frame = gpd.read_file(path)
+    if frame.crs is None:
+        frame = frame.set_crs(4326)
+    frame = frame.loc[frame["unit_id"].isin(set(gazetteer.units["unit_id"])), ["unit_id", "geometry"]]
+    if frame.empty:
+        return None
+    frame = gpd.GeoDataFrame(
+        frame.sort_values("unit_id").reset_index(drop=True), geometry="geometry", crs=4326
+    )
+    return _tag(frame, SHIPPED, SHIPPED_SOURCE)
+
+
+def default_boundaries(gazetteer: Gazetteer) -> gpd.GeoDataFrame:
+    """Offline boundaries: the shipped geometry where there is some, schematic cells elsewhere.
+
+    A gazetteer whose units all have shipped geometry gets it (kind
+    ``"shipped"``); one with none gets the schematic layout. Units missing
+    from a shipped file would need cells that overlap real borders, so then
+    the whole map is schematic: a map never mixes the two.
+    """
+    shipped = shipped_boundaries(gazetteer)
+    if shipped is not None and set(shipped["unit_id"]) >= set(gazetteer.units["unit_id"]):
+        return shipped
+    if shipped is not None:
+        logger.info("shipped boundaries lack some units: drawing the schematic layout")
+    return schematic_boundaries(gazetteer)
+
+
 def gazetteer_label(gazetteer: Gazetteer) -> str:
     """A short name for the gazetteer (its country code when it has one)."""
     for attribute in ("country_iso3",):
@@ -390,7 +464,7 @@ def load_boundaries(
     gazetteer: Gazetteer | None = None,
     column: str | None = None,
 ) -> tuple[gpd.GeoDataFrame, str]:
-    """Boundaries for maps: the user's file, else the cached download, else the schematic.
+    """Boundaries for maps: the user's file, else the cached download, else the shipped geometry, else the schematic.
 
     Never goes online (see :func:`fetch_boundaries` for that), so it works on a
     machine that never had a network.
@@ -415,7 +489,7 @@ def load_boundaries(
     -------
     (geopandas.GeoDataFrame, str)
         Columns ``unit_id, geometry`` (EPSG:4326), and the kind:
-        ``"user"``, ``"cached"`` or ``"schematic"`` (also in
+        ``"user"``, ``"cached"``, ``"shipped"`` or ``"schematic"`` (also in
         ``frame.attrs["boundary_kind"]``).
     """
     if gazetteer is None:
@@ -431,5 +505,6 @@ def load_boundaries(
         frame = read_boundary_file(cached, gazetteer, column=column)
         return _tag(frame, CACHED, "boundaries: geoBoundaries (public domain)"), CACHED
 
-    logger.info("no boundaries at %s and none given: drawing the schematic layout", cached)
-    return schematic_boundaries(gazetteer), SCHEMATIC
+    logger.info("no boundaries at %s and none given: using the shipped geometry if any", cached)
+    frame = default_boundaries(gazetteer)
+    return frame, frame.attrs["boundary_kind"]

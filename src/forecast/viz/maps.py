@@ -2,11 +2,14 @@
 
 :func:`choropleth` is the one map function; the others prepare a value per
 unit and call it. Boundaries come from :func:`forecast.geo.boundaries.load_boundaries`
-(user file, cached geoBoundaries download, or the schematic fallback); a map
-drawn on the schematic says so on the map and in its caption. Every unit is
-one :class:`~matplotlib.patches.PathPatch` whose gid is its ``unit_id``, and
-every stronghold arrow has gid ``"arrow:<unit_id>"``, so figures can be
-checked and SVG exports styled by unit.
+(user file, cached geoBoundaries download, the simplified geometry shipped
+with the gazetteer, or the schematic fallback for countries without it); a map
+drawn on the schematic says so on the map and in its caption, and every map
+names its geometry source in the caption. Every unit is one
+:class:`~matplotlib.patches.PathPatch` whose gid is its ``unit_id``, every
+province name label has gid ``"label:<unit_id>"`` and sits at the unit's
+``representative_point()`` (always inside it), and every stronghold arrow has
+gid ``"arrow:<unit_id>"``, so figures can be checked and SVG exports styled by unit.
 
 Maps share the style and labelling of :mod:`forecast.viz.plots`.
 """
@@ -24,10 +27,11 @@ from matplotlib.colors import Normalize, PowerNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Patch, PathPatch
 from matplotlib.path import Path as MplPath
+from matplotlib.patheffects import withStroke
 from matplotlib.ticker import PercentFormatter
 
 from forecast.errors import InputError, ParameterError
-from forecast.geo.boundaries import SCHEMATIC, SCHEMATIC_NOTE, schematic_boundaries
+from forecast.geo.boundaries import SCHEMATIC, SCHEMATIC_NOTE, default_boundaries
 from forecast.schema import ALERT_LEVELS
 from forecast.viz.plots import (
     ALERT_COLOURS,
@@ -122,9 +126,9 @@ def _boundaries_or_schematic(
     if gazetteer is None:
         raise ParameterError(
             "a map needs boundaries= (from forecast.geo.boundaries.load_boundaries) or gazetteer= "
-            "(to draw the schematic layout)"
+            "(to draw the shipped geometry or the schematic layout)"
         )
-    return schematic_boundaries(gazetteer)
+    return default_boundaries(gazetteer)
 
 
 def _names(gazetteer: Gazetteer | None) -> dict[str, str]:
@@ -143,6 +147,40 @@ def _anchor_points(shapes: gpd.GeoDataFrame) -> pd.DataFrame:
             "y": points.y.to_numpy(),
         }
     )
+
+
+def _label_units(
+    ax: Axes, shapes: gpd.GeoDataFrame, names: Mapping[str, str], extra: Mapping[str, str] | None = None
+) -> None:
+    """Write each unit's name (and ``extra[unit]`` on a second line) inside its shape.
+
+    ``representative_point()`` is always inside the polygon, unlike the
+    centroid of a concave province. Names come from data: never mathtext.
+    """
+    for row in _anchor_points(shapes).itertuples(index=False):
+        text = str(names.get(row.unit_id, row.unit_id))
+        more = (extra or {}).get(row.unit_id)
+        ax.text(
+            row.x,
+            row.y,
+            f"{text}\n{more}" if more else text,
+            fontsize=6 if more else 5,
+            fontweight="bold" if more else "normal",
+            ha="center",
+            va="center",
+            linespacing=1.0,
+            color="#222222",
+            zorder=5,
+            gid=f"label:{row.unit_id}",
+            parse_math=False,
+            # A thin white halo keeps names legible on dark fills and hatched strongholds.
+            path_effects=[withStroke(linewidth=1.8, foreground="white", alpha=0.85)],
+            bbox=(
+                {"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.75, "linewidth": 0}
+                if more
+                else None
+            ),
+        )
 
 
 def _map_axes(
@@ -296,19 +334,7 @@ def _map_axes(
         ax.legend(handles=handles, title=title, loc="lower right", fontsize=7.5, title_fontsize=8)
 
     if label_units:
-        names = _names(gazetteer)
-        for row in _anchor_points(shapes).itertuples(index=False):
-            ax.text(
-                row.x,
-                row.y,
-                names.get(row.unit_id, row.unit_id),
-                fontsize=6,
-                ha="center",
-                va="center",
-                color="#222222",
-                zorder=5,
-                parse_math=False,
-            )
+        _label_units(ax, shapes, _names(gazetteer))
 
     if kind == SCHEMATIC:
         ax.text(
@@ -354,7 +380,7 @@ def choropleth(
     percent: bool = False,
     stronghold: Sequence[str] = (),
     events: pd.DataFrame | None = None,
-    label_units: bool = False,
+    label_units: bool = True,
     title: str = "",
     source: str | None = None,
     actor: str | None = None,
@@ -392,7 +418,7 @@ def choropleth(
     events
         Optional event points: ``latitude, longitude`` (the canonical event table works).
     label_units
-        Write each unit's name on the map.
+        Write each unit's name inside its shape (default; ``False`` for a bare map).
     title, source, actor, period, synthetic, caption
         Labelling (see :func:`forecast.viz.plots.finish_figure`).
 
@@ -461,7 +487,7 @@ def events_per_100k_map(
     boundaries: gpd.GeoDataFrame | None = None,
     *,
     events: pd.DataFrame | None = None,
-    label_units: bool = False,
+    label_units: bool = True,
     title: str | None = None,
     source: str | None = None,
     actor: str | None = None,
@@ -527,7 +553,7 @@ def alert_level_map(
     stronghold: Sequence[str] = (),
     gazetteer: Gazetteer | None = None,
     events: pd.DataFrame | None = None,
-    label_units: bool = False,
+    label_units: bool = True,
     title: str | None = None,
     source: str | None = None,
     actor: str | None = None,
@@ -629,7 +655,7 @@ def exceedance_map(
     model: str | None = None,
     gazetteer: Gazetteer | None = None,
     events: pd.DataFrame | None = None,
-    label_units: bool = False,
+    label_units: bool = True,
     title: str | None = None,
     source: str | None = None,
     actor: str | None = None,
@@ -717,7 +743,8 @@ def imported_share_map(
         Draw arrows to units whose share is at least this (model output gives
         every unit some tiny share; 1 % keeps the map readable).
     label_top
-        Label this many receiving units with the largest share (name, share, interval).
+        Print the share (and interval) under the name of this many receiving units
+        with the largest share; every province is named inside its shape.
     title, source, actor, period, synthetic, caption
         Labelling (see :func:`forecast.viz.plots.finish_figure`).
 
@@ -782,29 +809,17 @@ def imported_share_map(
                 gid=f"arrow:{unit}",
             )
         )
+    # Every province is named inside its own shape; the ``label_top`` largest
+    # importers also get their share there, on the cell the arrow points at.
+    shares_text: dict[str, str] = {}
     for unit, value in targets.head(label_top).items():
-        text = f"{names.get(unit, unit)} {value:.0%}"
+        text = f"{value:.0%}"
         if {"share_lo", "share_hi"} <= set(table.columns):
             low, high = table.loc[unit, "share_lo"], table.loc[unit, "share_hi"]
             if pd.notna(low) and pd.notna(high):
                 text += f" ({low:.0%}–{high:.0%})"
-        end = anchors.loc[unit]
-        # Put the label beyond the arrow's head, away from the stronghold, so labels of
-        # provinces around the stronghold fan out instead of piling up on it.
-        dx, dy = end["x"] - origin.x, end["y"] - origin.y
-        norm = float(np.hypot(dx, dy)) or 1.0
-        ax.annotate(
-            text,
-            (end["x"], end["y"]),
-            xytext=(8 * dx / norm, 8 * dy / norm),
-            textcoords="offset points",
-            ha="left" if dx >= 0 else "right",
-            va="bottom" if dy >= 0 else "top",
-            fontsize=7,
-            zorder=5,
-            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.8, "linewidth": 0},
-            parse_math=False,
-        )
+        shares_text[str(unit)] = text
+    _label_units(ax, shapes, names, shares_text)
     ax.plot(
         [origin.x],
         [origin.y],
