@@ -254,7 +254,7 @@ GLOBAL_PARAMETERS: dict[str, GlobalParameter] = {
     "events_path": GlobalParameter((str, NoneType), "provider file or canonical parquet; null for synthetic"),
     "actor": GlobalParameter((str, NoneType), "actor filter (regex on actor names); null = all actors"),
     "boundaries_path": GlobalParameter(
-        (str, NoneType), "province boundaries for maps (GeoJSON/shapefile); null = cached download or schematic"
+        (str, NoneType), "province boundaries for maps (GeoJSON/shapefile); null = cached download, else the shipped simplified geoBoundaries provinces, else a schematic"
     ),
     "country": GlobalParameter((str, NoneType), "ISO3 code or name of the country"),
     "freq": GlobalParameter((str,), "period of the panel (pandas alias, e.g. W-MON)", _check_freq),
