@@ -37,6 +37,7 @@ from forecast.data.ingest import (
     UNMATCHED_POLICIES,
     check_country_has_gazetteer,
     clean_text,
+    column_names,
     first_row,
     parse_numbers,
     read_table,
@@ -248,17 +249,6 @@ def make_counts(
     return counts
 
 
-def _column_names(columns: Mapping[str, str] | None) -> dict[str, str]:
-    columns = dict(columns or {})
-    unknown = [key for key in columns if key not in FIELDS]
-    if unknown:
-        raise ParameterError(
-            f"--columns names unknown field(s) {', '.join(map(repr, unknown))}; the fields of a count table are "
-            f"{', '.join(FIELDS)} (write e.g. --columns unit=Province,period=Month,count=Events)"
-        )
-    return {name: columns.get(name, name) for name in FIELDS}
-
-
 def read_counts(
     path: str | Path,
     *,
@@ -304,7 +294,7 @@ def read_counts(
                              "--country AFG) whose gazetteer knows its units")
     iso3 = resolve_country(country)
     check_country_has_gazetteer(iso3, gazetteer)
-    names = _column_names(columns)
+    names = column_names(columns, FIELDS, what="the fields of a count table", example="unit=Province,period=Month,count=Events")
     name = str(path)
     raw, header, _ = read_table(path, source=SOURCE)
     required = [names["unit"], names["period"], names["count"]]

@@ -37,6 +37,7 @@ from forecast.data.ingest import (
     ProviderFormat,
     check_unique_ids,
     clean_text,
+    column_names,
     countries_iso3,
     first_row,
     ingest,
@@ -66,18 +67,6 @@ _SYNONYMS: dict[str, set[str]] = {
 }
 
 DATE_EXPECTED = "YYYY-MM-DD"
-
-
-def _column_names(columns: Mapping[str, str] | None) -> dict[str, str]:
-    """Field -> column in the file, checking the mapping's keys."""
-    columns = dict(columns or {})
-    unknown = [key for key in columns if key not in FIELDS]
-    if unknown:
-        raise ParameterError(
-            f"--columns names unknown field(s) {', '.join(map(repr, unknown))}; "
-            f"the fields are {', '.join(FIELDS)} (write e.g. --columns admin1=Province,date=Date)"
-        )
-    return {field: columns.get(field, field) for field in FIELDS}
 
 
 def _check_columns(raw: pd.DataFrame, names: dict[str, str], explicit: set[str], *, needs_actor: bool, path: str) -> None:
@@ -131,7 +120,7 @@ def event_format(
     actor
         The actor filter, if any (the file then needs an actor column).
     """
-    names = _column_names(columns)
+    names = column_names(columns, FIELDS, what="the fields", example="admin1=Province,date=Date")
     explicit = set(columns or {})
     default_country = None if country is None or not str(country).strip() else resolve_country(country)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -711,6 +711,24 @@ def _read_excel(path: Path, sheet: str | None = None) -> pd.DataFrame:
         raise InputError(f"reading .xlsx needs openpyxl ({exc}); install it or export a CSV", path=path) from exc
     except Exception as exc:  # zipfile/openpyxl raise assorted types for a corrupt workbook
         raise InputError(f"is not a readable .xlsx workbook ({exc}); open and re-save it, or export a CSV", path=path) from exc
+
+
+def column_names(columns: Mapping[str, str] | None, fields: Sequence[str], *, what: str, example: str) -> dict[str, str]:
+    """Field -> column in the file from a ``--columns`` mapping, refusing unknown fields.
+
+    Examples
+    --------
+    >>> column_names({"admin1": "Province"}, ["date", "admin1"], what="the fields", example="admin1=Province")
+    {'date': 'date', 'admin1': 'Province'}
+    """
+    columns = dict(columns or {})
+    unknown = [key for key in columns if key not in fields]
+    if unknown:
+        raise ParameterError(
+            f"--columns names unknown field(s) {', '.join(map(repr, unknown))}; {what} are "
+            f"{', '.join(fields)} (write e.g. --columns {example})"
+        )
+    return {field: columns.get(field, field) for field in fields}
 
 
 def require_columns(header: list[str], required: Collection[str], *, path: str, source: str, hint: str = "") -> None:
