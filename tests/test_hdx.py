@@ -92,6 +92,19 @@ def test_district_panels_run_models_without_neighbours_and_say_why_others_cannot
     assert "district" in message and "boundary file" in message and "hist_mean" in message and "\n" not in message
 
 
+def test_warn_reads_the_workbook_monthly(workbook, capsys):
+    import json
+
+    from forecast.cli import main
+
+    code = main(["warn", "--source", "hdx", "--events", str(workbook), "--freq", "MS", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    document = json.loads(captured.out)
+    assert document["freq"] == "MS"
+    assert len(document["units"]) + len(document["stronghold"]) == 34  # every province, districts summed
+
+
 def test_the_demonstrations_workbook_has_no_fatalities(tmp_path):
     path = fake.hdx_workbook(tmp_path / "demonstrations.xlsx", fatalities=False)
     read = read_hdx(path)

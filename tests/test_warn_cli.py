@@ -117,3 +117,16 @@ def test_events_in_a_single_province_give_a_documented_answer(scenario, tmp_path
     jsonschema.validate(doc, warn_schema())
     assert doc["stronghold"][0]["share"] == 1.0
     assert {u["level"] for u in doc["units"]} == {"none"}
+
+
+def test_warn_runs_on_the_embedded_scenario_without_a_file(capsys):
+    """Like every verb, warn works on the synthetic scenario: no --events, --source defaults to it."""
+    code, out, err = run(capsys, "--as-of", "2021-12-26", "--stronghold", "Nangarhar", "--json")
+    assert code == 0, err
+    document = json.loads(out)
+    jsonschema.validate(document, warn_schema())
+    flagged = {u["name"] for u in document["units"] if u["level"] in ("warning", "alert")}
+    assert {"Kunduz", "Kandahar", "Parwan"} <= flagged
+    assert document["group"] is not None and document["stale"] is None
+    code, _, err = run(capsys, "--source", "synthetic", "--events", "x.csv", "--as-of", "2021-12-26")
+    assert code == 2 and "not read with --source synthetic" in err

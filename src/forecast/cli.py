@@ -680,9 +680,9 @@ def spread_fit(
 
 @app.command()
 def warn(
-    events: Annotated[Path, typer.Option(help="Event file in the --source format.")],
-    source: Annotated[str, typer.Option(help="Format of --events: ucdp, acled, gtd, csv or canonical.")],
-    as_of: Annotated[str, typer.Option(help="Date of the assessment; events after it are ignored.")],
+    source: Annotated[str, typer.Option(help="synthetic, or the format of --events: ucdp, acled, gtd, csv, canonical, hdx.")] = "synthetic",
+    events: Annotated[Path | None, typer.Option(help="Event file in the --source format (not for synthetic).")] = None,
+    as_of: Annotated[str | None, typer.Option(help="Date of the assessment; events after it are ignored (default: the end of the data).")] = None,
     columns: Annotated[str | None, typer.Option(help="Generic CSV column mapping: admin1=Province,date=Date.")] = None,
     actor: Annotated[str | None, typer.Option(help="Keep events whose actor/side names match this regex.")] = None,
     country: Annotated[str | None, typer.Option(help="Keep one country (name or ISO code).")] = None,
@@ -691,11 +691,16 @@ def warn(
     as_json: Annotated[bool, typer.Option("--json", help="Print the assessment as JSON (schema: forecast/schemas/warn.schema.json).")] = False,
 ) -> None:
     """Alert level and plain-language reason for every province outside the group's stronghold."""
-    from forecast.alarms.assess import warn_events
-    from forecast.data import read_events
+    from forecast.alarms import WarningConfig, evaluate_warnings
+    from forecast.data.dataset import load_dataset
+    from forecast.geo.gazetteer import Gazetteer
 
-    read = read_events(source, events, country=country, actor=actor, columns=_parse_columns(columns))
-    result = warn_events(read.events, as_of, freq=freq, stronghold=stronghold, country=country)
+    data = load_dataset(source, _events_for(source, events), actor=actor, country=country, freq=freq, as_of=as_of,
+                        columns=_parse_columns(columns))
+    gazetteer = Gazetteer.load(data.country)
+    result = evaluate_warnings(data.panel, data.last_day, stronghold, WarningConfig.for_freq(freq), gazetteer)
+    # The stale-data line supersedes the panel's note about the same gap.
+    result.notes.extend(n for n in data.notes if result.stale is None or not n.startswith("the last event is dated"))
     typer.echo(result.to_json() if as_json else result.to_text())
 
 
