@@ -549,8 +549,9 @@ def evaluate_warnings(
         Optional :class:`~forecast.models.frame.ForecastFrame` for the
         exceedance rule (see :class:`Exceedance`).
     spillover
-        Fit the spread model for the imported-risk rule (about a second);
-        False skips the rule and says so in the notes.
+        With ``config.imported_risk`` (off by default): fit the spread model
+        for the imported-risk rule (about a second); False skips the rule and
+        says so in the notes.
 
     Returns
     -------

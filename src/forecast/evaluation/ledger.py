@@ -247,6 +247,14 @@ def write_entry(
     return folder
 
 
+def _new_partition(ledger_dir: Path, run_id: str) -> Path:
+    """The partition folder of ``run_id``, refused when the ledger already holds the run."""
+    final = ledger_dir / f"{_PREFIX}{run_id}"
+    if final.exists():
+        raise InputError(f"ledger {ledger_dir} already holds run {run_id!r}; give the run a new id")
+    return final
+
+
 def append_entry(
     ledger_dir: str | Path, run_id: str, entry: str | Path, *, meta: Mapping[str, Any] | None = None
 ) -> Path:
@@ -277,9 +285,7 @@ def append_entry(
     """
     run_id = _check_run_id(run_id)
     ledger_dir, entry = Path(ledger_dir), Path(entry)
-    final = ledger_dir / f"{_PREFIX}{run_id}"
-    if final.exists():
-        raise InputError(f"ledger {ledger_dir} already holds run {run_id!r}; give the run a new id")
+    final = _new_partition(ledger_dir, run_id)
     missing = [name for name in ENTRY_FILES if not (entry / name).is_file()]
     if missing:
         raise InputError(f"ledger entry {entry} lacks {', '.join(missing)}; it was not written by write_entry")
@@ -341,8 +347,7 @@ def append_run(
     """
     run_id = _check_run_id(run_id)
     ledger_dir = Path(ledger_dir)
-    if (ledger_dir / f"{_PREFIX}{run_id}").exists():
-        raise InputError(f"ledger {ledger_dir} already holds run {run_id!r}; give the run a new id")
+    _new_partition(ledger_dir, run_id)  # refused before the entry is written
     json.dumps(dict(meta), allow_nan=False)  # refuse what cannot be stored before writing anything
     with tempfile.TemporaryDirectory(prefix=".entry-") as scratch:
         entry = write_entry(Path(scratch) / "entry", frame, panel, n_keep=n_keep, seed=seed)
