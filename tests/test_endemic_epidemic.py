@@ -491,3 +491,29 @@ def test_unit_specific_intercepts_in_the_epidemic_components(simulated, componen
     shared = EndemicEpidemic(EndemicEpidemicConfig(trend=False, harmonics=0)).fit(panel, orders)
     assert fit.loglik >= shared.loglik - 1e-6
     assert fit.predict(2, n_draws=20).draws.shape == (2 * n_units, 20)
+
+
+def test_halflife_weights_the_likelihood_and_its_derivatives_agree():
+    """Down-weighting old periods: exact gradient and Hessian, and a long halflife is R's likelihood."""
+    from forecast.models.endemic_epidemic import EndemicEpidemic, EndemicEpidemicConfig
+
+    rng = np.random.default_rng(2)
+    ds = pd.date_range("2019-01-07", periods=80, freq="W-MON")
+    units = ["A", "B", "C"]
+    level = np.r_[np.full(50, 1.0), np.full(30, 4.0)]  # a break: the level quadruples
+    panel = pd.DataFrame({"unit_id": np.repeat(units, 80), "ds": np.tile(ds, 3), "y": rng.poisson(np.tile(level, 3))})
+    borders = pd.DataFrame({"from": ["A", "B"], "to": ["B", "C"]})
+    weighted = EndemicEpidemic(EndemicEpidemicConfig(trend=False, harmonics=0, halflife=8.0)).fit(panel, borders)
+    model, theta = weighted._model, weighted._theta + 0.05
+    _, gradient, hessian = model.loglik_derivatives(theta)
+    eps = 1e-6
+    steps = np.eye(len(theta)) * eps
+    numeric = np.array([(model.loglik_derivatives(theta + e, False)[0] - model.loglik_derivatives(theta - e, False)[0]) / (2 * eps) for e in steps])
+    numeric_h = np.array([(model.loglik_derivatives(theta + e, False)[1] - model.loglik_derivatives(theta - e, False)[1]) / (2 * eps) for e in steps])
+    assert np.max(np.abs(numeric - gradient)) < 1e-5 * max(1.0, np.max(np.abs(gradient)))
+    assert np.max(np.abs(numeric_h - hessian)) < 1e-5 * max(1.0, np.max(np.abs(hessian)))
+    plain = EndemicEpidemic(EndemicEpidemicConfig(trend=False, harmonics=0)).fit(panel, borders)
+    long = EndemicEpidemic(EndemicEpidemicConfig(trend=False, harmonics=0, halflife=1e12)).fit(panel, borders)
+    assert long.loglik == pytest.approx(plain.loglik, rel=1e-9)
+    # After the break the weighted fit forecasts nearer the new level (4 per unit) than the plain one.
+    assert abs(weighted.one_step_mean().mean() - 4) < abs(plain.one_step_mean().mean() - 4)

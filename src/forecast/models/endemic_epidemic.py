@@ -138,6 +138,12 @@ class EndemicEpidemicConfig:
         Multiplier ``e_it`` of the endemic part: ``"auto"`` uses the population
         fraction when one is passed to ``fit`` and 1 otherwise;
         ``"population"`` requires it; ``"none"`` uses 1.
+    halflife
+        Down-weighting of old periods: each period's log-likelihood term is
+        weighted ``0.5 ** (age / halflife)``, its age counted in periods back
+        from the last fitted one, so the estimates follow the recent level
+        after a structural break. ``None`` (R's hhh4): every period weighs
+        the same.
     initial_decay
         Starting value of ``neweights.d`` (R's default is 1).
     tolerance
@@ -165,6 +171,7 @@ class EndemicEpidemicConfig:
     ne: bool | ComponentTerms = True
     endemic: ComponentTerms | None = None
     offset: Literal["auto", "population", "none"] = "auto"
+    halflife: float | None = None
     initial_decay: float = 1.0
     tolerance: float = 1e-8
     max_iter: int = 500
@@ -183,6 +190,10 @@ class EndemicEpidemicConfig:
                 )
         if self.weights == "powerlaw" and int(self.maxlag) < 1:
             raise ParameterError(f"EndemicEpidemicConfig.maxlag={self.maxlag} must be at least 1")
+        if self.halflife is not None and not (np.isfinite(self.halflife) and self.halflife > 0):
+            raise ParameterError(
+                f"EndemicEpidemicConfig.halflife={self.halflife} must be a positive number of periods or None"
+            )
         if not self.season_period > 0:
             raise ParameterError(
                 f"EndemicEpidemicConfig.season_period={self.season_period} must be positive"
@@ -818,7 +829,13 @@ class _Model:
         # and most counts are 0 in sparse surveillance data: evaluate them where y > 0 only.
         self._positive = np.flatnonzero(self._y_flat > 0)
         self._y_positive = self._y_flat[self._positive]
-        self._log_factorial = float(gammaln(self._y_flat + 1.0).sum())
+        # Likelihood weight per observation (None: all 1, R's hhh4).
+        self._weight: np.ndarray | None = None
+        if self.config.halflife is not None:
+            age = np.arange(self.n_fit - 1, -1, -1, dtype=float)
+            self._weight = np.tile(0.5 ** (age / float(self.config.halflife)), self.n_units)
+        weight = 1.0 if self._weight is None else self._weight
+        self._log_factorial = float((weight * gammaln(self._y_flat + 1.0)).sum())
         if self.neighbourhood is not None and self.neighbourhood.kind == "adjacency":
             self._fixed_neighbour_sum = (self.neighbourhood.fixed.T @ self.y_lag).ravel()
         # Parameter positions: shared ("dense") columns of every component, then the
@@ -959,9 +976,12 @@ class _Model:
         ]
 
         positive, y_pos = self._positive, self._y_positive
+        obs_weight = self._weight
+        y_w = y if obs_weight is None else obs_weight * y
         log_mu = np.log(mu)
         if layout.psi is None:
-            loglik = float(y @ log_mu - mu.sum()) - self._log_factorial
+            mu_w = mu if obs_weight is None else obs_weight * mu
+            loglik = float(y_w @ log_mu - mu_w.sum()) - self._log_factorial
             d_mu = y / mu - 1.0
             d2_mu = -y / mu**2
         else:
@@ -977,11 +997,15 @@ class _Model:
             log_size_share = -np.log1p(mu / size)
             # lgamma(y + r) - lgamma(r) and its r-derivatives are 0 where y = 0
             gamma_ratio = _log_rising_factorial(y_pos, size_pos)
+            size_terms = size * log_size_share
+            if obs_weight is not None:
+                gamma_ratio = obs_weight[positive] * gamma_ratio
+                size_terms = obs_weight * size_terms
             loglik = float(
                 gamma_ratio.sum()
                 - self._log_factorial
-                + (size * log_size_share).sum()
-                + y @ (log_mu - log_size_plus_mu)
+                + size_terms.sum()
+                + y_w @ (log_mu - log_size_plus_mu)
             )
             with np.errstate(over="ignore"):
                 inverse_spm = 1.0 / size_plus_mu
@@ -990,6 +1014,10 @@ class _Model:
             digamma_ratio = np.zeros(n_obs)
             digamma_ratio[positive] = digamma(y_pos + size_pos) - digamma(size_pos)
             d_size = digamma_ratio + log_size_share + (mu - y) * inverse_spm
+        if obs_weight is not None:  # every per-observation derivative carries its weight
+            d_mu, d2_mu = obs_weight * d_mu, obs_weight * d2_mu
+            if layout.psi is not None:
+                d_size = obs_weight * d_size
         gradient = np.zeros(n_par)
         gradient[:n_mean] = self._weighted_sum(d_mu, dense, unit_blocks, n_mean)
         if layout.psi is not None:
@@ -1020,6 +1048,8 @@ class _Model:
             with np.errstate(over="ignore", invalid="ignore"):
                 d2_size = trigamma_ratio + 1.0 / size - inverse_spm - (mu - y) * inverse_spm**2
                 d_size_mu = (y - mu) * inverse_spm**2
+            if obs_weight is not None:
+                d2_size, d_size_mu = obs_weight * d2_size, obs_weight * d_size_mu
             # chain rule for r = exp(-theta): d2l/dtheta2 = r^2 l_rr + r l_r; d2l/dtheta dmu = -r l_rmu
             psi_psi = self._sum_by_psi(size**2 * d2_size + size * d_size)
             weight = -size * d_size_mu
@@ -1756,11 +1786,14 @@ class EndemicEpidemicFit:
             previous = counts.astype(float)
         return out
 
-    def one_step_mean(self) -> np.ndarray:
-        """Analytical mean of the first forecast period per unit (``mu_i,T+1`` at the estimates)."""
+    def one_step_mean(self, future_covariates: pd.DataFrame | None = None) -> np.ndarray:
+        """Analytical mean of the first forecast period per unit (``mu_i,T+1`` at the estimates).
+
+        ``future_covariates`` as in :meth:`simulate`, required when the model has covariate terms.
+        """
         model = self._model
         layout = model.layout
-        designs = self._future_designs(1, None)
+        designs = self._future_designs(1, future_covariates)
         previous = model.panel.counts[:, -1]
         mu = model.offsets[:, -1] * np.exp(designs["end"].predictor(self._theta[layout.end])[:, 0])
         if layout.ar is not None:
@@ -1852,8 +1885,8 @@ class EndemicEpidemicFit:
         dist_mu = np.full((h, n_units), np.nan)
         dist_size = np.full((h, n_units), np.nan)
         families: list[str | None] = [None] * (h * n_units)
-        if not parameter_uncertainty and not self._has_covariates():
-            dist_mu[0] = self.one_step_mean()
+        if not parameter_uncertainty:
+            dist_mu[0] = self.one_step_mean(future_covariates)
             if self._model.layout.psi is not None:
                 dist_size[0] = np.broadcast_to(
                     1.0 / self.params.iloc[self._model.layout.psi].to_numpy(), n_units
@@ -1868,13 +1901,6 @@ class EndemicEpidemicFit:
             family=families,
             dist_mu=dist_mu.ravel(),
             dist_size=dist_size.ravel(),
-        )
-
-    def _has_covariates(self) -> bool:
-        config = self.config
-        return any(
-            t is not None and t.covariates
-            for t in (config.endemic_terms(), config.ar_terms(), config.ne_terms())
         )
 
 

@@ -44,15 +44,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Self
 
+import numpy as np
 import pandas as pd
 
-from forecast.checks import draw_budget, draw_count, steps_ahead, whole_number
+from forecast.checks import draw_budget, draw_count, number, steps_ahead, whole_number
 from forecast.errors import ParameterError
 from forecast.models.base import CountModel, Neighbours
 from forecast.models.frame import DEFAULT_DRAWS, ForecastFrame
 from forecast.panel import PanelData, cut
 
 __all__ = [
+    "BASELINES",
     "ModelSpec",
     "available_models",
     "expand_ensembles",
@@ -79,6 +81,9 @@ MODELS: dict[str, str] = {
     "endemic_epidemic": "forecast.models.registry:EndemicEpidemicModel",
 }
 
+#: The baselines (VIEWS' naive forecasters): every comparison of models states skill against them.
+BASELINES = ("zero", "last", "hist_mean", "bootstrap", "seasonal_naive")
+
 
 @dataclass
 class EndemicEpidemicModel(CountModel):
@@ -86,16 +91,42 @@ class EndemicEpidemicModel(CountModel):
 
     One joint fit over all units (no per-unit fallback: a failed fit raises).
     Options are the literal-valued fields of
-    :class:`~forecast.models.endemic_epidemic.EndemicEpidemicConfig`;
+    :class:`~forecast.models.endemic_epidemic.EndemicEpidemicConfig`, plus:
+
+    ``unit_intercepts``
+        ``True``: one endemic intercept per unit; ``False``: one shared;
+        ``"auto"`` (default): an intercept of its own for each unit with at
+        least ``min_unit_events`` counts in the fitted window, and one shared
+        by the others (with the population offset it spreads their rate by
+        population). A unit without counts has no finite intercept of its
+        own, so "auto" is what keeps the model fitting on real data where
+        some provinces never see an attack.
+    ``window``
+        Fit on the last ``window`` periods only (``None``: all). Real conflict
+        series break (Afghanistan's fell by 80 % after August 2021); a window
+        lets the backtest choose between a long memory and a recent one.
+    ``halflife_months``
+        Down-weight old periods in the likelihood: weights halve every
+        ``halflife_months`` months back from the last period, whatever the
+        panel's frequency (the smooth alternative to ``window``).
+    ``population``
+        Use each unit's population share as the endemic offset when the
+        units are those of a shipped gazetteer (the default); ``False``:
+        no offset.
+
     ``season_period=None`` takes the season of the panel's frequency. The
     neighbourhood is ``fit(..., neighbours={unit: [...]})`` (required when
-    ``ne=True``); no population offset is used.
+    ``ne=True``).
     """
 
     trend: bool = True
     season_period: float | None = None
     harmonics: int = 1
-    unit_intercepts: bool = False
+    unit_intercepts: bool | str = "auto"
+    min_unit_events: int = 10
+    window: int | None = None
+    halflife_months: float | None = None
+    population: bool = True
     weights: str = "adjacency"
     maxlag: int = 5
     family: str = "negbin1"
@@ -104,15 +135,56 @@ class EndemicEpidemicModel(CountModel):
     ne: bool = True
     alias: str = "endemic_epidemic"
 
+    #: Options of this adapter that are not fields of the model's configuration.
+    _OWN_OPTIONS = ("alias", "unit_intercepts", "min_unit_events", "window", "halflife_months", "population")
+
     def __post_init__(self) -> None:
+        if self.unit_intercepts not in (True, False, "auto"):
+            raise ParameterError(
+                f"endemic_epidemic: unit_intercepts={self.unit_intercepts!r} must be True, False or 'auto'"
+            )
+        whole_number(self.min_unit_events, "endemic_epidemic: option min_unit_events", minimum=1)
+        whole_number(self.window, "endemic_epidemic: option window", minimum=3, allow_none=True)
+        if self.halflife_months is not None:
+            number(self.halflife_months, "endemic_epidemic: option halflife_months", minimum=0, strict=True)
+        if not isinstance(self.population, bool):
+            raise ParameterError(f"endemic_epidemic: population={self.population!r} must be True or False")
         self._config(52.0)  # options fail here, when the model is named, not at fit time
 
-    def _config(self, season: float) -> Any:
+    def _config(self, season: float, unit_intercepts: bool = False, covariates: Sequence[str] = ()) -> Any:
         from forecast.models.endemic_epidemic import EndemicEpidemicConfig
 
-        options = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "alias"}
+        options = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in self._OWN_OPTIONS}
         options["season_period"] = self.season_period or season
-        return EndemicEpidemicConfig(**options)
+        # The season is a year of periods: months become periods through it.
+        halflife = None if self.halflife_months is None else float(self.halflife_months) * season / 12.0
+        return EndemicEpidemicConfig(
+            **options, unit_intercepts=unit_intercepts, covariates=tuple(covariates), halflife=halflife
+        )
+
+    def own_intercepts(self, counts: pd.Series) -> list[str]:
+        """Units given an endemic intercept of their own, from the total count per unit of the fitted window.
+
+        With ``unit_intercepts="auto"``: the units with at least
+        ``min_unit_events`` counts. The others share one intercept, which
+        needs some counts too: while they have none, the least busy unit
+        with its own intercept joins them.
+
+        Examples
+        --------
+        >>> m = EndemicEpidemicModel()
+        >>> m.own_intercepts(pd.Series({"A": 40, "B": 12, "C": 0, "D": 3}))
+        ['A', 'B']
+        >>> m.own_intercepts(pd.Series({"A": 40, "B": 12, "C": 0}))
+        ['A']
+        """
+        own = counts[counts >= self.min_unit_events].sort_values(ascending=False, kind="stable")
+        if len(own) == len(counts):
+            return list(counts.index)
+        rest = counts.drop(own.index)
+        if rest.sum() == 0 and len(own):
+            own = own.iloc[:-1]
+        return [u for u in counts.index if u in own.index]
 
     def fit(
         self,
@@ -128,23 +200,76 @@ class EndemicEpidemicModel(CountModel):
         from forecast.panel import default_season
 
         data = PanelData.from_panel(panel, freq=freq)
+        if self.window is not None and len(data.ds) > self.window:
+            data = PanelData.from_panel(panel.loc[panel["ds"] >= data.ds[-self.window]], freq=data.freq)
+        frame = data.to_frame()
         borders = None
         if self.ne:
             adjacency = resolve_neighbours(data.units, neighbours)
             borders = pd.DataFrame(
                 [(a, b) for a, nbs in adjacency.items() for b in nbs], columns=["from", "to"]
             )
-        self.model_ = EndemicEpidemic(self._config(float(default_season(data.freq) or 52)))
-        self.model_.fit(data.to_frame(), borders, freq=data.freq)
+        self.own_intercepts_: list[str] = []
+        unit_terms = self.unit_intercepts is True
+        if self.unit_intercepts == "auto":
+            totals = frame.groupby("unit_id", sort=False)["y"].sum()
+            self.own_intercepts_ = self.own_intercepts(totals)
+            if len(self.own_intercepts_) == len(totals):
+                unit_terms, self.own_intercepts_ = True, []
+        # A unit's own intercept is the shared one plus an indicator's coefficient.
+        self._indicators = {f"unit_{u}": u for u in self.own_intercepts_}
+        for column, unit in self._indicators.items():
+            frame[column] = (frame["unit_id"] == unit).astype(float)
+        season = float(default_season(data.freq) or 52)
+        self.model_ = EndemicEpidemic(self._config(season, unit_terms, list(self._indicators)))
+        self.model_.fit(frame, borders, population_shares(data.units) if self.population else None, freq=data.freq)
         self.data_ = data
         return self
+
+    def _future_covariates(self, h: int) -> pd.DataFrame | None:
+        if not self._indicators:
+            return None
+        future = self.model_.fitted_.future_ds(h)
+        table = pd.DataFrame(
+            {"unit_id": np.repeat(self.data_.units, h), "ds": np.tile(future, len(self.data_.units))}
+        )
+        for column, unit in self._indicators.items():
+            table[column] = (table["unit_id"] == unit).astype(float)
+        return table
 
     def predict(self, h: int, *, n_draws: int = DEFAULT_DRAWS, seed: int = 0) -> ForecastFrame:
         """Simulated paths of the joint model for steps ``1..h``."""
         self._check_fitted()
-        frame = self.model_.predict(steps_ahead(h, "horizon"), n_draws=draw_count(n_draws, "n_draws"), seed=seed)
+        h = steps_ahead(h, "horizon")
+        frame = self.model_.predict(
+            h, n_draws=draw_count(n_draws, "n_draws"), seed=seed, future_covariates=self._future_covariates(h)
+        )
         frame.index["model"] = self.alias
         return frame
+
+
+def population_shares(units: Sequence[str]) -> pd.Series | None:
+    """Population shares of ``units`` when they are units of a shipped gazetteer, else None.
+
+    The endemic-epidemic model's offset: a unit's share of the population
+    its endemic rate is spread by.
+
+    Examples
+    --------
+    >>> round(float(population_shares(["AF-KAB", "AF-NAN"]).sum()), 6)
+    1.0
+    >>> population_shares(["A", "B"]) is None
+    True
+    """
+    from forecast.geo.gazetteer import Gazetteer
+
+    wanted = [str(u) for u in units]
+    for iso3 in Gazetteer.available_countries():
+        shares = Gazetteer.load(iso3).population_fraction()
+        if set(wanted) <= set(shares.index):
+            chosen = shares.loc[wanted].astype(float)
+            return chosen / chosen.sum()
+    return None
 
 
 def available_models() -> list[str]:

@@ -1,0 +1,54 @@
+"""The report's forecaster chosen by a recent backtest: log-score stacking and the choice itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from forecast.evaluation.selection import choose_forecaster, stacking_weights
+
+
+def _score_table(log_scores: dict[str, np.ndarray]) -> pd.DataFrame:
+    n = len(next(iter(log_scores.values())))
+    rows = [
+        pd.DataFrame({"model": m, "unit_id": "u", "cutoff": 0, "ds": np.arange(n), "step": 1, "log_score": v})
+        for m, v in log_scores.items()
+    ]
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_stacking_recovers_the_mixture_the_outcomes_came_from():
+    # Outcomes from 0.3 * Poisson(2) + 0.7 * Poisson(8): the stacking weights are the
+    # mixture's, up to sampling error (sd about 0.005 with 20,000 outcomes; margin 0.03).
+    rng = np.random.default_rng(11)
+    n = 20_000
+    y = np.where(rng.random(n) < 0.3, rng.poisson(2, n), rng.poisson(8, n))
+    table = _score_table({"low": -stats.poisson.logpmf(y, 2), "high": -stats.poisson.logpmf(y, 8)})
+    weights = stacking_weights(table)
+    assert weights["low"] == pytest.approx(0.3, abs=0.03)
+    assert weights["high"] == pytest.approx(0.7, abs=0.03)
+    assert sum(weights.values()) == pytest.approx(1.0)
+
+
+def test_stacking_gives_everything_to_a_model_that_is_always_more_likely():
+    table = _score_table({"a": -np.log([0.5, 0.4, 0.6]), "b": -np.log([0.1, 0.1, 0.2])})
+    weights = stacking_weights(table)
+    assert weights["a"] > 0.999
+
+
+def test_the_choice_favours_the_true_model_on_data_simulated_from_it():
+    # Stationary Poisson rates per unit: hist_mean is the true model; last and zero are not.
+    ds = pd.date_range("2018-01-01", periods=200, freq="W-MON")
+    rng = np.random.default_rng(5)
+    rates = rng.uniform(1, 6, 30)
+    y = rng.poisson(np.repeat(rates, len(ds)))
+    panel = pd.DataFrame({"unit_id": np.repeat([f"U{i:02d}" for i in range(30)], len(ds)), "ds": np.tile(ds, 30), "y": y})
+    choice = choose_forecaster(panel, ["hist_mean", "last", "zero"], horizon=2, origins=6, n_draws=400, seed=3)
+    assert choice.weights["hist_mean"] > 0.8, choice.table
+    assert choice.weights["zero"] < 0.1
+    assert choice.best_baseline == "hist_mean"
+    assert "stacked ensemble" in choice.reason() and "hist_mean" in choice.reason()
+    best = choose_forecaster(panel, ["hist_mean", "last"], horizon=2, origins=6, n_draws=400, seed=3, method="best")
+    assert best.spec == "hist_mean" and best.weights == {"zero": 0.0, "hist_mean": 1.0, "last": 0.0}
