@@ -22,7 +22,7 @@ from forecast.runner.run import ledger_path, rebuild_ledger, run_reports
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config" / "default.yaml"
 NOTEBOOK = ROOT / "notebooks" / "02_province_forecasts.ipynb"
-SMALL = ["source=csv", "freq=W-MON", "horizon=4", "models=[hist_mean, last]", "n_draws=200"]
+SMALL = ["source=csv", "freq=W-MON", "horizon=4", "models=[hist_mean, last]", "selection=none", "n_draws=200"]
 WEEKS = pd.date_range("2020-01-06", "2021-11-22", freq="W-MON")
 
 pytestmark = pytest.mark.slow

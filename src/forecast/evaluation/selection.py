@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.checks import choice, whole_number
-from forecast.errors import InputError, ModelError
+from forecast.errors import InputError, ModelError, ParameterError
 from forecast.evaluation.backtest import (
     LOG_SCORE_FLOOR,
     BacktestResult,
@@ -46,10 +46,13 @@ from forecast.models.base import Neighbours
 from forecast.models.registry import BASELINES, ModelSpec, expand_ensembles, make_model
 from forecast.panel import PanelData
 
-__all__ = ["ForecasterChoice", "choose_forecaster", "stacking_weights"]
+__all__ = ["ForecasterChoice", "ReportForecaster", "choose_forecaster", "report_forecaster", "stacking_weights"]
 
 #: Ways :func:`choose_forecaster` turns a backtest into a forecaster.
 METHODS = ("stack", "best")
+
+#: Values of the report parameter ``selection``: a method, or ``"none"`` (the last listed model).
+SELECTIONS = (*METHODS, "none")
 
 #: Weights below this share are dropped from the stacked ensemble (and the rest renormalised).
 MIN_WEIGHT = 0.01
@@ -301,3 +304,94 @@ def choose_forecaster(
         backtest=result,
     )
 
+
+
+@dataclass
+class ReportForecaster:
+    """The models a report forecasts with, the one its fans show, and why.
+
+    Attributes
+    ----------
+    models
+        Model specs to forecast with; the last one is the reported forecaster.
+    choice
+        The backtest choice, or ``None`` when there was none (``selection="none"``,
+        or too little history for a backtest).
+    note
+        One paragraph for the report: which model produced the fans and why.
+    """
+
+    models: list[str]
+    choice: ForecasterChoice | None
+    note: str
+
+
+def report_forecaster(
+    panel: pd.DataFrame,
+    models: Sequence[str],
+    horizon: int,
+    *,
+    selection: str = "stack",
+    origins: int = 6,
+    n_draws: int = 200,
+    seed: int = 0,
+    neighbours: Neighbours | None = None,
+    freq: str | None = None,
+) -> ReportForecaster:
+    """The report's forecasters: the listed models plus the one a recent backtest chose.
+
+    With ``selection="stack"`` or ``"best"`` the candidates ``models`` are
+    scored by :func:`choose_forecaster` and the choice is appended (or moved)
+    last, so the report shows it. With ``"none"``, or when the panel is too
+    short for even one backtest origin, the report shows the last listed model
+    and :attr:`ReportForecaster.note` says so.
+
+    Parameters
+    ----------
+    panel, models, horizon
+        The run's panel (as of its as-of date), candidate specs and horizon.
+    selection
+        ``"stack"``, ``"best"`` or ``"none"``.
+    origins, n_draws, seed, neighbours, freq
+        As for :func:`choose_forecaster`.
+
+    Returns
+    -------
+    ReportForecaster
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> ds = pd.date_range("2019-01-07", periods=100, freq="W-MON")
+    >>> panel = pd.DataFrame({"unit_id": np.repeat(list("ABCD"), 100), "ds": np.tile(ds, 4),
+    ...                       "y": np.random.default_rng(1).poisson(2, 400)})
+    >>> report_forecaster(panel, ["hist_mean", "last"], horizon=2, selection="best").models[-1]
+    'hist_mean'
+    >>> report_forecaster(panel.head(3), ["hist_mean", "last"], horizon=2).note.startswith("Too little")
+    True
+    """
+    selection = choice(selection, "selection", SELECTIONS)
+    listed = [str(m).strip() for m in models]
+    if selection == "none":
+        return ReportForecaster(listed, None, f"The fans come from {_alias(listed[-1])}, the last listed model (selection: none).")
+    candidates = [m for m in listed if m != "ensemble"]
+    if not candidates:
+        raise ParameterError("selection needs at least one candidate model besides a bare 'ensemble'")
+    try:
+        chosen = choose_forecaster(
+            panel, candidates, horizon, origins=origins, method=selection, n_draws=n_draws, seed=seed,
+            neighbours=neighbours, freq=freq,
+        )
+    except InputError as exc:  # too little history for one origin: nothing to choose by
+        return ReportForecaster(
+            listed, None,
+            f"Too little history for a backtest ({exc.detail}); the fans come from {_alias(listed[-1])}, the last listed model.",
+        )
+    chosen_alias = _alias(chosen.spec)
+    forecast_with = [m for m in candidates if _alias(m) != chosen_alias] + [chosen.spec]
+    return ReportForecaster(forecast_with, chosen, chosen.reason())
+
+
+def _alias(spec: str) -> str:
+    parsed = ModelSpec.parse(spec)
+    return str(parsed.options.get("alias", parsed.name))

@@ -8,6 +8,11 @@ parts::
           + lambda_it * Y_i,t-1                autoregressive: the unit's own last count
           + phi_it * sum_j w_ji * Y_j,t-1      neighbour: counts spilling over from other units
 
+With ``lag_weights`` (u_1, ..., u_L), ``Y_i,t-1`` in both epidemic parts
+becomes the distributed lag ``sum_l u_l Y_i,t-l`` (weights normalised to sum
+to one; in the first periods, the lags available, renormalised), so activity
+two or three periods ago still drives the forecast (Bracher and Held 2020).
+
 ``log nu``, ``log lambda`` and ``log phi`` are each linear in their own terms:
 intercept (shared or one per unit), linear trend in the 0-based period index
 ``s`` (0 for the first period of the data), Fourier seasonality
@@ -144,6 +149,10 @@ class EndemicEpidemicConfig:
         from the last fitted one, so the estimates follow the recent level
         after a structural break. ``None`` (R's hhh4): every period weighs
         the same.
+    lag_weights
+        Weights ``u_1, ..., u_L`` of the counts 1..L periods back in the
+        epidemic parts, normalised to sum to one; ``(1.0,)`` (R's hhh4) uses
+        the last count only.
     initial_decay
         Starting value of ``neweights.d`` (R's default is 1).
     tolerance
@@ -172,6 +181,7 @@ class EndemicEpidemicConfig:
     endemic: ComponentTerms | None = None
     offset: Literal["auto", "population", "none"] = "auto"
     halflife: float | None = None
+    lag_weights: tuple[float, ...] = (1.0,)
     initial_decay: float = 1.0
     tolerance: float = 1e-8
     max_iter: int = 500
@@ -193,6 +203,12 @@ class EndemicEpidemicConfig:
         if self.halflife is not None and not (np.isfinite(self.halflife) and self.halflife > 0):
             raise ParameterError(
                 f"EndemicEpidemicConfig.halflife={self.halflife} must be a positive number of periods or None"
+            )
+        lags = np.asarray(self.lag_weights, dtype=float)
+        if lags.ndim != 1 or lags.size < 1 or not (np.isfinite(lags).all() and (lags >= 0).all() and lags.sum() > 0):
+            raise ParameterError(
+                f"EndemicEpidemicConfig.lag_weights={self.lag_weights!r} must be one or more non-negative "
+                "numbers with a positive sum, e.g. (1.0,) or (0.5, 0.3, 0.2)"
             )
         if not self.season_period > 0:
             raise ParameterError(
@@ -220,6 +236,39 @@ class EndemicEpidemicConfig:
     def ne_terms(self) -> ComponentTerms | None:
         """Terms of the neighbour component, ``None`` when left out."""
         return _component_or_none(self.ne)
+
+    def lag_vector(self) -> np.ndarray:
+        """The lag weights ``u_1..u_L`` normalised to sum to one."""
+        lags = np.asarray(self.lag_weights, dtype=float)
+        return lags / lags.sum()
+
+
+def distributed_lag(counts: np.ndarray, lag_weights: np.ndarray) -> np.ndarray:
+    """The epidemic parts' lagged counts: ``x_t = sum_l u_l y_{t-l}`` for ``t = 1..T``.
+
+    ``counts`` is ``(units, T+1, ...)``; the result ``(units, T, ...)`` holds the lag
+    for periods 1..T (period ``t`` sees periods before it only). Where fewer than
+    ``L`` periods precede ``t``, the available lags' weights are renormalised.
+
+    Examples
+    --------
+    >>> distributed_lag(np.array([[1.0, 2.0, 4.0, 8.0]]), np.array([0.5, 0.5]))
+    array([[1. , 1.5, 3. ]])
+    """
+    n_lags = len(lag_weights)
+    if n_lags == 1:
+        return counts[:, :-1]
+    n = counts.shape[1] - 1
+    out = np.zeros((counts.shape[0], n, *counts.shape[2:]))
+    total = np.zeros(n)
+    for lag in range(1, n_lags + 1):
+        if lag > n:
+            break
+        # period t (1-based, t >= lag) sees counts[t - lag]
+        out[:, lag - 1 :] += lag_weights[lag - 1] * counts[:, : n - lag + 1]
+        total[lag - 1 :] += lag_weights[lag - 1]
+    shape = (1, n) + (1,) * (counts.ndim - 2)
+    return out / np.where(total > 0, total, 1.0).reshape(shape)
 
 
 def _component_or_none(spec: bool | ComponentTerms) -> ComponentTerms | None:
@@ -815,7 +864,7 @@ class _Model:
     def __post_init__(self) -> None:
         # Contiguous copies and constants reused by every likelihood evaluation.
         self.y = np.ascontiguousarray(self.panel.counts[:, 1:])
-        self.y_lag = np.ascontiguousarray(self.panel.counts[:, :-1])
+        self.y_lag = np.ascontiguousarray(distributed_lag(self.panel.counts, self.config.lag_vector()))
         self._y_flat = self.y.ravel()
         self._y_lag_flat = self.y_lag.ravel()
         self._offset_flat = np.ascontiguousarray(self.offsets[:, 1:]).ravel()
@@ -829,13 +878,8 @@ class _Model:
         # and most counts are 0 in sparse surveillance data: evaluate them where y > 0 only.
         self._positive = np.flatnonzero(self._y_flat > 0)
         self._y_positive = self._y_flat[self._positive]
-        # Likelihood weight per observation (None: all 1, R's hhh4).
-        self._weight: np.ndarray | None = None
-        if self.config.halflife is not None:
-            age = np.arange(self.n_fit - 1, -1, -1, dtype=float)
-            self._weight = np.tile(0.5 ** (age / float(self.config.halflife)), self.n_units)
-        weight = 1.0 if self._weight is None else self._weight
-        self._log_factorial = float((weight * gammaln(self._y_flat + 1.0)).sum())
+        self._log_factorials = gammaln(self._y_flat + 1.0)
+        self.use_periods(self.n_fit)
         if self.neighbourhood is not None and self.neighbourhood.kind == "adjacency":
             self._fixed_neighbour_sum = (self.neighbourhood.fixed.T @ self.y_lag).ravel()
         # Parameter positions: shared ("dense") columns of every component, then the
@@ -852,6 +896,25 @@ class _Model:
         if layout.decay is not None:
             dense.append(np.array([layout.decay]))
         self._dense_positions = np.concatenate(dense).astype(int)
+
+    def use_periods(self, n: int) -> None:
+        """Fit to the first ``n`` fitted periods only (a rolling origin), the design kept.
+
+        The likelihood weight of later observations is 0, so the design and the
+        lags are built once for every origin; with ``halflife`` the weights
+        decay back from period ``n``. ``None`` weights (all 1, R's hhh4) when
+        every period is used and nothing decays.
+        """
+        self.n_used = int(n)
+        self._weight: np.ndarray | None = None
+        if self.config.halflife is not None or self.n_used < self.n_fit:
+            age = np.arange(self.n_used - 1, self.n_used - 1 - self.n_fit, -1, dtype=float)
+            per_period = np.where(age >= 0, 1.0, 0.0)
+            if self.config.halflife is not None:
+                per_period = per_period * 0.5 ** (np.maximum(age, 0.0) / float(self.config.halflife))
+            self._weight = np.tile(per_period, self.n_units)
+        weight = 1.0 if self._weight is None else self._weight
+        self._log_factorial = float((weight * self._log_factorials).sum())
 
     def _per_unit(self, values: np.ndarray) -> np.ndarray:
         """Sum per-observation values over each unit's periods (observations are unit-major)."""
@@ -1155,9 +1218,18 @@ def _check_unit_terms_identified(model: _Model) -> None:
         )
 
 
-def _maximise(model: _Model, theta0: np.ndarray) -> tuple[np.ndarray, int, str]:
-    """Maximise the log-likelihood with trust-region Newton steps on the exact Hessian."""
+def _maximise(model: _Model, theta0: np.ndarray, *, warm: bool = False) -> tuple[np.ndarray, int, str]:
+    """Maximise the log-likelihood with trust-region Newton steps on the exact Hessian.
+
+    ``warm``: ``theta0`` is the maximum of a nearby likelihood (the previous
+    rolling origin), so plain Newton steps, each one evaluation, are tried
+    first; the trust region takes over if they stall.
+    """
     cache: dict[bytes, tuple[float, np.ndarray, np.ndarray]] = {}
+    if warm:
+        theta, n_iter = _newton(model, theta0)
+        if theta is not None:
+            return theta, n_iter, "Newton steps from the previous origin"
 
     def evaluate(theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         key = theta.tobytes()
@@ -1198,6 +1270,44 @@ def _maximise(model: _Model, theta0: np.ndarray) -> tuple[np.ndarray, int, str]:
         theta = candidate
         n_iter += 1
     return theta, n_iter, str(result.message)
+
+
+def _decrement(loglik: float, gradient: np.ndarray, hessian: np.ndarray) -> float:
+    """Newton decrement ``g' (-H)^-1 g``: about twice the log-likelihood still to gain."""
+    if not np.isfinite(loglik):
+        return np.nan
+    try:
+        return float(gradient @ np.linalg.solve(-hessian, gradient))
+    except np.linalg.LinAlgError:
+        return float(gradient @ gradient)
+
+
+def _newton(model: _Model, theta: np.ndarray, max_steps: int = 20) -> tuple[np.ndarray | None, int]:
+    """Newton steps with step halving; ``None`` when they do not reach the tolerance."""
+    loglik, gradient, hessian = model.loglik_derivatives(theta)
+    for step_count in range(1, max_steps + 1):
+        if not np.isfinite(loglik):
+            return None, step_count
+        try:
+            step = np.linalg.solve(-hessian, gradient)
+        except np.linalg.LinAlgError:
+            return None, step_count
+        decrement = float(gradient @ step)
+        if decrement < 0:  # not a maximum direction: the Hessian is not negative definite here
+            return None, step_count
+        if decrement < model.config.tolerance:
+            return theta, step_count
+        scale = 1.0
+        while scale > 1e-3:
+            candidate = theta + scale * step
+            new = model.loglik_derivatives(candidate)
+            if np.isfinite(new[0]) and new[0] >= loglik - 1e-12:
+                break
+            scale /= 2
+        else:
+            return None, step_count
+        theta, (loglik, gradient, hessian) = candidate, new
+    return None, max_steps
 
 
 def _log_rising_factorial(y: np.ndarray, size: np.ndarray | float) -> np.ndarray:
@@ -1294,6 +1404,142 @@ class EndemicEpidemic:
         """
         started = time.perf_counter()
         config = self.config
+        model = self._build(panel, neighbourhood, population, freq)
+        theta0 = model.start_values()
+        theta, n_iter, message = _maximise(model, theta0)
+        loglik, gradient, hessian = model.loglik_derivatives(theta)
+        decrement = _decrement(loglik, gradient, hessian)
+        converged = bool(np.isfinite(decrement) and 0 <= decrement < config.tolerance)
+        if not converged:
+            raise ConvergenceError(
+                f"the endemic-epidemic fit did not converge after {n_iter} iterations "
+                f"(optimiser: {message}; log-likelihood {loglik:.4f}, Newton decrement {decrement:.3g}); "
+                "simplify the model (fewer harmonics, no unit intercepts, weights='adjacency') "
+                "or check units whose counts are all zero"
+            )
+        information = -hessian
+        try:
+            cov_internal = np.linalg.inv(information)
+            if np.any(np.diag(cov_internal) <= 0):
+                raise np.linalg.LinAlgError
+        except np.linalg.LinAlgError:
+            logger.warning(
+                "observed information is not positive definite: standard errors are NaN "
+                "(some parameters are not identified by the data)"
+            )
+            cov_internal = np.full_like(information, np.nan)
+        fit = EndemicEpidemicFit(
+            config=config,
+            loglik=loglik,
+            converged=converged,
+            n_iter=n_iter,
+            seconds=time.perf_counter() - started,
+            _model=model,
+            _theta=theta,
+            _cov_internal=cov_internal,
+        )
+        self.fitted_ = fit
+        return fit
+
+    def one_step_ahead(
+        self,
+        panel: pd.DataFrame,
+        neighbourhood: Any = None,
+        population: Any = None,
+        *,
+        start: int | str | pd.Timestamp,
+        warm_start: bool = True,
+        freq: str | None = None,
+    ) -> pd.DataFrame:
+        """Rolling one-step-ahead forecasts: refit on periods up to ``t``, predict ``t + 1``.
+
+        R's ``oneStepAhead(fit, tp, type = "rolling")``. The design is built
+        once for the whole panel and each origin fits on its first periods
+        (the later ones get likelihood weight 0); with ``warm_start`` each fit
+        starts from the previous origin's estimates (R: ``which.start =
+        "final"``), so a refit takes a few Newton steps.
+
+        Parameters
+        ----------
+        panel, neighbourhood, population, freq
+            As for :meth:`fit`.
+        start
+            First origin: the last period the first fit sees, as a 0-based
+            period position or a date in the panel. Origins run from there to
+            the second-to-last period.
+        warm_start
+            Start each fit from the previous estimates (``False``: from the
+            default start values, as a cold fit would).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per unit and predicted period: ``unit_id, ds, y, mu, size``
+            (NegBin size ``1 / psi``; ``inf`` for Poisson), ``origin`` and
+            ``n_iter``.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> ds = pd.date_range("2020-01-06", periods=40, freq="W-MON")
+        >>> rng = np.random.default_rng(0)
+        >>> panel = pd.DataFrame({"unit_id": np.repeat(["A", "B"], 40), "ds": np.tile(ds, 2),
+        ...                       "y": rng.poisson(4, 80)})
+        >>> config = EndemicEpidemicConfig(trend=False, harmonics=0, ne=False, family="poisson")
+        >>> table = EndemicEpidemic(config).one_step_ahead(panel, start=35)
+        >>> len(table), sorted(table["ds"].unique())[0] == ds[36]
+        (8, True)
+        """
+        model = self._build(panel, neighbourhood, population, freq)
+        periods = model.panel.ds
+        if isinstance(start, int | np.integer):
+            first = int(start)
+        else:
+            position = periods.get_indexer([pd.Timestamp(start)])[0]
+            if position < 0:
+                raise ParameterError(f"start {start} is not a period of the panel ({periods[0]:%F} to {periods[-1]:%F})")
+            first = int(position)
+        if not 1 <= first <= len(periods) - 2:
+            raise ParameterError(
+                f"start must leave at least one fitted period before it and one to predict after it: "
+                f"a position from 1 to {len(periods) - 2}, got {first}"
+            )
+        theta = model.start_values()
+        rows = []
+        for origin in range(first, len(periods) - 1):
+            # Observation j of the model is period j + 1: periods 1..origin are fitted.
+            model.use_periods(origin)
+            if not warm_start:
+                theta = model.start_values()
+            theta, n_iter, message = _maximise(model, theta, warm=warm_start and origin > first)
+            loglik, gradient, hessian = model.loglik_derivatives(theta)
+            decrement = _decrement(loglik, gradient, hessian)
+            if not (np.isfinite(decrement) and 0 <= decrement < self.config.tolerance):
+                raise ConvergenceError(
+                    f"the fit at origin {periods[origin]:%F} did not converge ({message}; "
+                    f"Newton decrement {decrement:.3g}); simplify the model or start later"
+                )
+            mu = sum(part[:, origin] for part in model.component_means(theta).values())
+            psi = np.exp(theta[model.layout.psi]) if model.layout.psi is not None else np.zeros(1)
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "unit_id": model.panel.units,
+                        "ds": periods[origin + 1],
+                        "y": model.panel.counts[:, origin + 1],
+                        "mu": mu,
+                        "size": np.broadcast_to(np.where(psi > 0, 1.0 / np.maximum(psi, 1e-300), np.inf), mu.shape),
+                        "origin": periods[origin],
+                        "n_iter": n_iter,
+                    }
+                )
+            )
+        model.use_periods(model.n_fit)
+        return pd.concat(rows, ignore_index=True)
+
+    def _build(self, panel: pd.DataFrame, neighbourhood: Any, population: Any, freq: str | None) -> _Model:
+        """Validate the inputs and lay out the likelihood (design, lags, offsets, weights)."""
+        config = self.config
         neighbourhood = self.neighbourhood if neighbourhood is None else neighbourhood
         population = self.population if population is None else population
         covariate_names = list(
@@ -1328,46 +1574,7 @@ class EndemicEpidemic:
             )
         model = _Model.build(config, wide, offsets, orders)
         _check_unit_terms_identified(model)
-        theta0 = model.start_values()
-        theta, n_iter, message = _maximise(model, theta0)
-        loglik, gradient, hessian = model.loglik_derivatives(theta)
-        decrement = np.nan
-        if np.isfinite(loglik):
-            try:
-                decrement = float(gradient @ np.linalg.solve(-hessian, gradient))
-            except np.linalg.LinAlgError:
-                decrement = float(gradient @ gradient)
-        converged = bool(np.isfinite(decrement) and 0 <= decrement < config.tolerance)
-        if not converged:
-            raise ConvergenceError(
-                f"the endemic-epidemic fit did not converge after {n_iter} iterations "
-                f"(optimiser: {message}; log-likelihood {loglik:.4f}, Newton decrement {decrement:.3g}); "
-                "simplify the model (fewer harmonics, no unit intercepts, weights='adjacency') "
-                "or check units whose counts are all zero"
-            )
-        information = -hessian
-        try:
-            cov_internal = np.linalg.inv(information)
-            if np.any(np.diag(cov_internal) <= 0):
-                raise np.linalg.LinAlgError
-        except np.linalg.LinAlgError:
-            logger.warning(
-                "observed information is not positive definite: standard errors are NaN "
-                "(some parameters are not identified by the data)"
-            )
-            cov_internal = np.full_like(information, np.nan)
-        fit = EndemicEpidemicFit(
-            config=config,
-            loglik=loglik,
-            converged=converged,
-            n_iter=n_iter,
-            seconds=time.perf_counter() - started,
-            _model=model,
-            _theta=theta,
-            _cov_internal=cov_internal,
-        )
-        self.fitted_ = fit
-        return fit
+        return model
 
     def predict(
         self, h: int, n_draws: int = 1000, seed: int | None = 0, **options: Any
@@ -1748,9 +1955,14 @@ class EndemicEpidemicFit:
         weights = model.neighbourhood.weights_for_draws(decays) if layout.ne is not None else None
         if layout.psi is not None:
             size = np.exp(-theta[:, layout.psi]).T  # r = 1/psi: (1 or n_units, D or 1)
-        previous = np.repeat(model.panel.counts[:, -1][:, None], n_draws, axis=1)
+        lag_weights = model.config.lag_vector()
+        n_lags = len(lag_weights)
+        # The last n_lags observed counts, newest first, per path: (units, lags, draws).
+        recent = model.panel.counts[:, ::-1][:, :n_lags]
+        history = np.repeat(recent[:, :, None], n_draws, axis=2)
         out = np.empty((model.n_units, h, n_draws), dtype=np.int64)
         for step in range(h):
+            previous = _lagged(history, lag_weights)
             with np.errstate(over="ignore"):
                 mu = offsets[:, None] * np.exp(
                     designs["end"].predictor(theta[:, layout.end], periods=[step])[:, 0]
@@ -1783,7 +1995,7 @@ class EndemicEpidemicFit:
                 size_b = np.broadcast_to(size, mu.shape)
                 counts = rng.poisson(rng.gamma(size_b, mu / size_b))
             out[:, step] = counts
-            previous = counts.astype(float)
+            history = np.concatenate([counts[:, None, :].astype(float), history[:, :-1]], axis=1) if n_lags > 1 else counts[:, None, :].astype(float)
         return out
 
     def one_step_mean(self, future_covariates: pd.DataFrame | None = None) -> np.ndarray:
@@ -1794,7 +2006,8 @@ class EndemicEpidemicFit:
         model = self._model
         layout = model.layout
         designs = self._future_designs(1, future_covariates)
-        previous = model.panel.counts[:, -1]
+        lag_weights = model.config.lag_vector()
+        previous = _lagged(model.panel.counts[:, ::-1][:, : len(lag_weights)], lag_weights)
         mu = model.offsets[:, -1] * np.exp(designs["end"].predictor(self._theta[layout.end])[:, 0])
         if layout.ar is not None:
             mu += np.exp(designs["ar"].predictor(self._theta[layout.ar])[:, 0]) * previous
@@ -1902,6 +2115,13 @@ class EndemicEpidemicFit:
             dist_mu=dist_mu.ravel(),
             dist_size=dist_size.ravel(),
         )
+
+
+def _lagged(newest_first: np.ndarray, lag_weights: np.ndarray) -> np.ndarray:
+    """``sum_l u_l y_{T+1-l}`` from the last counts, newest first along axis 1 (fewer when the panel is short)."""
+    available = newest_first.shape[1]
+    weights = lag_weights[:available] / lag_weights[:available].sum()
+    return np.tensordot(weights, newest_first, axes=([0], [1])) if newest_first.ndim == 3 else newest_first @ weights
 
 
 def _jsonable(value: Any) -> Any:

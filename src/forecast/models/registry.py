@@ -109,6 +109,10 @@ class EndemicEpidemicModel(CountModel):
         Down-weight old periods in the likelihood: weights halve every
         ``halflife_months`` months back from the last period, whatever the
         panel's frequency (the smooth alternative to ``window``).
+    ``lags``
+        The epidemic parts see the mean of the last ``lags`` counts instead
+        of the last one (1, R's hhh4): a unit that was struck two or three
+        periods ago still carries that activity into its forecast.
     ``population``
         Use each unit's population share as the endemic offset when the
         units are those of a shipped gazetteer (the default); ``False``:
@@ -126,6 +130,7 @@ class EndemicEpidemicModel(CountModel):
     min_unit_events: int = 10
     window: int | None = None
     halflife_months: float | None = None
+    lags: int = 1
     population: bool = True
     weights: str = "adjacency"
     maxlag: int = 5
@@ -136,7 +141,7 @@ class EndemicEpidemicModel(CountModel):
     alias: str = "endemic_epidemic"
 
     #: Options of this adapter that are not fields of the model's configuration.
-    _OWN_OPTIONS = ("alias", "unit_intercepts", "min_unit_events", "window", "halflife_months", "population")
+    _OWN_OPTIONS = ("alias", "unit_intercepts", "min_unit_events", "window", "halflife_months", "lags", "population")
 
     def __post_init__(self) -> None:
         if self.unit_intercepts not in (True, False, "auto"):
@@ -147,6 +152,7 @@ class EndemicEpidemicModel(CountModel):
         whole_number(self.window, "endemic_epidemic: option window", minimum=3, allow_none=True)
         if self.halflife_months is not None:
             number(self.halflife_months, "endemic_epidemic: option halflife_months", minimum=0, strict=True)
+        whole_number(self.lags, "endemic_epidemic: option lags", minimum=1)
         if not isinstance(self.population, bool):
             raise ParameterError(f"endemic_epidemic: population={self.population!r} must be True or False")
         self._config(52.0)  # options fail here, when the model is named, not at fit time
@@ -159,7 +165,8 @@ class EndemicEpidemicModel(CountModel):
         # The season is a year of periods: months become periods through it.
         halflife = None if self.halflife_months is None else float(self.halflife_months) * season / 12.0
         return EndemicEpidemicConfig(
-            **options, unit_intercepts=unit_intercepts, covariates=tuple(covariates), halflife=halflife
+            **options, unit_intercepts=unit_intercepts, covariates=tuple(covariates), halflife=halflife,
+            lag_weights=(1.0,) * int(self.lags),
         )
 
     def own_intercepts(self, counts: pd.Series) -> list[str]:

@@ -172,6 +172,12 @@ def _check_models(value: Any) -> str | None:
     return None
 
 
+def _check_selection(value: Any) -> str | None:
+    from forecast.evaluation.selection import SELECTIONS
+
+    return None if value in SELECTIONS else f"'{value}' is not one of {', '.join(SELECTIONS)}"
+
+
 def _check_stronghold(value: Any) -> str | None:
     # A single name (or "A,B") is as good as a list; the gazetteer checks the names themselves.
     if isinstance(value, str):
@@ -260,6 +266,9 @@ GLOBAL_PARAMETERS: dict[str, GlobalParameter] = {
     "freq": GlobalParameter((str,), "period of the panel (pandas alias, e.g. W-MON)", _check_freq),
     "horizon": GlobalParameter((int,), "periods ahead to forecast", _check_horizon),
     "models": GlobalParameter((list,), "model spec strings", _check_models),
+    "selection": GlobalParameter(
+        (str,), "how the reported forecaster is chosen: stack (backtest log-score stacking), best or none", _check_selection
+    ),
     "stronghold": GlobalParameter((str, list), '"auto", a unit name or a list of unit names', _check_stronghold),
     "as_of": GlobalParameter((str, NoneType), "last observed period (ISO date); null = last full period", _check_as_of),
     "seed": GlobalParameter((int,), "random seed of predictive draws", _check_seed),
