@@ -54,7 +54,7 @@ EXTRA_BASELINES = ("zero", "last", "bootstrap", "seasonal_naive")
 
 
 def worlds() -> dict[str, tuple[pd.DataFrame, str]]:
-    """Panel and frequency of each world."""
+    """Panel and frequency of each world (all over the Afghan provinces)."""
     weekly = load_dataset("synthetic", freq="W-MON")
     monthly = load_dataset("synthetic", freq="MS")
     out = {
@@ -67,28 +67,34 @@ def worlds() -> dict[str, tuple[pd.DataFrame, str]]:
     return out
 
 
-def evaluate(panel: pd.DataFrame, freq: str, candidates: list[str], horizon: int, n_origins: int, draws: int, seed: int) -> dict:
+def evaluate(
+    panel: pd.DataFrame, freq: str, candidates: list[str], horizon: int, n_origins: int, draws: int, seed: int,
+    neighbours: dict[str, list[str]],
+) -> dict:
     """Candidates, baselines and the chosen forecaster at the same ``n_origins`` origins."""
     ds = pd.DatetimeIndex(sorted(panel["ds"].unique()))
     every = 13 if freq == "W-MON" else 3
     cutoffs = rolling_origins(ds, horizon, start=ds[1], every=1)[::-1][::every][:n_origins][::-1]
     names = list(dict.fromkeys(["hist_mean", *EXTRA_BASELINES, *candidates]))
     plain = backtest(panel, names, horizon, start=cutoffs[0], end=cutoffs[-1], every=every, n_draws=draws,
-                     seed=seed, freq=freq, progress=False)
+                     seed=seed, freq=freq, progress=False, neighbours=neighbours)
     chosen_scores, choices, seconds = [], [], []
     for cutoff in plain.cutoffs:
         known = panel[panel["ds"] <= cutoff]
         started = time.perf_counter()
-        choice = choose_forecaster(known, candidates, horizon, n_draws=draws, seed=seed, freq=freq)
+        choice = choose_forecaster(known, candidates, horizon, n_draws=draws, seed=seed, freq=freq, neighbours=neighbours)
         seconds.append(time.perf_counter() - started)
-        forecasts = forecast_panel(known, [choice.spec], horizon, n_draws=draws, seed=seed, freq=freq, progress=False)
+        forecasts = forecast_panel(
+            known, [choice.spec], horizon, n_draws=draws, seed=seed, freq=freq, progress=False, neighbours=neighbours
+        )
         scored = score_forecasts(forecasts, panel, seed=seed)
         scored["model"], scored["cutoff"] = "chosen (stacked)", cutoff
         chosen_scores.append(scored)
         choices.append(choice)
     scores = pd.concat([plain.scores, *chosen_scores], ignore_index=True)
     summary = summarise_scores(scores, "model")
-    return {"summary": summary, "choices": choices, "cutoffs": plain.cutoffs, "choose_seconds": float(np.median(seconds))}
+    return {"summary": summary, "choices": choices, "cutoffs": plain.cutoffs, "failures": plain.failures,
+            "choose_seconds": float(np.median(seconds))}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,9 +119,12 @@ def main(argv: list[str] | None = None) -> int:
         "coverage90: share of outcomes inside the central 90 % interval.",
         "",
     ]
+    neighbours = load_dataset("synthetic").neighbours
     for label, (panel, freq) in worlds().items():
         started = time.perf_counter()
-        result = evaluate(panel, freq, candidates, horizon, args.origins, args.draws, seed)
+        result = evaluate(panel, freq, candidates, horizon, args.origins, args.draws, seed, neighbours)
+        if len(result["failures"]):
+            print(f"{label}: failures\n{result['failures'].drop_duplicates('model').to_string()}", flush=True)
         summary = result["summary"]
         is_baseline = {m: (m in BASELINES or m == "recent_mean") for m in summary.index}
         for spec in candidates:

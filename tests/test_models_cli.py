@@ -38,11 +38,35 @@ def test_predict_json_and_parquet(events_file, tmp_path, capsys):
     assert back.n_draws == 200 and len(back.index) == len(rows)
 
 
-def test_predict_prints_a_table(events_file, capsys):
-    assert main(["predict", "--events", str(events_file), "--source", "canonical", "--horizon", "2",
-                 "--models", "last", "--n-draws", "50", "--no-progress"]) == 0
+def test_predict_prints_every_step_with_province_names(events_file, capsys):
+    assert main(["predict", "--events", str(events_file), "--source", "canonical", "--horizon", "3",
+                 "--models", "last,hist_mean", "--n-draws", "50", "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "34 units, steps 1-2" in out and "AF-NAN" in out
+    assert "34 units, steps 1-3" in out and "Nangarhar" in out and "AF-NAN" not in out
+    # One table per model, a column per forecast period (the three weeks after 2021-06-14).
+    for model in ("last:", "hist_mean:"):
+        assert model in out
+    header = next(line for line in out.splitlines() if "2021-06-21" in line)
+    assert header.split() == ["name", "2021-06-21", "2021-06-28", "2021-07-05", "total", "p_ge_1_next"]
+    rows = [line for line in out.splitlines() if line.strip().startswith("Nangarhar")]
+    assert len(rows) == 2
+
+
+def test_every_verb_defaults_to_the_shared_defaults():
+    """predict, backtest, warn and spread start from forecast.defaults, as the config does."""
+    import inspect
+
+    from forecast import cli, defaults
+
+    for verb in (cli.predict, cli.backtest_command):
+        parameters = inspect.signature(verb).parameters
+        assert parameters["horizon"].default == defaults.HORIZON
+        assert parameters["models"].default == ",".join(defaults.MODELS)
+        assert parameters["seed"].default == defaults.SEED
+        assert parameters["country"].default == defaults.COUNTRY
+    assert inspect.signature(cli.predict).parameters["source"].default == "synthetic"
+    for verb in (cli.warn, cli.spread_attribute):
+        assert inspect.signature(verb).parameters["stronghold"].default is None  # per country: defaults.STRONGHOLDS
 
 
 def test_predict_unknown_model_is_a_one_line_error(events_file, capsys):

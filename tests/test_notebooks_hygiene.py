@@ -110,3 +110,29 @@ def test_no_model_code_in_notebooks(path):
             assert not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef), (
                 f"{path.name} cell {index} defines {node.name}(); move it into the forecast package"
             )
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.name) for p in REPO_NOTEBOOKS])
+def test_notebook_defaults_are_the_shared_defaults_and_the_configs(path):
+    """A notebook opened by hand in JupyterLab computes what `make report` does."""
+    from forecast.defaults import DEFAULTS
+    from forecast.runner.params import declared_parameters, load_config
+
+    config = load_config(ROOT / "config" / "default.yaml").values
+    declared = declared_parameters(path)
+    for name, parameter in declared.items():
+        if name in DEFAULTS:
+            assert parameter.default == DEFAULTS[name], f"{path.name}: {name}"
+        if name in config:
+            assert parameter.default == config[name], f"{path.name}: {name} differs from config/default.yaml"
+
+
+def test_default_config_holds_the_shared_defaults():
+    from forecast.defaults import DEFAULTS
+    from forecast.runner.params import load_config
+
+    config = load_config(ROOT / "config" / "default.yaml").values
+    for name, value in DEFAULTS.items():
+        if name in config:
+            assert config[name] == value, name
+    assert config["synthetic"]["seed"] == DEFAULTS["seed"]

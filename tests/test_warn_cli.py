@@ -130,3 +130,14 @@ def test_warn_runs_on_the_embedded_scenario_without_a_file(capsys):
     assert document["group"] is not None and document["stale"] is None
     code, _, err = run(capsys, "--source", "synthetic", "--events", "x.csv", "--as-of", "2021-12-26")
     assert code == 2 and "not read with --source synthetic" in err
+
+
+def test_warn_assumes_the_configs_stronghold_for_afghanistan_and_auto_elsewhere(capsys):
+    """Without --stronghold, warn judges against Nangarhar, as config/default.yaml does
+    (not 'auto', which after a spread would absorb the provinces spread to)."""
+    from forecast.defaults import default_stronghold
+
+    code, out, err = run(capsys, "--json")
+    assert code == 0, err
+    assert [s["name"] for s in json.loads(out)["stronghold"]] == ["Nangarhar"]
+    assert default_stronghold("afg") == "Nangarhar" and default_stronghold("PAK") == "auto"

@@ -14,8 +14,15 @@ from typing import Annotated
 
 import typer
 
-from forecast import __version__
+from forecast import __version__, defaults
 from forecast.errors import ForecastError
+
+# Every verb's defaults come from forecast.defaults, as config/default.yaml's do.
+_DEFAULT_MODELS = ",".join(defaults.MODELS)
+_STRONGHOLD_HELP = (
+    "auto, or the stronghold's province names: Nangarhar,Kunar "
+    f"(default: {', '.join(f'{k}: {v}' for k, v in defaults.STRONGHOLDS.items())}; auto elsewhere)."
+)
 
 app = typer.Typer(
     name="forecast",
@@ -46,7 +53,7 @@ def _parse_columns(columns: str | None) -> dict[str, str] | None:
 
 @app.callback(invoke_without_command=True)
 def _main(
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", metavar="")] = False,
 ) -> None:
     if version:
         typer.echo(__version__)
@@ -66,7 +73,7 @@ def ingest(
     aliases: Annotated[str | None, typer.Option(help="Extra province spellings: 'Nangahar=Nangarhar,Spin Boldak=Kandahar'.")] = None,
     boundaries: Annotated[Path | None, typer.Option(help="Province boundaries (GeoJSON/shapefile) to place events with coordinates but no known name.")] = None,
     out: Annotated[Path, typer.Option(help="Canonical events parquet to write.")] = Path("data/processed/events.parquet"),
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.", metavar="")] = False,
 ) -> None:
     """Read a provider's event file into the canonical event table."""
     from forecast.checks import output_path
@@ -146,11 +153,11 @@ def run_notebooks(
     notebooks_dir: Annotated[Path | None, typer.Option(help="Folder of NN_name.ipynb notebooks (default: notebooks/).")] = None,
     quiet: Annotated[
         bool,
-        typer.Option("--quiet", "-q", help="Print only warnings, errors and one line when a province is at warning or above (for cron)."),
+        typer.Option("--quiet", "-q", help="Print only warnings, errors and one line when a province is at warning or above (for cron).", metavar=""),
     ] = False,
     publish: Annotated[
         bool,
-        typer.Option("--publish", help="Make a successful full run the latest report (make report and scheduled runs do)."),
+        typer.Option("--publish", help="Make a successful full run the latest report (make report and scheduled runs do).", metavar=""),
     ] = False,
     fail_on: Annotated[
         str | None,
@@ -217,7 +224,7 @@ def _reports_dir(reports_dir: Path | None) -> Path:
 @runs_app.command("list")
 def runs_list(
     reports_dir: Annotated[Path | None, typer.Option(help="Reports folder (default: reports/).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.", metavar="")] = False,
 ) -> None:
     """List published runs, newest first; the latest successful one is marked."""
     from forecast.runner.run import list_runs
@@ -310,7 +317,7 @@ def fetch_boundaries_command(
     level: Annotated[int, typer.Option(help="Administrative level (1 = provinces).")] = 1,
     raw_dir: Annotated[Path, typer.Option(help="Raw-data folder; the file goes to <raw-dir>/boundaries/.")] = Path("data/raw"),
     api_url: Annotated[str | None, typer.Option(help="geoBoundaries API URL template with {iso3} and {level} (a mirror).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Download again even when cached.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Download again even when cached.", metavar="")] = False,
 ) -> None:
     """Download geoBoundaries' simplified province boundaries (public domain) once."""
     from forecast.geo.boundaries import GEOBOUNDARIES_API, fetch_boundaries
@@ -356,7 +363,7 @@ def fetch_ucdp_command(
         typer.Option(help="Download URL pattern with {version_nodot} ({yy}, {month} for candidates); default $FORECAST_UCDP_URL_TEMPLATE or UCDP's official address."),
     ] = None,
     raw_dir: Annotated[Path, typer.Option(help="Raw-data folder; files go to <raw-dir>/ucdp/.")] = Path("data/raw"),
-    force: Annotated[bool, typer.Option("--force", help="Download again even when cached.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Download again even when cached.", metavar="")] = False,
     timeout: Annotated[float | None, typer.Option(help="Seconds to wait for the server (default 60, or $FORECAST_HTTP_TIMEOUT).")] = None,
     retries: Annotated[int | None, typer.Option(help="Retries after a network error or HTTP 5xx (default 4).")] = None,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal).")] = None,
@@ -392,7 +399,7 @@ def fetch_acled_command(
     raw_dir: Annotated[Path, typer.Option(help="Raw-data folder; the file goes to <raw-dir>/acled/.")] = Path("data/raw"),
     base_url: Annotated[str | None, typer.Option(help="API root (default $FORECAST_ACLED_BASE_URL or https://acleddata.com).")] = None,
     page_size: Annotated[int, typer.Option(help="Records per API page.")] = 5000,
-    force: Annotated[bool, typer.Option("--force", help="Download again even when cached.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Download again even when cached.", metavar="")] = False,
     timeout: Annotated[float | None, typer.Option(help="Seconds to wait for the server (default 60, or $FORECAST_HTTP_TIMEOUT).")] = None,
     retries: Annotated[int | None, typer.Option(help="Retries after a network error or HTTP 5xx (default 4).")] = None,
 ) -> None:
@@ -428,7 +435,7 @@ def fetch_hdx_command(
     dataset: Annotated[str | None, typer.Option(help="HDX dataset name (default <country>-acled-conflict-data).")] = None,
     raw_dir: Annotated[Path, typer.Option(help="Raw-data folder; the workbook goes to <raw-dir>/hdx/.")] = Path("data/raw"),
     base_url: Annotated[str | None, typer.Option(help="CKAN site root (default $FORECAST_HDX_BASE_URL or https://data.humdata.org).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Download again even when cached.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Download again even when cached.", metavar="")] = False,
     timeout: Annotated[float | None, typer.Option(help="Seconds to wait for the server (default 60, or $FORECAST_HTTP_TIMEOUT).")] = None,
     retries: Annotated[int | None, typer.Option(help="Retries after a network error or HTTP 5xx (default 4).")] = None,
 ) -> None:
@@ -459,8 +466,8 @@ app.add_typer(data_app, name="data")
 @data_app.command("list")
 def data_list_command(
     data_dir: Annotated[Path, typer.Option(help="Data folder holding raw/ and processed/.")] = Path("data"),
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (full sha256, inputs, URLs).")] = False,
-    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Recompute sha256 and compare with the sidecars.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (full sha256, inputs, URLs).", metavar="")] = False,
+    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Recompute sha256 and compare with the sidecars.", metavar="")] = True,
 ) -> None:
     """List every raw and processed file: source, version, rows, date range, sha256, what it was made from."""
     from forecast.data.catalog import data_list_json, format_data_list, list_data
@@ -484,24 +491,28 @@ def _events_for(source: str, events: Path | None) -> Path | None:
 
 @app.command()
 def predict(
-    source: Annotated[str, typer.Option(help="synthetic, or the format of --events: ucdp, acled, gtd, csv, canonical.")],
-    horizon: Annotated[int, typer.Option(help="Periods ahead to forecast (steps 1..H).")],
-    models: Annotated[str, typer.Option(help="Comma-separated model specs, e.g. hist_mean,glm_negbin(ar=2),prophet.")],
-    freq: Annotated[str, typer.Option(help="Period: W-MON (weeks from Monday) or MS (months).")] = "W-MON",
+    source: Annotated[str, typer.Option(help="synthetic, or the format of --events: ucdp, acled, gtd, csv, canonical.")] = "synthetic",
+    horizon: Annotated[int, typer.Option(help="Periods ahead to forecast (steps 1..H).")] = defaults.HORIZON,
+    models: Annotated[str, typer.Option(help="Comma-separated model specs, e.g. hist_mean,glm_negbin(ar=2),prophet.")] = _DEFAULT_MODELS,
+    freq: Annotated[str, typer.Option(help="Period: W-MON (weeks from Monday) or MS (months).")] = defaults.FREQ,
     actor: Annotated[str | None, typer.Option(help="Keep events whose actor/side names match this regex.")] = None,
-    country: Annotated[str, typer.Option(help="ISO3 code of the country whose provinces are forecast.")] = "AFG",
+    country: Annotated[str, typer.Option(help="ISO3 code of the country whose provinces are forecast.")] = defaults.COUNTRY,
     as_of: Annotated[str | None, typer.Option(help="Forecast origin: use only periods complete by this date.")] = None,
-    n_draws: Annotated[int, typer.Option(help="Predictive draws per unit and step.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of the predictive draws.")] = 0,
+    n_draws: Annotated[int, typer.Option(help="Predictive draws per unit and step.")] = defaults.N_DRAWS,
+    seed: Annotated[int, typer.Option(help="Seed of the predictive draws.")] = defaults.SEED,
     out: Annotated[Path | None, typer.Option(help="Write the forecasts (summary + draws) to this parquet.")] = None,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar per model on stderr.")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print mean, q05, q50, q95, P(Y>=1) per unit and step as JSON.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar per model on stderr.", metavar="")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print mean, q05, q50, q95, P(Y>=1) per unit and step as JSON.", metavar="")] = False,
     events: Annotated[Path | None, typer.Option(help="Event file in the --source format (not for synthetic).")] = None,
 ) -> None:
     """Forecast event counts per province with one or more models."""
+    import pandas as pd
+
     from forecast.checks import draw_count, output_path, steps_ahead, whole_number
     from forecast.data.dataset import load_dataset
+    from forecast.geo.gazetteer import Gazetteer
     from forecast.models import forecast_panel
+    from forecast.report.tables import step_means_table
 
     # Bounds before the data are read: --horizon 1000000 costs nothing to refuse.
     steps_ahead(horizon, "--horizon")
@@ -535,7 +546,15 @@ def predict(
         f"{data.caption}: {table['unit_id'].nunique()} units, steps 1-{horizon} after "
         f"{forecasts.meta['last_ds']:%Y-%m-%d} ({freq}), models {', '.join(forecasts.models)}"
     )
-    typer.echo(table[table["step"] == 1].drop(columns="step").round({"mean": 2, "p_ge_1": 2}).to_string(index=False))
+    gazetteer = Gazetteer.load(data.country)
+    for model in forecasts.models:
+        steps = step_means_table(forecasts, model, gazetteer)
+        fallbacks = steps.pop("fallback") if "fallback" in steps else pd.Series(dtype=str)
+        typer.echo(f"\n{model}: expected attacks per period (P(>=1) for the first), most expected first")
+        typer.echo(steps.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        fell_back = int((fallbacks.fillna("") != "").sum())
+        if fell_back:
+            typer.echo(f"{model} used a simpler model for {fell_back} of {len(steps)} units (reasons: --json or --out)")
     if out is not None:
         typer.echo(f"wrote {out}")
 
@@ -548,23 +567,23 @@ def backtest_command(
     events: Annotated[Path | None, typer.Option(help="Event file in the --source format (none for synthetic).")] = None,
     source: Annotated[str, typer.Option(help="synthetic, ucdp, acled, gtd, csv or canonical.")] = "synthetic",
     actor: Annotated[str | None, typer.Option(help="Keep events whose actor/side names match this regex.")] = None,
-    country: Annotated[str, typer.Option(help="ISO3 code of the country whose provinces are forecast.")] = "AFG",
-    freq: Annotated[str, typer.Option(help="Period: W-MON (weeks from Monday) or MS (months).")] = "W-MON",
-    horizon: Annotated[int, typer.Option(help="Steps 1..H forecast from each origin.")] = 4,
+    country: Annotated[str, typer.Option(help="ISO3 code of the country whose provinces are forecast.")] = defaults.COUNTRY,
+    freq: Annotated[str, typer.Option(help="Period: W-MON (weeks from Monday) or MS (months).")] = defaults.FREQ,
+    horizon: Annotated[int, typer.Option(help="Steps 1..H forecast from each origin.")] = defaults.HORIZON,
     models: Annotated[
         str, typer.Option(help="Comma-separated model specs; zero and hist_mean are added for the skill scores.")
-    ] = "last,bootstrap,seasonal_naive,glm_negbin",
+    ] = _DEFAULT_MODELS,
     start: Annotated[str | None, typer.Option(help="First cutoff date (default: the middle of the data).")] = None,
     end: Annotated[str | None, typer.Option(help="Last cutoff date (default: the last with H periods after it).")] = None,
     every: Annotated[int, typer.Option(help="Periods between forecast origins.")] = 1,
-    n_draws: Annotated[int, typer.Option(help="Predictive draws per unit and step.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same score table.")] = 0,
+    n_draws: Annotated[int, typer.Option(help="Predictive draws per unit and step.")] = defaults.N_DRAWS,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same score table.")] = defaults.SEED,
     executor: Annotated[str, typer.Option(help="Where origins run: inprocess, processes or dask.")] = "inprocess",
     workers: Annotated[int | None, typer.Option(help="Worker processes for --executor processes/dask.")] = None,
     address: Annotated[str | None, typer.Option(help="Dask scheduler address (default: a private local cluster).")] = None,
     out: Annotated[Path | None, typer.Option(help="Write the score table (one row per unit, cutoff, step, model) to this parquet.")] = None,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar over the origins on stderr.")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the per-model scorecard as JSON.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar over the origins on stderr.", metavar="")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the per-model scorecard as JSON.", metavar="")] = False,
 ) -> None:
     """Rolling-origin backtest: forecast from every origin, score against what happened."""
     from forecast.checks import draw_count, output_path, steps_ahead, whole_number
@@ -631,11 +650,11 @@ def spread_fit(
     counts: Annotated[Path, typer.Option(help="Counts CSV: unit_id,t,ds,y (surveillance export format).")],
     neighbourhood: Annotated[Path, typer.Option(help="Adjacency orders CSV: from,to,order.")],
     population: Annotated[Path | None, typer.Option(help="Population fractions CSV: unit_id,population_fraction.")] = None,
-    trend: Annotated[bool, typer.Option("--trend/--no-trend", help="Linear trend in the endemic part.")] = False,
+    trend: Annotated[bool, typer.Option("--trend/--no-trend", help="Linear trend in the endemic part.", metavar="")] = False,
     season: Annotated[str | None, typer.Option(help="Endemic seasonality PERIOD:HARMONICS, e.g. 52:1.")] = None,
     weights: Annotated[str, typer.Option(help="adjacency (order 1, weight 1) or powerlaw:MAXLAG.")] = "adjacency",
     family: Annotated[str, typer.Option(help="negbin1 or poisson.")] = "negbin1",
-    as_json: Annotated[bool, typer.Option("--json", help="Print loglik, params, std_errors, seconds, converged as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print loglik, params, std_errors, seconds, converged as JSON.", metavar="")] = False,
 ) -> None:
     """Fit the endemic-epidemic model (R's surveillance::hhh4) to count files."""
     from forecast.models.endemic_epidemic import (
@@ -686,9 +705,9 @@ def warn(
     columns: Annotated[str | None, typer.Option(help="Generic CSV column mapping: admin1=Province,date=Date.")] = None,
     actor: Annotated[str | None, typer.Option(help="Keep events whose actor/side names match this regex.")] = None,
     country: Annotated[str | None, typer.Option(help="Keep one country (name or ISO code).")] = None,
-    freq: Annotated[str, typer.Option(help="Period: W-MON (weeks from Monday) or MS (months).")] = "W-MON",
-    stronghold: Annotated[str, typer.Option(help="auto, or the stronghold's province names: Nangarhar,Kunar.")] = "auto",
-    as_json: Annotated[bool, typer.Option("--json", help="Print the assessment as JSON (schema: forecast/schemas/warn.schema.json).")] = False,
+    freq: Annotated[str, typer.Option(help="Period: W-MON (weeks from Monday) or MS (months).")] = defaults.FREQ,
+    stronghold: Annotated[str | None, typer.Option(help=_STRONGHOLD_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the assessment as JSON (schema: forecast/schemas/warn.schema.json).", metavar="")] = False,
 ) -> None:
     """Alert level and plain-language reason for every province outside the group's stronghold."""
     from forecast.alarms import WarningConfig, evaluate_warnings
@@ -698,6 +717,7 @@ def warn(
     data = load_dataset(source, _events_for(source, events), actor=actor, country=country, freq=freq, as_of=as_of,
                         columns=_parse_columns(columns))
     gazetteer = Gazetteer.load(data.country)
+    stronghold = stronghold or defaults.default_stronghold(data.country)
     result = evaluate_warnings(data.panel, data.last_day, stronghold, WarningConfig.for_freq(freq), gazetteer)
     # The stale-data line supersedes the panel's note about the same gap.
     result.notes.extend(n for n in data.notes if result.stale is None or not n.startswith("the last event is dated"))
@@ -706,15 +726,15 @@ def warn(
 
 @spread_app.command("attribute")
 def spread_attribute(
-    source: Annotated[str, typer.Option(help="synthetic, or the format of --events: ucdp, acled, gtd, csv, canonical.")],
-    as_of: Annotated[str, typer.Option(help="Date of the assessment; events after it are ignored.")],
+    source: Annotated[str, typer.Option(help="synthetic, or the format of --events: ucdp, acled, gtd, csv, canonical.")] = "synthetic",
+    as_of: Annotated[str | None, typer.Option(help="Date of the assessment; events after it are ignored (default: the end of the data).")] = None,
     events: Annotated[Path | None, typer.Option(help="Event file in the --source format (not for synthetic).")] = None,
     actor: Annotated[str | None, typer.Option(help="Keep events whose actor/side names match this regex.")] = None,
-    country: Annotated[str, typer.Option(help="ISO3 code of the country.")] = "AFG",
-    freq: Annotated[str, typer.Option(help="Period: W-MON or MS.")] = "W-MON",
-    stronghold: Annotated[str, typer.Option(help="auto, or the stronghold's province names: Nangarhar,Kunar.")] = "auto",
+    country: Annotated[str, typer.Option(help="ISO3 code of the country.")] = defaults.COUNTRY,
+    freq: Annotated[str, typer.Option(help="Period: W-MON or MS.")] = defaults.FREQ,
+    stronghold: Annotated[str | None, typer.Option(help=_STRONGHOLD_HELP)] = None,
     periods: Annotated[int, typer.Option(help="Report the last this many periods.")] = 4,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON records.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON records.", metavar="")] = False,
 ) -> None:
     """Split each province's expected attacks in the last periods into endemic, own-past and imported parts."""
     from forecast.data.dataset import load_dataset
@@ -723,6 +743,7 @@ def spread_attribute(
     data = load_dataset(source, _events_for(source, events), actor=actor, country=country, freq=freq, as_of=as_of)
     if periods < 1:
         raise typer.BadParameter(f"--periods {periods}: report at least 1 period")
+    stronghold = stronghold or defaults.default_stronghold(data.country)
     core = find_stronghold(data.panel, given=None if stronghold == "auto" else stronghold)
     table = attribution_table(spillover_share(data.panel, core, recent_periods=periods), core)
     if as_json:

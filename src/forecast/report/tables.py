@@ -107,6 +107,42 @@ def caveats(data: Dataset) -> list[str]:
     return notes
 
 
+def step_means_table(forecast, model: str | None, gazetteer: Gazetteer) -> pd.DataFrame:
+    """Expected count per province and step ahead from one model, for a terminal or a page.
+
+    Columns: ``name``, one column per forecast period (its start date: the
+    mean at that step), ``total`` (expected events over all steps),
+    ``p_ge_1_next`` (P(Y >= 1) in the first period) and ``fallback``; most
+    expected events first.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from forecast.geo.gazetteer import Gazetteer
+    >>> from forecast.models.registry import forecast_panel
+    >>> ds = pd.date_range("2021-01-04", periods=30, freq="W-MON")
+    >>> panel = pd.DataFrame({"unit_id": np.repeat(["AF-KAB", "AF-NAN"], 30), "ds": np.tile(ds, 2),
+    ...                       "y": np.r_[np.zeros(30, int), np.full(30, 2)]})
+    >>> ff = forecast_panel(panel, "hist_mean", 2, n_draws=100, progress=False)
+    >>> step_means_table(ff, None, Gazetteer.load("AFG"))[["name", "2021-08-02", "total"]]
+            name  2021-08-02  total
+    0  Nangarhar         2.0    4.0
+    1      Kabul         0.0    0.0
+    """
+    next_periods = forecast_table(forecast, model, gazetteer).set_index("unit_id")
+    model = model or forecast.models[-1]
+    summary = forecast.summary(exceed=(1,))
+    summary = summary[summary["model"] == model]
+    means = summary.pivot(index="unit_id", columns="ds", values="mean")
+    means.columns = [f"{ds:%Y-%m-%d}" for ds in means.columns]
+    table = next_periods[["name"]].join(means)
+    table["total"] = next_periods["mean_total"]
+    table["p_ge_1_next"] = next_periods["p_ge_1_next"]
+    if "fallback" in next_periods.columns:
+        table["fallback"] = next_periods["fallback"]
+    return table.reset_index(drop=True)
+
+
 def forecast_table(
     forecast,
     model: str | None,

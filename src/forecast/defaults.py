@@ -1,0 +1,72 @@
+"""The defaults every entry point shares.
+
+The command-line verbs (``predict``, ``backtest``, ``warn``, ``spread``), the
+report notebooks' ``parameters`` cells and ``config/default.yaml`` all start
+from these values, so a setting left out means the same thing everywhere
+(tests check the notebooks and the config file against this module).
+
+Examples
+--------
+>>> HORIZON, SEED, default_stronghold("AFG"), default_stronghold("PAK")
+(8, 20211, 'Nangarhar', 'auto')
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "COUNTRY",
+    "DEFAULTS",
+    "FREQ",
+    "HORIZON",
+    "MODELS",
+    "N_DRAWS",
+    "SEED",
+    "SELECTION",
+    "STRONGHOLDS",
+    "default_stronghold",
+]
+
+#: ISO3 code of the country analysed.
+COUNTRY = "AFG"
+#: Period of the panel: weeks starting Monday.
+FREQ = "W-MON"
+#: Periods ahead forecast (8 weeks).
+HORIZON = 8
+#: Candidate models. The endemic-epidemic models carry the mean of the last 4
+#: periods into the next (``lags=4``); ``endemic_recent`` also weights the last
+#: year most (half-life 12 months), an answer to structural breaks;
+#: ``recent_mean`` is the mean of the last 4 periods.
+MODELS: tuple[str, ...] = (
+    "hist_mean",
+    "hist_mean(window=4, alias='recent_mean')",
+    "glm_negbin",
+    "endemic_epidemic(lags=4)",
+    "endemic_epidemic(halflife_months=12, lags=4, alias='endemic_recent')",
+)
+#: How a report turns the candidates into its forecaster (see forecast.evaluation.selection).
+SELECTION = "stack"
+#: Seed of the predictive draws (and of the synthetic scenario).
+SEED = 20211
+#: Predictive draws per unit and period.
+N_DRAWS = 1000
+#: Where the group has long been concentrated, per country (ISIS-K: Nangarhar).
+#: Elsewhere ``"auto"``: the smallest set of units holding half the events.
+STRONGHOLDS = {"AFG": "Nangarhar"}
+
+
+def default_stronghold(country: str | None) -> str:
+    """The stronghold a run assumes for ``country`` when none is given (``"auto"`` if unknown)."""
+    return STRONGHOLDS.get((country or COUNTRY).strip().upper(), "auto")
+
+
+#: The shared defaults by parameter name (as in config/default.yaml and the notebooks).
+DEFAULTS = {
+    "country": COUNTRY,
+    "freq": FREQ,
+    "horizon": HORIZON,
+    "models": list(MODELS),
+    "selection": SELECTION,
+    "seed": SEED,
+    "stronghold": STRONGHOLDS[COUNTRY],
+    "n_draws": N_DRAWS,
+}
