@@ -92,3 +92,21 @@ def test_predict_on_the_synthetic_scenario_needs_no_file_and_says_synthetic(caps
     assert capsys.readouterr().out.startswith("SYNTHETIC DATA")
     assert main(["predict", "--source", "ucdp", "--horizon", "1", "--models", "hist_mean"]) == 2
     assert "needs an events file" in capsys.readouterr().err
+
+
+def test_predict_and_backtest_take_columns_and_aliases_like_ingest(tmp_path, capsys):
+    """Own data straight into predict/backtest: --columns maps the file, --aliases its spellings."""
+    rows = ["When,Where,Killed"] + [f"2021-{m:02d}-{d:02d},Nangahar,1" for m in range(1, 11) for d in (4, 18)]
+    rows += ["2021-10-25,Kabul,2"]
+    path = tmp_path / "own.csv"
+    path.write_text("\n".join(rows) + "\n")
+    base = ["--source", "csv", "--events", str(path), "--country", "AFG", "--horizon", "2", "--models", "hist_mean",
+            "--n-draws", "50", "--no-progress", "--columns", "date=When,admin1=Where,fatalities=Killed"]
+    assert main(["predict", *base]) == 2
+    err = capsys.readouterr().err
+    assert "Nangahar" in err and "--aliases" in err and len(err.strip().splitlines()) == 1
+    assert main(["predict", *base, "--aliases", "Nangahar=Nangarhar"]) == 0
+    out = capsys.readouterr().out
+    nangarhar = next(line for line in out.splitlines() if line.strip().startswith("Nangarhar"))
+    assert float(nangarhar.split()[1]) > 0.1  # 20 events over 43 weeks
+    assert main(["backtest", *base, "--aliases", "Nangahar=Nangarhar", "--every", "8"]) == 0

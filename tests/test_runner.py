@@ -767,3 +767,16 @@ def test_a_notebook_runs_as_jupyterlab_runs_it_with_the_forecast_kernel_from_not
     streams = "".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", [])
                       if output.output_type == "stream" and output.get("name") == "stderr")
     assert "TqdmWarning" not in streams
+
+
+def test_columns_and_aliases_are_run_parameters_checked_up_front():
+    plan = plan_run(CONFIG, ["columns.admin1=Where", "columns.date=When", "aliases={Nangahar: Nangarhar}"],
+                    notebooks_dir=NOTEBOOKS, project_root=ROOT, reports_dir=ROOT / "reports")
+    assert plan.config.values["columns"] == {"admin1": "Where", "date": "When"}
+    assert plan.config.values["aliases"] == {"Nangahar": "Nangarhar"}
+    from forecast.errors import ForecastError
+
+    with pytest.raises(ForecastError, match="columns.*admin9"):
+        plan_run(CONFIG, ["columns.admin9=Where"], notebooks_dir=NOTEBOOKS, project_root=ROOT, reports_dir=ROOT / "reports")
+    with pytest.raises(ForecastError, match="selection"):
+        plan_run(CONFIG, ["selection=bestest"], notebooks_dir=NOTEBOOKS, project_root=ROOT, reports_dir=ROOT / "reports")

@@ -51,6 +51,11 @@ def _parse_columns(columns: str | None) -> dict[str, str] | None:
     return _parse_pairs(columns, "--columns", "admin1=Province,date=Date")
 
 
+def _parse_aliases(aliases: str | None) -> dict[str, str] | None:
+    """Parse ``'Nangahar=Nangarhar,Spin Boldak=Kandahar'`` into a spelling -> province mapping."""
+    return _parse_pairs(aliases, "--aliases", "'Nangahar=Nangarhar,Spin Boldak=Kandahar'")
+
+
 @app.callback(invoke_without_command=True)
 def _main(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", metavar="")] = False,
@@ -90,7 +95,7 @@ def ingest(
         end=end,
         columns=_parse_columns(columns),
         unmatched=unmatched,
-        aliases=_parse_pairs(aliases, "--aliases", "'Nangahar=Nangarhar,Spin Boldak=Kandahar'"),
+        aliases=_parse_aliases(aliases),
         boundaries=boundaries,
     )
     write_parquet_with_sidecar(
@@ -504,6 +509,8 @@ def predict(
     progress: Annotated[bool, typer.Option(help="Show a progress bar per model on stderr.", metavar="")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print mean, q05, q50, q95, P(Y>=1) per unit and step as JSON.", metavar="")] = False,
     events: Annotated[Path | None, typer.Option(help="Event file in the --source format (not for synthetic).")] = None,
+    columns: Annotated[str | None, typer.Option(help="Generic CSV column mapping: admin1=Province,date=Date.")] = None,
+    aliases: Annotated[str | None, typer.Option(help="Extra province spellings: 'Nangahar=Nangarhar,Spin Boldak=Kandahar'.")] = None,
 ) -> None:
     """Forecast event counts per province with one or more models."""
     import pandas as pd
@@ -520,7 +527,8 @@ def predict(
     whole_number(seed, "--seed", minimum=0)
     if out is not None:
         output_path(out, "--out", inputs=[events], example="data/processed/forecasts.parquet")
-    data = load_dataset(source, _events_for(source, events), actor=actor, country=country, freq=freq, as_of=as_of)
+    data = load_dataset(source, _events_for(source, events), actor=actor, country=country, freq=freq, as_of=as_of,
+                        columns=_parse_columns(columns), aliases=_parse_aliases(aliases))
     forecasts = forecast_panel(
         data.panel, models, horizon, n_draws=n_draws, seed=seed, progress=progress, freq=freq,
         neighbours=data.neighbours,
@@ -565,6 +573,8 @@ def predict(
 @app.command("backtest")
 def backtest_command(
     events: Annotated[Path | None, typer.Option(help="Event file in the --source format (none for synthetic).")] = None,
+    columns: Annotated[str | None, typer.Option(help="Generic CSV column mapping: admin1=Province,date=Date.")] = None,
+    aliases: Annotated[str | None, typer.Option(help="Extra province spellings: 'Nangahar=Nangarhar,Spin Boldak=Kandahar'.")] = None,
     source: Annotated[str, typer.Option(help="synthetic, ucdp, acled, gtd, csv or canonical.")] = "synthetic",
     actor: Annotated[str | None, typer.Option(help="Keep events whose actor/side names match this regex.")] = None,
     country: Annotated[str, typer.Option(help="ISO3 code of the country whose provinces are forecast.")] = defaults.COUNTRY,
@@ -598,7 +608,8 @@ def backtest_command(
     if out is not None:
         output_path(out, "--out", inputs=[events], example="data/processed/backtest.parquet")
     model_list = with_baselines(models)  # a misspelt model fails before the data are read
-    data = load_dataset(source, _events_for(source, events), actor=actor, country=country, freq=freq)
+    data = load_dataset(source, _events_for(source, events), actor=actor, country=country, freq=freq,
+                        columns=_parse_columns(columns), aliases=_parse_aliases(aliases))
     with get_executor(executor, address=address, workers=workers) as pool:
         result = backtest(
             data.panel, model_list, horizon, start=start, end=end, every=every,
@@ -703,6 +714,7 @@ def warn(
     events: Annotated[Path | None, typer.Option(help="Event file in the --source format (not for synthetic).")] = None,
     as_of: Annotated[str | None, typer.Option(help="Date of the assessment; events after it are ignored (default: the end of the data).")] = None,
     columns: Annotated[str | None, typer.Option(help="Generic CSV column mapping: admin1=Province,date=Date.")] = None,
+    aliases: Annotated[str | None, typer.Option(help="Extra province spellings: 'Nangahar=Nangarhar,Spin Boldak=Kandahar'.")] = None,
     actor: Annotated[str | None, typer.Option(help="Keep events whose actor/side names match this regex.")] = None,
     country: Annotated[str | None, typer.Option(help="Keep one country (name or ISO code).")] = None,
     freq: Annotated[str, typer.Option(help="Period: W-MON (weeks from Monday) or MS (months).")] = defaults.FREQ,
@@ -715,7 +727,7 @@ def warn(
     from forecast.geo.gazetteer import Gazetteer
 
     data = load_dataset(source, _events_for(source, events), actor=actor, country=country, freq=freq, as_of=as_of,
-                        columns=_parse_columns(columns))
+                        columns=_parse_columns(columns), aliases=_parse_aliases(aliases))
     gazetteer = Gazetteer.load(data.country)
     stronghold = stronghold or defaults.default_stronghold(data.country)
     result = evaluate_warnings(data.panel, data.last_day, stronghold, WarningConfig.for_freq(freq), gazetteer)

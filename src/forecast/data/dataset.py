@@ -164,6 +164,7 @@ def load_dataset(
     start: str | None = None,
     columns: Mapping[str, str] | None = None,
     unmatched: str = "error",
+    aliases: Mapping[str, str] | None = None,
     synthetic: Mapping[str, Any] | None = None,
     seed: int | None = None,
     level: int = 1,
@@ -178,8 +179,10 @@ def load_dataset(
         ``csv``, ``canonical``).
     events_path
         The provider's file; required unless ``source`` is ``synthetic``.
-    actor, country, columns, unmatched
-        Passed to the reader (see :func:`forecast.data.read_events`).
+    actor, country, columns, unmatched, aliases
+        Passed to the reader (see :func:`forecast.data.read_events`):
+        ``columns`` maps a generic CSV's columns (``{"admin1": "Province"}``),
+        ``aliases`` adds province spellings (``{"Nangahar": "Nangarhar"}``).
         ``country`` None: the one country the events are from.
     freq
         Panel frequency, ``W-MON`` or ``MS``.
@@ -269,7 +272,8 @@ def load_dataset(
         from forecast.files import sha256_file
 
         result = read_events(
-            source, events_path, country=country, actor=actor, columns=columns, unmatched=unmatched
+            source, events_path, country=country, actor=actor, columns=columns, unmatched=unmatched,
+            aliases=aliases or None,
         )
         events = result.events
         summary = result.summary_dict()

@@ -268,6 +268,8 @@ def open_report(
     as_of: str | None = None,
     synthetic: Mapping[str, Any] | None = None,
     boundaries_path: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    aliases: Mapping[str, str] | None = None,
     show: bool = True,
 ) -> ReportContext:
     """Load the run's data, gazetteer and boundaries, and show the data's caption and citations.
@@ -286,7 +288,10 @@ def open_report(
     from forecast.geo.gazetteer import Gazetteer
 
     events_path, boundaries_path = project_path(events_path), project_path(boundaries_path)
-    data = load_dataset(source, events_path, actor=actor, country=country, freq=freq, as_of=as_of, synthetic=synthetic)
+    data = load_dataset(
+        source, events_path, actor=actor, country=country, freq=freq, as_of=as_of, synthetic=synthetic,
+        columns=columns or None, aliases=aliases or None,
+    )
     gazetteer = Gazetteer.load(data.country)
     boundaries, kind = load_boundaries(data.country, path=boundaries_path, gazetteer=gazetteer)
     if show:

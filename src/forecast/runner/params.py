@@ -178,6 +178,25 @@ def _check_selection(value: Any) -> str | None:
     return None if value in SELECTIONS else f"'{value}' is not one of {', '.join(SELECTIONS)}"
 
 
+def _csv_fields() -> list[str]:
+    from forecast.data.csv import FIELDS
+
+    return list(FIELDS)
+
+
+def _check_columns(value: Any) -> str | None:
+    unknown = sorted(set(value) - set(_csv_fields()))
+    if unknown:
+        return f"has unknown field(s) {unknown}; map any of {', '.join(_csv_fields())} to your file's column names"
+    bad = [k for k, v in value.items() if not isinstance(v, str) or not v.strip()]
+    return f"must map each field to a column name; '{bad[0]}' does not" if bad else None
+
+
+def _check_aliases(value: Any) -> str | None:
+    bad = [k for k, v in value.items() if not (isinstance(k, str) and k.strip() and isinstance(v, str) and v.strip())]
+    return f"must map spellings to province names, e.g. {{Nangahar: Nangarhar}}; '{bad[0]}' does not" if bad else None
+
+
 def _check_stronghold(value: Any) -> str | None:
     # A single name (or "A,B") is as good as a list; the gazetteer checks the names themselves.
     if isinstance(value, str):
@@ -263,6 +282,11 @@ GLOBAL_PARAMETERS: dict[str, GlobalParameter] = {
         (str, NoneType), "province boundaries for maps (GeoJSON/shapefile); null = cached download, else the shipped simplified geoBoundaries provinces, else a schematic"
     ),
     "country": GlobalParameter((str, NoneType), "ISO3 code or name of the country"),
+    "columns": GlobalParameter(
+        (dict,), "generic CSV column mapping, e.g. {admin1: Province, date: Date} (source csv)", _check_columns,
+        keys=_csv_fields,
+    ),
+    "aliases": GlobalParameter((dict,), "extra province spellings, e.g. {Nangahar: Nangarhar}", _check_aliases),
     "freq": GlobalParameter((str,), "period of the panel (pandas alias, e.g. W-MON)", _check_freq),
     "horizon": GlobalParameter((int,), "periods ahead to forecast", _check_horizon),
     "models": GlobalParameter((list,), "model spec strings", _check_models),
