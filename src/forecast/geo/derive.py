@@ -512,10 +512,10 @@ class LayerGazetteer:
             if isinstance(countries, str)
             else pd.Series(countries).set_axis(names.index)
         )
-        out = pd.Series(pd.NA, index=names.index, dtype=object, name="unit_id")
+        out = pd.Series(None, index=names.index, dtype=object, name="unit_id")
         for country, rows in names.groupby(countries.map(country_iso3)):
             out.loc[rows.index] = self.gazetteer(str(country)).resolve_names(rows).astype(object)
-        return out
+        return out.astype(self.units["unit_id"].dtype)
 
     def neighbours(self, unit_id: str) -> list[str]:
         """Ids of the units adjacent to ``unit_id`` in any country, sorted."""
