@@ -155,3 +155,35 @@ def test_a_file_without_polygons_is_refused(tmp_path: Path):
         f"{points}: holds no polygons (found Point); give unit boundaries as polygons "
         "(GeoJSON, shapefile or GeoPackage)"
     )
+
+
+def test_borders_that_miss_by_metres_join_with_snap(tmp_path: Path):
+    import geopandas as gpd
+
+    # PAK moved 0.0001 degrees (about 11 m) east: a sliver gap along the country line, as
+    # between two countries' files that were digitised apart.
+    frame = gpd.read_file(LAYER)
+    pak = frame["shapeGroup"] == "PAK"
+    frame.loc[pak, "geometry"] = frame.loc[pak, "geometry"].translate(xoff=1e-4)
+    path = tmp_path / "gap.geojson"
+    frame.to_file(path, driver="GeoJSON")
+    assert build(path).neighbours("AFG-3") == ["AFG-2"]
+    snapped = build(path, snap_m=50)
+    assert snapped.neighbours("AFG-3") == ["AFG-2", "PAK-1"]
+    assert snapped.neighbours("PAK-3") == ["PAK-2"]
+
+
+def test_a_shapefile_cache_follows_its_dbf(tmp_path: Path):
+    import geopandas as gpd
+
+    frame = gpd.read_file(LAYER)
+    path = tmp_path / "layer.shp"
+    frame.to_file(path)
+    cache = tmp_path / "derived"
+    assert not build(path, cache_dir=cache).from_cache
+    assert build(path, cache_dir=cache).from_cache
+    # Only the attribute table (.dbf) changes: a new name must not be served from the cache.
+    frame.loc[frame["shapeID"] == "AFG-1", "shapeName"] = "Kabol"
+    frame.to_file(path)
+    renamed = build(path, cache_dir=cache)
+    assert not renamed.from_cache and renamed.units["name"].iloc[0] == "Kabol"

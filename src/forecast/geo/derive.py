@@ -69,6 +69,8 @@ DEFAULT_SEED = 20210101
 POINTS_PER_UNIT = 25
 #: Points are kept this many degrees inside their unit's border.
 POINT_INSET_DEG = 0.05
+#: Units an island's nearest neighbour is chosen among (the closest in the equal-area map).
+FALLBACK_CANDIDATES = 8
 #: Version of the derived-table layout; a change recomputes every cache.
 CACHE_VERSION = 1
 
@@ -190,20 +192,28 @@ def contiguity_pairs(
     rows = [(a, b, "contiguity") for a, b in pairs]
     if fallback and len(codes) > 1:
         connected = {a for a, _ in pairs}
-        centroids = area_centroids(frame)
+        projected = frame.to_crs(EQUAL_AREA_CRS)
+        centroids = projected.centroid.to_crs("EPSG:4326")
         for k, code in enumerate(codes):
             if code in connected:
                 continue
+            # Candidates by distance in the equal-area map (cheap, distorted away from the
+            # equator), then the exact choice among them in a projection centred on the island.
+            rough = projected.distance(projected.iloc[k]).to_numpy(dtype=float, copy=True)
+            rough[k] = np.inf
+            candidates = [
+                j for j in np.argsort(rough, kind="stable")[:FALLBACK_CANDIDATES] if j != k
+            ]
             centre = centroids.iloc[k]
-            local = frame.to_crs(
+            local = frame.iloc[[k, *candidates]].to_crs(
                 f"+proj=aeqd +lat_0={centre.y!r} +lon_0={centre.x!r} +datum=WGS84 +units=m +no_defs"
             )
-            distance = local.distance(local.iloc[k]).to_numpy(dtype=float, copy=True)
-            distance[k] = np.inf
-            nearest = min(range(len(codes)), key=lambda j: (distance[j], codes[j]))
-            rows.append((code, codes[nearest], "nearest"))
-            if (codes[nearest], code) not in pairs:
-                rows.append((codes[nearest], code, "nearest"))
+            distance = local.iloc[1:].distance(local.iloc[0]).to_numpy(dtype=float)
+            nearest = min(range(len(candidates)), key=lambda j: (distance[j], codes[candidates[j]]))
+            other = codes[candidates[nearest]]
+            rows.append((code, other, "nearest"))
+            if (other, code) not in pairs:
+                rows.append((other, code, "nearest"))
     table = pd.DataFrame(rows, columns=["unit_id", "neighbour_id", "basis"])
     # An island whose nearest unit is also an island gives the same pair twice.
     table = table.drop_duplicates(["unit_id", "neighbour_id"])
@@ -493,7 +503,10 @@ class LayerGazetteer:
                     f"the layer holds {', '.join(self.countries)}; name the country"
                 )
             return next(iter(self._gazetteers.values()))
-        iso3 = country_iso3(country)
+        try:
+            iso3 = country_iso3(country)
+        except InputError as exc:
+            raise ParameterError(exc.detail) from None
         if iso3 not in self._gazetteers:
             raise ParameterError(
                 f"country {iso3} is not in {Path(self.source).name}; it holds {', '.join(self.countries)}"
@@ -647,14 +660,19 @@ def gazetteer_from_boundaries(
         raise ParameterError(
             "give either country= (a one-country layer) or country_column= (several countries)"
         )
-    frame = read_vector_file(path)
-    digest = sha256_file(path) if path.is_file() else _folder_digest(path)
+    if not path.exists():
+        read_vector_file(path)  # raises the one "boundary file not found" message
+    try:
+        iso3 = None if country is None else country_iso3(country)
+    except InputError as exc:
+        raise ParameterError(exc.detail) from None
+    digest = _source_digest(path)
     options = {
         "version": CACHE_VERSION,
         "id_column": id_column,
         "name_column": name_column,
         "country_column": country_column,
-        "country": None if country is None else country_iso3(country),
+        "country": iso3,
         "iso_column": iso_column,
         "pcode_column": pcode_column,
         "local_name_column": local_name_column,
@@ -673,7 +691,7 @@ def gazetteer_from_boundaries(
             )
 
     tables = _derive(
-        frame,
+        read_vector_file(path),
         path,
         id_column=id_column,
         name_column=name_column,
@@ -695,10 +713,21 @@ def gazetteer_from_boundaries(
     return layer
 
 
-def _folder_digest(path: Path) -> str:
-    """sha256 over a shapefile folder's files (name and content), sorted by name."""
+def _source_digest(path: Path) -> str:
+    """sha256 of the boundary file; for a shapefile, over all its parts.
+
+    A GeoJSON or GeoPackage is one file: its own sha256. A shapefile keeps its
+    names in the ``.dbf`` beside the ``.shp``, so its digest covers every file
+    of the same stem (or every file of a shapefile folder), by name and content.
+    """
+    if path.is_file() and path.suffix.lower() != ".shp":
+        return sha256_file(path)
+    if path.is_dir():
+        members = sorted(p for p in path.iterdir() if p.is_file())
+    else:
+        members = sorted(p for p in path.parent.iterdir() if p.is_file() and p.stem == path.stem)
     digest = hashlib.sha256()
-    for member in sorted(p for p in path.iterdir() if p.is_file()):
+    for member in members:
         digest.update(member.name.encode() + b"\0" + sha256_file(member).encode())
     return digest.hexdigest()
 
