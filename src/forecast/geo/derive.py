@@ -52,6 +52,7 @@ __all__ = [
     "area_centroids",
     "border_pairs",
     "contiguity_pairs",
+    "country_iso3",
     "gazetteer_from_boundaries",
     "interior_points",
     "iso_subdivisions",
