@@ -1,5 +1,9 @@
 """Derive the Afghanistan gazetteer fact tables from the shared reference data.
 
+A thin caller of :mod:`forecast.geo.derive` (centroids, adjacency, interior
+points, simplified geometry): only Afghanistan's sources, checks and curated
+spellings live here.
+
 Reads ``provinces_adm1.geojson``, ``population_adm1_2021.csv``,
 ``admin1_crosswalk.csv`` and ``towns_geonames.csv`` from the shared data folder
 and writes, under ``src/forecast/geo/tables/``:
@@ -33,8 +37,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import itertools
-import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -43,9 +45,18 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pycountry
-import shapely
 
 from forecast.files import write_text_atomic
+from forecast.geo.derive import (
+    DEFAULT_SEED,
+    POINT_INSET_DEG,
+    POINTS_PER_UNIT,
+    area_centroids,
+    border_pairs,
+    interior_points,
+    simplified_geojson,
+)
+from forecast.geo.derive import write_table as write_attributed_table
 from forecast.geo.gazetteer import normalise_name
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -67,9 +78,6 @@ BORDER_TOLERANCE_M = 50.0
 #: count as adjacency (rook, not queen). Afghanistan's data has none; the
 #: shortest real border (Baghlan-Balkh) is about 2.9 km.
 MIN_SHARED_BORDER_M = 100.0
-POINTS_PER_UNIT = 25
-POINT_INSET_DEG = 0.05
-DEFAULT_SEED = 20210101
 #: Coverage-simplification tolerance in degrees (~1 km): about 7,400 vertices
 #: for the country, borders still recognisable at report size.
 SIMPLIFY_TOLERANCE_DEG = 0.01
@@ -203,16 +211,11 @@ def check_iso_codes(crosswalk: pd.DataFrame) -> dict[str, str]:
     return official
 
 
-def area_centroids(provinces: gpd.GeoDataFrame) -> gpd.GeoSeries:
-    """Centroids computed in an equal-area projection, returned in WGS84."""
-    return provinces.to_crs(AFGHANISTAN_ALBERS).centroid.to_crs("EPSG:4326")
-
-
 def build_units(
     provinces: gpd.GeoDataFrame, population: pd.Series, crosswalk: pd.DataFrame
 ) -> pd.DataFrame:
     iso = crosswalk.set_index("admin1Pcode")["iso3166_2"]
-    centroids = area_centroids(provinces)
+    centroids = area_centroids(provinces.geometry, AFGHANISTAN_ALBERS)
     units = pd.DataFrame(
         {
             "unit_id": provinces["admin1Pcode"].map(iso),
@@ -331,115 +334,43 @@ def build_aliases(
 
 def build_adjacency(provinces: gpd.GeoDataFrame, iso: pd.Series) -> pd.DataFrame:
     """Province pairs whose common border is at least MIN_SHARED_BORDER_M long, both directions."""
-    projected = provinces.to_crs(AFGHANISTAN_ALBERS)
-    geometries = projected.geometry.to_numpy()
-    codes = provinces["admin1Pcode"].map(iso).to_numpy()
-    pairs = []
-    for i, j in itertools.combinations(range(len(geometries)), 2):
-        a, b = geometries[i], geometries[j]
-        if not a.buffer(BORDER_TOLERANCE_M).intersects(b):
-            continue
-        shared = a.boundary.intersection(b.buffer(BORDER_TOLERANCE_M)).length
-        if shared >= MIN_SHARED_BORDER_M:
-            pairs.append((codes[i], codes[j]))
-            pairs.append((codes[j], codes[i]))
-    return pd.DataFrame(pairs, columns=["unit_id", "neighbour_id"]).sort_values(
-        ["unit_id", "neighbour_id"], ignore_index=True
+    return border_pairs(
+        provinces.geometry,
+        provinces["admin1Pcode"].map(iso).tolist(),
+        crs=AFGHANISTAN_ALBERS,
+        tolerance_m=BORDER_TOLERANCE_M,
+        min_border_m=MIN_SHARED_BORDER_M,
     )
 
 
 def build_points(provinces: gpd.GeoDataFrame, iso: pd.Series, n: int, seed: int) -> pd.DataFrame:
-    """``n`` uniform (in degrees) random points inside each province's inset polygon.
-
-    Each province gets its own random stream derived from (seed, P-code
-    number), so adding or reordering provinces does not move the others' points.
-    """
-    frames = []
-    for _, row in provinces.iterrows():
-        unit_id = iso[row["admin1Pcode"]]
-        # Buffering in degrees on purpose: the inset only keeps points off
-        # the border so that rounding and small boundary differences cannot
-        # push them into a neighbour.
-        inset = row.geometry.buffer(-POINT_INSET_DEG)
-        if inset.is_empty:
-            point = row.geometry.representative_point()
-            lon, lat = np.full(n, point.x), np.full(n, point.y)
-        else:
-            rng = np.random.default_rng([seed, int(row["admin1Pcode"][2:])])
-            minx, miny, maxx, maxy = inset.bounds
-            lon_list: list[float] = []
-            lat_list: list[float] = []
-            while len(lon_list) < n:
-                x = rng.uniform(minx, maxx, 4 * n)
-                y = rng.uniform(miny, maxy, 4 * n)
-                inside = shapely.contains_xy(inset, x, y)
-                lon_list.extend(x[inside])
-                lat_list.extend(y[inside])
-            lon, lat = np.array(lon_list[:n]), np.array(lat_list[:n])
-        frames.append(
-            pd.DataFrame({"unit_id": unit_id, "latitude": lat.round(5), "longitude": lon.round(5)})
-        )
-    points = pd.concat(frames, ignore_index=True)
-    # Rounding moves a point by at most ~1 m; the 0.05 deg inset absorbs it.
-    geometry = provinces.set_index(provinces["admin1Pcode"].map(iso)).geometry
-    inside = [
-        geometry[u].contains(shapely.Point(x, y))
-        for u, x, y in zip(points["unit_id"], points["longitude"], points["latitude"], strict=True)
-    ]
-    if not all(inside):
-        sys.exit("an interior point fell outside its province")
-    return points.sort_values("unit_id", kind="stable", ignore_index=True)
+    """``n`` random points inside each province; its random stream is its P-code number."""
+    return interior_points(
+        provinces.geometry,
+        provinces["admin1Pcode"].map(iso).tolist(),
+        [int(pcode[2:]) for pcode in provinces["admin1Pcode"]],
+        n=n,
+        seed=seed,
+        inset_deg=POINT_INSET_DEG,
+    )
 
 
 def build_geometry(provinces: gpd.GeoDataFrame, units: pd.DataFrame, iso: pd.Series) -> str:
-    """The simplified province polygons as GeoJSON text: ``unit_id``, ``name``, geometry.
-
-    Simplified as one coverage (``shapely.coverage_simplify``), so a border
-    shared by two provinces is simplified once and stays shared: no gaps or
-    overlaps appear between neighbours. Rounding goes through
-    ``shapely.set_precision``, which keeps polygons valid; shared vertices
-    round alike, so the coverage survives it.
-    """
-    geometries = shapely.coverage_simplify(provinces.geometry.to_numpy(), SIMPLIFY_TOLERANCE_DEG)
-    geometries = shapely.set_precision(geometries, GEOMETRY_GRID_DEG)
-    geometries = shapely.make_valid(geometries)
-    names = units.set_index("unit_id")["name"]
-    features = []
-    for pcode, geometry in zip(provinces["admin1Pcode"], geometries, strict=True):
-        if geometry.is_empty or not geometry.is_valid or geometry.area <= 0:
-            sys.exit(f"{pcode}: simplified geometry is empty or invalid")
-        unit_id = iso[pcode]
-        mapping = json.loads(shapely.to_geojson(geometry))
-        features.append(
-            {
-                "type": "Feature",
-                "properties": {"unit_id": unit_id, "name": names[unit_id]},
-                "geometry": mapping,
-            }
-        )
-    features.sort(key=lambda f: f["properties"]["unit_id"])
-    collection = {
-        "type": "FeatureCollection",
-        "attribution": ATTRIBUTION["geometry"],
-        "features": features,
-    }
-    # One feature per line: diffs of a rebuild stay readable, the file stays small.
-    lines = [json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in features]
-    head = json.dumps(
-        {k: v for k, v in collection.items() if k != "features"},
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )[:-1]
-    text = head + ',"features":[\n' + ",\n".join(lines) + "\n]}\n"
-    if len(text.encode("utf-8")) > MAX_GEOMETRY_BYTES:
-        sys.exit(f"simplified geometry is {len(text.encode())} bytes, over {MAX_GEOMETRY_BYTES}")
-    return text
+    """The simplified province polygons as GeoJSON text: ``unit_id``, ``name``, geometry."""
+    return simplified_geojson(
+        provinces.geometry,
+        provinces["admin1Pcode"].map(iso).tolist(),
+        units.set_index("unit_id")["name"].to_dict(),
+        attribution=ATTRIBUTION["geometry"],
+        tolerance_deg=SIMPLIFY_TOLERANCE_DEG,
+        grid_deg=GEOMETRY_GRID_DEG,
+        max_bytes=MAX_GEOMETRY_BYTES,
+    )
 
 
 def write_table(frame: pd.DataFrame, path: Path, attribution: str) -> None:
     """CSV with one ``#`` attribution line on top (the loader skips ``#`` lines)."""
-    body = frame.to_csv(index=False, lineterminator="\n")
-    write_text_atomic(path, f"# {attribution}\n{body}")
+    write_attributed_table(frame, path, attribution)
     print(f"wrote {path} ({len(frame)} rows)")
 
 

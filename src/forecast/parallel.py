@@ -42,7 +42,7 @@ from typing import Any, TypeVar
 from tqdm.auto import tqdm
 
 from forecast.checks import choice, whole_number
-from forecast.errors import ParameterError
+from forecast.errors import InputError, ParameterError
 
 __all__ = ["EXECUTOR_KINDS", "DaskExecutor", "InProcessExecutor", "get_executor", "run_tasks"]
 
@@ -144,6 +144,9 @@ def get_executor(
     ParameterError
         Unknown kind, an address without ``kind="dask"``, a bad worker
         count, or Dask requested but not installed.
+    InputError
+        No Dask scheduler answers at ``address`` within
+        :data:`SCHEDULER_TIMEOUT_SECONDS` (the message names the address and the fix).
 
     Examples
     --------
@@ -184,7 +187,7 @@ def _dask_executor(address: str | None, workers: int | None) -> DaskExecutor:
             # A bounded wait: distributed's default (30 s, retried) looks like a hang to a user.
             client = Client(address, timeout=SCHEDULER_TIMEOUT_SECONDS)
         except (OSError, TimeoutError, ValueError) as exc:
-            raise ParameterError(
+            raise InputError(
                 f"no Dask scheduler answered at {address!r} within {SCHEDULER_TIMEOUT_SECONDS:g} s "
                 f"({type(exc).__name__}); check the address (tcp://HOST:PORT) and that "
                 "`dask scheduler` runs there, or leave the address out for a local cluster"
