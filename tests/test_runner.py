@@ -780,3 +780,14 @@ def test_columns_and_aliases_are_run_parameters_checked_up_front():
         plan_run(CONFIG, ["columns.admin9=Where"], notebooks_dir=NOTEBOOKS, project_root=ROOT, reports_dir=ROOT / "reports")
     with pytest.raises(ForecastError, match="selection"):
         plan_run(CONFIG, ["selection=bestest"], notebooks_dir=NOTEBOOKS, project_root=ROOT, reports_dir=ROOT / "reports")
+
+
+def test_header_says_which_period_an_as_of_run_judges():
+    """A monthly run as of 27 December judges November: the header says so, not just the date."""
+    from forecast.report.notebook import run_description
+
+    monthly = dict(run_description({"as_of": "2021-12-27", "freq": "MS"}))
+    assert monthly["As of"] == "2021-12-27 (last complete month: November 2021)"
+    assert dict(run_description({"as_of": "2021-12-31", "freq": "MS"}))["As of"].endswith("December 2021)")
+    weekly = dict(run_description({"as_of": "2021-12-27", "freq": "W-MON"}))
+    assert weekly["As of"] == "2021-12-27 (last complete week: starting 2021-12-20)"

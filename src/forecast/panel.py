@@ -301,6 +301,23 @@ def period_end(period, freq: str):
     return period + pd.Timedelta(days=7)
 
 
+def last_complete_period(as_of: Any, freq: str) -> pd.Timestamp:
+    """Start of the last period that has ended by ``as_of`` (inclusive): what an as-of run judges.
+
+    The period containing ``as_of`` counts only when ``as_of`` is its last day.
+
+    Examples
+    --------
+    >>> f"{last_complete_period('2021-12-27', 'MS'):%F}", f"{last_complete_period('2021-12-31', 'MS'):%F}"
+    ('2021-11-01', '2021-12-01')
+    >>> f"{last_complete_period('2021-12-27', 'W-MON'):%F}", f"{last_complete_period('2022-01-02', 'W-MON'):%F}"
+    ('2021-12-20', '2021-12-27')
+    """
+    next_day = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
+    current = period_start(pd.DatetimeIndex([next_day]), freq)[0]
+    return current - pd.offsets.MonthBegin(1) if freq == "MS" else current - pd.Timedelta(days=7)
+
+
 def to_wide(panel: pd.DataFrame, value: str = "y") -> pd.DataFrame:
     """Panel as a ``ds`` x ``unit_id`` table of ``value`` (the layout count models want)."""
     return panel.pivot(index="ds", columns="unit_id", values=value).sort_index()

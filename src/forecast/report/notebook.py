@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecast.errors import ParameterError
+from forecast.errors import ForecastError, ParameterError
 from forecast.files import write_json_atomic, write_text_atomic
 
 #: File a notebook writes into ``output_dir`` to report its alert summary.
@@ -520,12 +520,26 @@ def run_description(parameters: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("Data source", str(parameters.get("source", "synthetic"))),
         ("Actor", str(actor) if actor else "all actors"),
         ("Country", str(parameters.get("country") or "—")),
-        ("As of", str(as_of) if as_of else "last full period"),
+        ("As of", _as_of_text(as_of, parameters.get("freq"))),
     ]
     for key, label in (("freq", "Period"), ("horizon", "Horizon")):
         if parameters.get(key) is not None:
             pairs.append((label, str(parameters[key])))
     return pairs
+
+
+def _as_of_text(as_of: Any, freq: Any) -> str:
+    """``'2021-12-27 (last complete month: November 2021)'``: what an as-of run judges, said."""
+    if not as_of:
+        return "last full period"
+    from forecast.panel import last_complete_period
+
+    try:
+        last = last_complete_period(as_of, str(freq or "W-MON"))
+    except (ValueError, ForecastError):
+        return str(as_of)
+    period = f"month: {last:%B %Y}" if freq == "MS" else f"week: starting {last:%Y-%m-%d}"
+    return f"{as_of} (last complete {period})"
 
 
 def report_title(notebook_name: str, parameters: Mapping[str, Any]) -> str:
