@@ -769,6 +769,27 @@ def test_a_notebook_runs_as_jupyterlab_runs_it_with_the_forecast_kernel_from_not
     assert "TqdmWarning" not in streams
 
 
+
+@pytest.mark.slow
+def test_progress_bars_in_the_forecast_kernel_are_widgets_without_a_warning():
+    """tqdm.auto in JupyterLab needs ipywidgets: without it every model import warned (TqdmWarning)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from nbclient import NotebookClient
+
+    if "forecast" not in KernelSpecManager().find_kernel_specs():
+        if os.environ.get("CI") == "true":
+            pytest.fail("the forecast kernel is not installed: `make install` installs it")
+        pytest.skip("the forecast kernel is not installed (run `make install`)")
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(
+        "from forecast.models.base import progress_bar\nlist(progress_bar(range(3), 'units', True))"
+    )]
+    NotebookClient(notebook, kernel_name="forecast", timeout=120).execute()
+    outputs = notebook.cells[0].outputs
+    assert not any("TqdmWarning" in output.get("text", "") for output in outputs)
+    assert any("application/vnd.jupyter.widget-view+json" in output.get("data", {}) for output in outputs)
+
+
 def test_columns_and_aliases_are_run_parameters_checked_up_front():
     plan = plan_run(CONFIG, ["columns.admin1=Where", "columns.date=When", "aliases={Nangahar: Nangarhar}"],
                     notebooks_dir=NOTEBOOKS, project_root=ROOT, reports_dir=ROOT / "reports")
