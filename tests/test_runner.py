@@ -812,3 +812,17 @@ def test_header_says_which_period_an_as_of_run_judges():
     assert dict(run_description({"as_of": "2021-12-31", "freq": "MS"}))["As of"].endswith("December 2021)")
     weekly = dict(run_description({"as_of": "2021-12-27", "freq": "W-MON"}))
     assert weekly["As of"] == "2021-12-27 (last complete week: starting 2021-12-20)"
+
+
+def test_an_archived_notebook_rerun_by_hand_writes_no_stray_run_folder(tmp_path):
+    """Its injected output_dir names the run's temporary folder, renamed since: nothing is recreated."""
+    from forecast.report.notebook import write_alerts
+
+    gone = tmp_path / "reports" / "runs" / ".tmp-2021-12-27_x"
+    summary = write_alerts([{"unit_name": "Parwan", "level": "alert", "reason": "new ground"}], gone)
+    assert summary["top"][0]["unit"] == "Parwan"
+    assert not gone.exists() and not (tmp_path / "reports").exists()
+    live = tmp_path / "live"
+    live.mkdir()
+    write_alerts([{"unit_name": "Parwan", "level": "alert", "reason": "new ground"}], live)
+    assert (live / "alerts.json").is_file()

@@ -24,7 +24,7 @@ import pandas as pd
 from forecast.evaluation import ledger
 from forecast.geo.gazetteer import Gazetteer
 from forecast.models.frame import ForecastFrame
-from forecast.report.notebook import show_figure, show_table, show_text
+from forecast.report.notebook import run_folder, show_figure, show_table, show_text
 
 #: Earlier runs whose fans the past-forecasts figure draws.
 FIGURE_RUNS = 4
@@ -212,9 +212,10 @@ def record_forecasts(
     run's scope. Nothing is written when the notebook runs outside a run
     (``output_dir`` None).
     """
-    if output_dir is None:
+    folder = run_folder(output_dir)
+    if folder is None:
         return None
     stored = ledger.with_ledger_baselines(frame, panel, seed=seed, neighbours=neighbours)
     return ledger.write_entry(
-        Path(output_dir) / ledger.ENTRY_NAME, stored, panel, meta={"scope": ledger.run_scope(parameters)}
+        folder / ledger.ENTRY_NAME, stored, panel, meta={"scope": ledger.run_scope(parameters)}
     )

@@ -37,6 +37,8 @@ import pandas as pd
 from forecast.errors import ForecastError, ParameterError
 from forecast.files import write_json_atomic, write_text_atomic
 
+logger = logging.getLogger(__name__)
+
 #: File a notebook writes into ``output_dir`` to report its alert summary.
 ALERTS_FILE = "alerts.json"
 
@@ -377,6 +379,23 @@ def summarize_alerts(
             "headlines": headlines}
 
 
+def run_folder(output_dir: str | Path | None) -> Path | None:
+    """The run folder a notebook may write into, or ``None`` outside a run.
+
+    The runner creates the folder before it executes the notebook. A
+    notebook reopened later from the archive still names that (by then
+    renamed) folder in its injected parameters: writing would recreate a
+    stray ``reports/runs/.tmp-<id>/``, so nothing is written there.
+    """
+    if output_dir is None:
+        return None
+    folder = Path(output_dir)
+    if not folder.is_dir():
+        logger.warning("run folder %s no longer exists (a rerun of an archived notebook?): nothing is written", folder)
+        return None
+    return folder
+
+
 def write_alerts(
     alarms: pd.DataFrame | Sequence[Mapping[str, Any]],
     output_dir: str | Path | None,
@@ -398,8 +417,9 @@ def write_alerts(
         Passed to :func:`summarize_alerts`.
     """
     summary = summarize_alerts(alarms, **options)
-    if output_dir is not None:
-        write_json_atomic(Path(output_dir) / ALERTS_FILE, summary)
+    folder = run_folder(output_dir)
+    if folder is not None:
+        write_json_atomic(folder / ALERTS_FILE, summary)
     return summary
 
 
