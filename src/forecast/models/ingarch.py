@@ -31,13 +31,16 @@ without it.
 
 Fit: maximum likelihood per unit (scipy's L-BFGS-B), the recursion started
 from ``nu_t = log(mean(y))`` for ``t < max(P)``. The stationarity constraint
-``|sum beta_k + sum alpha_l| + |gamma| <= 0.999`` (the persistence of the log
-mean, the neighbour term counted in the same log units) is a box in the
-fitting coordinates: the persistence is ``u (0.999 - |gamma|)`` with
-``|u| <= 1`` and one own coefficient (the last ``alpha``, else the last
-``beta``) follows from it. Standard errors come from the numerical Hessian of
-the log-likelihood in the natural parameters (statsmodels' ``approx_hess``;
-``size`` by the delta method).
+is ``sum_k |beta_k + alpha_k| + |gamma| <= 0.999`` over the lags ``k`` of
+``P`` and ``Q`` (a coefficient absent at a lag counts as 0; the neighbour term
+counts in the same log units): the linearised log-mean recursion is then a
+contraction, so no path explodes; for ``P = Q = {1}`` it is ``tscount``'s
+``|beta_1 + alpha_1| < 1``. In the fitting coordinates it is a box: each
+lag's ``beta_k + alpha_k``, then ``gamma``, takes a share ``u`` in
+``[-1, 1]`` of the room the earlier ones left. Standard errors come from the
+numerical Hessian of the log-likelihood in the natural parameters
+(statsmodels' ``approx_hess``; ``size`` by the delta method); a fit at a
+bound (non-positive variance) falls back.
 
 Forecasts simulate all units jointly: each path feeds its simulated counts
 back into the unit's own lags and, summed over the neighbours of the same
@@ -128,6 +131,16 @@ class IngarchTerms:
         names = ["intercept", *(f"past_obs_{k}" for k in self.past_obs), *(f"past_mean_{m}" for m in self.past_mean)]
         names += list(covariates) or [f"x{c}" for c in range(self.n_covariates)]
         return names + ["neighbours"] * self.neighbour + ["size"] * (self.family == "negbin")
+
+    def persistence(self, theta: np.ndarray) -> float:
+        """``sum_k |beta_k + alpha_k| + |gamma|`` over the lags (the fit keeps it <= :data:`MAX_PERSISTENCE`)."""
+        _, beta, alpha, _, gamma, _ = self.split(theta)
+        combined = dict.fromkeys((*self.past_obs, *self.past_mean), 0.0)
+        for k, b in zip(self.past_obs, beta, strict=True):
+            combined[k] += b
+        for k, a in zip(self.past_mean, alpha, strict=True):
+            combined[k] += a
+        return float(sum(abs(c) for c in combined.values()) + abs(gamma))
 
     def split(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, float, float | None]:
         """``(beta0, beta, alpha, eta, gamma, size)`` from natural parameters (size None: Poisson)."""
@@ -277,29 +290,39 @@ def fit_ingarch(
     if X is not None and X.shape[0] != len(y) + 1:
         raise ParameterError(f"ingarch: covariates need {len(y) + 1} rows (periods 0..n), got {X.shape[0]}")
     terms = IngarchTerms(p_lags, q_lags, 0 if X is None else X.shape[1], neighbour_sum is not None, family)
-    p, q, r = len(p_lags), len(q_lags), terms.n_covariates
-    own = p + q
+    r = terms.n_covariates
     m = max(float(y[terms.start :].mean()) if len(y) > terms.start else 0.0, 1e-3)
 
-    # Fitting coordinates z: (beta0, u, own coefficients but the last, eta, gamma, log size);
-    # the persistence is u * (MAX - |gamma|) and fixes the last own coefficient.
+    # Fitting coordinates z: (beta0, u_k per lag k of past_obs or past_mean, beta_k for lags in both,
+    # eta, u_gamma, log size), every u in [-1, 1]. The lags' combined coefficients c_k = beta_k + alpha_k
+    # and gamma take, in turn, u times the room the earlier ones left: sum |c_k| + |gamma| <= MAX.
+    lags = sorted(set(p_lags) | set(q_lags))
+    both = [k for k in lags if k in p_lags and k in q_lags]
+    n_lag, n_both = len(lags), len(both)
+
     def natural(z: np.ndarray) -> np.ndarray:
-        at = 1 + own
-        gamma = z[at + r] if terms.neighbour else 0.0
-        free = z[2:at]
-        coefs = np.append(free, z[1] * (MAX_PERSISTENCE - abs(gamma)) - free.sum()) if own else free
-        return np.concatenate([[z[0]], coefs, z[at:]])
+        room, combined = MAX_PERSISTENCE, {}
+        for j, k in enumerate(lags):
+            combined[k] = z[1 + j] * room
+            room -= abs(combined[k])
+        split = dict(zip(both, z[1 + n_lag : 1 + n_lag + n_both], strict=True))
+        beta = [split.get(k, combined[k]) for k in p_lags]
+        alpha = [combined[k] - split.get(k, 0.0) for k in q_lags]
+        at = 1 + n_lag + n_both + r
+        gamma = [z[at] * room] if terms.neighbour else []
+        return np.concatenate([[z[0]], beta, alpha, z[at - r : at], gamma, z[at + int(terms.neighbour) :]])
 
     def objective(z: np.ndarray) -> float:
         value = -ingarch_loglik(natural(z), y, terms, X, neighbour_sum)
         return value if np.isfinite(value) else 1e300
 
-    start_own = [0.3 / p] * p + [0.0] * q
-    start = [0.5 * np.log(m)] + ([0.5] + start_own[:-1] if own else []) + [0.0] * r
-    bounds = [(-20, 20)] + ([(-1, 1)] + [(-5, 5)] * (own - 1) if own else []) + [(-20, 20)] * r
+    # Start: persistence 0.5 on the first lag (0.3 of it on the counts), nothing on the others.
+    start = [0.5 * np.log(m)] + [0.5 / MAX_PERSISTENCE] + [0.0] * (n_lag - 1) if lags else [0.5 * np.log(m)]
+    start += [0.3 if k == lags[0] else 0.0 for k in both] + [0.0] * r
+    bounds = [(-20, 20)] + [(-1, 1)] * n_lag + [(-5, 5)] * n_both + [(-20, 20)] * r
     if terms.neighbour:
-        start.append(0.1)
-        bounds.append((-MAX_PERSISTENCE, MAX_PERSISTENCE))
+        start.append(0.2)
+        bounds.append((-1, 1))
     if family == "negbin":
         start.append(0.0)
         bounds.append((-7, 10))
