@@ -36,8 +36,8 @@ is ``sum_k |beta_k + alpha_k| + |gamma| <= 0.999`` over the lags ``k`` of
 counts in the same log units): the linearised log-mean recursion is then a
 contraction, so no path explodes; for ``P = Q = {1}`` it is ``tscount``'s
 ``|beta_1 + alpha_1| < 1``. In the fitting coordinates it is a box: each
-lag's ``beta_k + alpha_k``, then ``gamma``, takes a share ``u`` in
-``[-1, 1]`` of the room the earlier ones left. Standard errors come from the
+lag's ``beta_k + alpha_k``, then ``gamma``, takes a share ``u / 0.999``
+(``|u| <= 0.999``) of the room the earlier ones left. Standard errors come from the
 numerical Hessian of the log-likelihood in the natural parameters
 (statsmodels' ``approx_hess``; ``size`` by the delta method); a fit at a
 bound (non-positive variance) falls back.
@@ -291,11 +291,12 @@ def fit_ingarch(
         raise ParameterError(f"ingarch: covariates need {len(y) + 1} rows (periods 0..n), got {X.shape[0]}")
     terms = IngarchTerms(p_lags, q_lags, 0 if X is None else X.shape[1], neighbour_sum is not None, family)
     r = terms.n_covariates
-    m = max(float(y[terms.start :].mean()) if len(y) > terms.start else 0.0, 1e-3)
+    m = max(float(y.mean()), 1e-3)
 
     # Fitting coordinates z: (beta0, u_k per lag k of past_obs or past_mean, beta_k for lags in both,
-    # eta, u_gamma, log size), every u in [-1, 1]. The lags' combined coefficients c_k = beta_k + alpha_k
-    # and gamma take, in turn, u times the room the earlier ones left: sum |c_k| + |gamma| <= MAX.
+    # eta, u_gamma, log size), every u in [-MAX, MAX]. The lags' combined coefficients c_k = beta_k + alpha_k
+    # and gamma take, in turn, u / MAX times the room the earlier ones left: sum |c_k| + |gamma| <= MAX
+    # (for the default, z is (beta0, beta1 + alpha1, beta1, log size)).
     lags = sorted(set(p_lags) | set(q_lags))
     both = [k for k in lags if k in p_lags and k in q_lags]
     n_lag, n_both = len(lags), len(both)
@@ -303,13 +304,13 @@ def fit_ingarch(
     def natural(z: np.ndarray) -> np.ndarray:
         room, combined = MAX_PERSISTENCE, {}
         for j, k in enumerate(lags):
-            combined[k] = z[1 + j] * room
+            combined[k] = z[1 + j] * room / MAX_PERSISTENCE
             room -= abs(combined[k])
         split = dict(zip(both, z[1 + n_lag : 1 + n_lag + n_both], strict=True))
         beta = [split.get(k, combined[k]) for k in p_lags]
         alpha = [combined[k] - split.get(k, 0.0) for k in q_lags]
         at = 1 + n_lag + n_both + r
-        gamma = [z[at] * room] if terms.neighbour else []
+        gamma = [z[at] * room / MAX_PERSISTENCE] if terms.neighbour else []
         return np.concatenate([[z[0]], beta, alpha, z[at - r : at], gamma, z[at + int(terms.neighbour) :]])
 
     def objective(z: np.ndarray) -> float:
@@ -317,12 +318,13 @@ def fit_ingarch(
         return value if np.isfinite(value) else 1e300
 
     # Start: persistence 0.5 on the first lag (0.3 of it on the counts), nothing on the others.
-    start = [0.5 * np.log(m)] + [0.5 / MAX_PERSISTENCE] + [0.0] * (n_lag - 1) if lags else [0.5 * np.log(m)]
+    start = [0.5 * np.log(m)] + [0.5] + [0.0] * (n_lag - 1) if lags else [0.5 * np.log(m)]
     start += [0.3 if k == lags[0] else 0.0 for k in both] + [0.0] * r
-    bounds = [(-20, 20)] + [(-1, 1)] * n_lag + [(-5, 5)] * n_both + [(-20, 20)] * r
+    unit = (-MAX_PERSISTENCE, MAX_PERSISTENCE)
+    bounds = [(-20, 20)] + [unit] * n_lag + [(-5, 5)] * n_both + [(-20, 20)] * r
     if terms.neighbour:
         start.append(0.2)
-        bounds.append((-1, 1))
+        bounds.append(unit)
     if family == "negbin":
         start.append(0.0)
         bounds.append((-7, 10))
