@@ -107,7 +107,7 @@ from forecast.models.baselines import HistoricalMean
 from forecast.models.frame import DEFAULT_DRAWS, ForecastFrame
 from forecast.panel import PanelData, default_season, periods_per_year
 
-__all__ = ["CountGLM", "NegBinGLM", "PoissonGLM", "overdispersion_score", "resolve_neighbours"]
+__all__ = ["CountGLM", "NegBinGLM", "PoissonGLM", "deterministic_design", "overdispersion_score", "resolve_neighbours"]
 
 #: Largest spread of a fit's log means over the fitted periods (a factor of
 #: e^15, about 3 million): beyond it coefficients sit at the boundary of the
@@ -172,6 +172,40 @@ def resolve_neighbours(units: Sequence[str], neighbours: Neighbours | None) -> d
         )
     known = set(units)
     return {unit: [n for n in neighbours.get(unit, ()) if n in known and n != unit] for unit in units}
+
+
+def deterministic_design(
+    t: np.ndarray,
+    *,
+    trend: bool,
+    per_year: float,
+    harmonics: int,
+    season: float,
+    trend_at: float | None = None,
+) -> tuple[np.ndarray, list[str]]:
+    """Intercept, trend (per year) and Fourier columns for period indices ``t``, with their names.
+
+    The one home of the deterministic terms of the per-unit count models
+    (:class:`CountGLM`, :class:`~forecast.models.ingarch.NegBinIngarch`).
+    ``trend_at``: hold the trend column at this period index (the forecast
+    origin) instead of following ``t``.
+
+    Examples
+    --------
+    >>> X, names = deterministic_design(np.arange(3.0), trend=True, per_year=52, harmonics=1, season=4)
+    >>> names, X.shape
+    (['intercept', 'trend', 'sin1', 'cos1'], (3, 4))
+    """
+    t = np.asarray(t, dtype=float)
+    columns, names = [np.ones(len(t))], ["intercept"]
+    if trend:
+        columns.append((t if trend_at is None else np.full(len(t), float(trend_at))) / per_year)
+        names.append("trend")
+    for k in range(1, harmonics + 1):
+        angle = 2 * np.pi * k * t / season
+        columns += [np.sin(angle), np.cos(angle)]
+        names += [f"sin{k}", f"cos{k}"]
+    return np.column_stack(columns), names
 
 
 @dataclass
@@ -280,15 +314,9 @@ class CountGLM(SeriesModel):
         ``trend_at``: hold the trend column at this period index (the forecast
         origin) instead of following ``t``.
         """
-        columns, names = [np.ones(len(t))], ["intercept"]
-        if self.trend:
-            columns.append((t if trend_at is None else np.full(len(t), float(trend_at))) / self.per_year_)
-            names.append("trend")
-        for k in range(1, self.harmonics_ + 1):
-            angle = 2 * np.pi * k * t / self.season_
-            columns += [np.sin(angle), np.cos(angle)]
-            names += [f"sin{k}", f"cos{k}"]
-        return np.column_stack(columns), names
+        return deterministic_design(
+            t, trend=self.trend, per_year=self.per_year_, harmonics=self.harmonics_, season=self.season_, trend_at=trend_at
+        )
 
     def _n_terms(self) -> int:
         return 1 + int(self.trend) + 2 * self.harmonics_ + self.ar + int(self.neighbours)
