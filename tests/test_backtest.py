@@ -187,6 +187,8 @@ def test_table_layout_and_summaries(known_backtest):
     assert {"crps", "mis90", "coverage90", "n"} <= set(result.summary().columns)
     best = result.best_models()
     assert len(best) == 16 and (best["best_model"] == "truth").mean() > 0.8
+    observed = scores[scores["model"] == "truth"].drop_duplicates(["unit_id", "ds"]).groupby("unit_id")["y"].sum()
+    assert best.set_index("unit_id")["events"].equals(observed.loc[best["unit_id"]].astype(int).rename("events"))
     card = result.scorecard()
     assert {"skill_vs_zero", "skill_vs_hist_mean"} <= set(card.columns)
     assert set(result.seconds) == {"truth", *BASELINES}
@@ -404,3 +406,17 @@ def test_bare_ensemble_combines_the_other_listed_models_not_the_added_baselines(
     assert result.models == ["zero", "last", "hist_mean", "ensemble"]
     assert "members=['last', 'hist_mean']" in result.specs["ensemble"]
     assert result.failures.empty
+
+
+def test_partial_backtest_reaches_the_latest_data_and_min_train_moves_the_start():
+    ds = pd.date_range("2021-01-04", periods=30, freq="W-MON")
+    rng = np.random.default_rng(4)
+    panel = pd.DataFrame({"unit_id": np.repeat(["A", "B"], 30), "ds": np.tile(ds, 2), "y": rng.poisson(2, 60)})
+    full = backtest(panel, ["hist_mean"], 4, start=ds[0], every=1, n_draws=50, progress=False, min_train=10)
+    assert full.cutoffs[0] == ds[9] and full.cutoffs[-1] == ds[-5]
+    recent = backtest(panel, ["hist_mean"], 4, start=ds[20], every=1, n_draws=50, progress=False, partial=True)
+    assert recent.cutoffs[-1] == ds[-2]
+    steps = recent.scores.groupby("cutoff")["step"].max()
+    # Cutoff ds[-2] has one observed step, ds[-3] two, ds[-4] three; earlier ones all four.
+    assert steps.loc[ds[-2]] == 1 and steps.loc[ds[-3]] == 2 and steps.loc[ds[-4]] == 3 and steps.loc[ds[-5]] == 4
+    assert recent.scores["y"].notna().all()

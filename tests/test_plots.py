@@ -246,7 +246,7 @@ def test_score_by_horizon_one_line_per_model(scores: pd.DataFrame) -> None:
     assert ax.get_ylabel() == "mean crps (lower is better)"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["glm", "naive"]
     text = caption(fig)
-    assert "forecast origins 2021-01-04 to 2021-02-01" in text and "averages 15–15" in text
+    assert "forecast origins 2021-01-04 to 2021-02-01" in text and "averages 15 scored" in text
 
 
 def test_score_by_horizon_several_scores(scores: pd.DataFrame) -> None:

@@ -411,7 +411,10 @@ def best_models(scores: pd.DataFrame, metric: str = "crps") -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per unit: ``unit_id, best_model, best_<metric>, runner_up,
-        runner_up_<metric>`` (the runner-up is empty with a single model).
+        runner_up_<metric>`` (the runner-up is empty with a single model), and
+        ``events``: the events in the periods scored (when ``scores`` has
+        ``y``). Where that is 0 any model forecasting zero is "best" at score
+        0, which says nothing: a report should leave such units out.
     """
     _check_metric(scores, metric, lower_is_better=True)
     means = scores.groupby(["unit_id", "model"], sort=False)[metric].mean().reset_index()
@@ -429,7 +432,11 @@ def best_models(scores: pd.DataFrame, metric: str = "crps") -> pd.DataFrame:
                 f"runner_up_{metric}": np.nan if second is None else second[metric],
             }
         )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if "y" in scores.columns and "ds" in scores.columns:
+        observed = scores.drop_duplicates(["unit_id", "ds"]).groupby("unit_id")["y"].sum()
+        table["events"] = table["unit_id"].map(observed).fillna(0).astype(int)
+    return table
 
 
 def ensemble_weights(
@@ -514,12 +521,14 @@ def rolling_origins(
     start: Any = None,
     end: Any = None,
     every: int = 1,
+    min_train: int = 2,
+    partial: bool = False,
 ) -> pd.DatetimeIndex:
     """Forecast cutoffs: periods between ``start`` and ``end``, every ``every``-th one.
 
     A cutoff is the last period a model sees. Only cutoffs whose whole horizon
-    is observed are kept (so every step is scored at every cutoff), and the
-    first cutoff leaves at least two periods to fit on.
+    is observed are kept (so every step is scored at every cutoff), unless
+    ``partial``; the first cutoff leaves at least ``min_train`` periods to fit on.
 
     Parameters
     ----------
@@ -532,12 +541,21 @@ def rolling_origins(
         data and the last period with ``horizon`` observed periods after it.
     every
         Periods between consecutive cutoffs.
+    min_train
+        Periods the first cutoff must see (an earlier ``start`` moves up to it):
+        a model fitted on two weeks says little about the model.
+    partial
+        Also keep the latest cutoffs whose horizon is only partly observed
+        (down to one step): their observed steps are scored, so a backtest
+        reaches the most recent data; later steps then rest on fewer origins.
 
     Examples
     --------
     >>> ds = pd.date_range("2021-01-04", periods=10, freq="W-MON")
     >>> [f"{c:%m-%d}" for c in rolling_origins(ds, 2, start="2021-01-18", every=3)]
     ['01-18', '02-08']
+    >>> [f"{c:%m-%d}" for c in rolling_origins(ds, 2, start="2021-01-04", every=5, min_train=4, partial=True)]
+    ['01-25', '03-01']
     """
     horizon = steps_ahead(horizon, "horizon")
     whole_number(every, "every (periods)")
@@ -547,8 +565,9 @@ def rolling_origins(
             f"the panel has {len(periods)} periods; a backtest with horizon {horizon} needs at least "
             f"{horizon + 2} (two to fit on, {horizon} to score)"
         )
-    latest = periods[-1 - horizon]
-    first_start = periods[1]
+    min_train = whole_number(min_train, "min_train (periods)", minimum=2)
+    latest = periods[-2] if partial else periods[-1 - horizon]
+    first_start = periods[min(min_train, len(periods) - 1) - 1]
     lo = periods[len(periods) // 2] if start is None else date(start, "start")
     hi = latest if end is None else date(end, "end")
     if hi < lo:
@@ -830,6 +849,8 @@ def backtest(
     freq: str | None = None,
     log_floor: float = LOG_SCORE_FLOOR,
     keep_forecasts: bool = False,
+    min_train: int = 2,
+    partial: bool = False,
 ) -> BacktestResult:
     """Rolling-origin backtest (expanding window) of several models, scored.
 
@@ -847,9 +868,10 @@ def backtest(
         its neighbourhood. Objects are copied per origin, never refitted in place.
     horizon
         Steps ahead forecast from each cutoff.
-    start, end, every
-        Cutoffs between ``start`` and ``end``, every ``every`` periods (see
-        :func:`rolling_origins`).
+    start, end, every, min_train, partial
+        Cutoffs between ``start`` and ``end``, every ``every`` periods, the
+        first seeing at least ``min_train`` periods, the latest (``partial``)
+        scored on the steps observed so far (see :func:`rolling_origins`).
     n_draws
         Predictive draws per unit and step.
     seed
@@ -890,7 +912,9 @@ def backtest(
     draw_budget(len(data.units), horizon, n_draws, 1)  # one model's draws are held at a time per origin
     freq = frequency(data.freq)
     aliases, payloads, specs = _resolve_models(models)
-    cutoffs = rolling_origins(data.ds, horizon, start=start, end=end, every=every)
+    cutoffs = rolling_origins(
+        data.ds, horizon, start=start, end=end, every=every, min_train=min_train, partial=partial
+    )
 
     panel = panel.assign(unit_id=panel["unit_id"].astype(str), ds=pd.to_datetime(panel["ds"]))
     panel = panel.sort_values(["unit_id", "ds"], kind="stable").reset_index(drop=True)

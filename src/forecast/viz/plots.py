@@ -757,12 +757,13 @@ def score_by_horizon(
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].legend(title="model")
     n = scores.groupby(["model", "step"]).size()
-    note = f"Each point averages {int(n.min())}–{int(n.max())} scored forecasts (units × forecast origins)."
+    count = f"{int(n.min())}" if n.min() == n.max() else f"{int(n.min())} to {int(n.max())}"
+    note = f"Each point averages {count} scored forecasts (units × forecast origins)."
     dated = "cutoff" in scores.columns and pd.api.types.is_datetime64_any_dtype(scores["cutoff"])
     default_period = period_label(scores["cutoff"]) if dated else None
     return finish_figure(
         fig,
-        title or "Forecast skill by horizon",
+        title or f"Mean {' and '.join(names)} by forecast horizon",
         source=source,
         actor=actor,
         period=period or (f"forecast origins {default_period}" if default_period else None),
