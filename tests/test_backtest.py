@@ -420,3 +420,15 @@ def test_partial_backtest_reaches_the_latest_data_and_min_train_moves_the_start(
     # Cutoff ds[-2] has one observed step, ds[-3] two, ds[-4] three; earlier ones all four.
     assert steps.loc[ds[-2]] == 1 and steps.loc[ds[-3]] == 2 and steps.loc[ds[-4]] == 3 and steps.loc[ds[-5]] == 4
     assert recent.scores["y"].notna().all()
+
+
+def test_combinable_models_leave_out_zero_and_those_that_failed():
+    ds = pd.date_range("2021-01-04", periods=30, freq="W-MON")
+    y = np.zeros(60, int)
+    y[:30] = np.random.default_rng(2).poisson(2, 30)  # AF-KAB has events, AF-PAR none
+    panel = pd.DataFrame({"unit_id": np.repeat(["AF-KAB", "AF-PAR"], 30), "ds": np.tile(ds, 2), "y": y})
+    result = backtest(panel, ["zero", "hist_mean", "last", "endemic_epidemic(unit_intercepts=True)"], 2,
+                      start=ds[20], every=4, n_draws=50, progress=False,
+                      neighbours={"AF-KAB": ["AF-PAR"], "AF-PAR": ["AF-KAB"]})
+    assert set(result.failures["model"]) == {"endemic_epidemic"}  # no intercept for a unit without events
+    assert result.combinable() == ["hist_mean", "last"]

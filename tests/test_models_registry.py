@@ -267,3 +267,20 @@ def test_every_registered_model_keeps_the_forecast_contract(name, contract_panel
     # A model's spec rebuilds the same model.
     model = make_model(name)
     assert make_model(model.spec()) == model
+
+
+def test_forecast_panel_can_leave_out_a_failing_model_and_its_ensembles():
+    """A scheduled report must not die because one candidate cannot fit the data."""
+    from forecast.errors import ForecastError
+
+    ds = pd.date_range("2021-01-04", periods=20, freq="W-MON")
+    panel = pd.DataFrame({"unit_id": np.repeat(["AF-KAB", "AF-PAR"], 20), "ds": np.tile(ds, 2), "y": 0})
+    models = ["hist_mean", "endemic_epidemic", "ensemble"]
+    neighbours = {"AF-KAB": ["AF-PAR"], "AF-PAR": ["AF-KAB"]}
+    with pytest.raises(ForecastError, match="nothing to fit"):
+        forecast_panel(panel, models, 2, n_draws=20, progress=False, neighbours=neighbours)
+    frame = forecast_panel(panel, models, 2, n_draws=20, progress=False, neighbours=neighbours, skip_failures=True)
+    assert frame.models == ["hist_mean"]
+    assert set(frame.meta["failures"]) == {"endemic_epidemic", "ensemble"}
+    assert "nothing to fit" in frame.meta["failures"]["endemic_epidemic"]
+    assert "endemic_epidemic" in frame.meta["failures"]["ensemble"]

@@ -139,3 +139,20 @@ def test_early_warning_page_shows_its_province_map(browser, tmp_path):
     browser.execute_script("arguments[0].scrollIntoView()", maps_shown[0])
     shot = Path(os.environ.get("FORECAST_SCREENSHOT_DIR", tmp_path)) / "04_early_warning_map.png"
     assert maps_shown[0].screenshot(str(shot)) and shot.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_the_runs_table_fits_a_laptop_screen(browser, reports, tmp_path):
+    """Five long model specs and a failed run's error once made the index a screen and a half wide."""
+    from selenium.webdriver.common.by import By
+
+    _open(browser, reports / "index.html", tmp_path / "index.png")
+    page_width = browser.execute_script("return document.documentElement.scrollWidth")
+    viewport = browser.execute_script("return window.innerWidth")
+    assert page_width <= viewport, (page_width, viewport)
+    models = browser.find_element(By.CSS_SELECTOR, "table.runs-table tbody tr td:nth-child(9)")
+    assert "endemic_recent" in models.text and "alias=" not in models.text  # aliases shown, specs on hover
+    assert "alias='endemic_recent'" in models.get_attribute("title")
+    links = browser.find_element(By.CSS_SELECTOR, "table.runs-table tbody tr td.report-links")
+    right = browser.execute_script("return arguments[0].getBoundingClientRect().right", links)
+    assert right <= viewport  # the last column is on screen, not behind a scroll bar

@@ -752,6 +752,13 @@ class BacktestResult:
         """The best model per unit; see :func:`best_models`."""
         return best_models(self.scores, metric)
 
+    def combinable(self) -> list[str]:
+        """Models an ensemble can be built from: given as specs, not ``zero`` or an ensemble,
+        and scored at every origin (a model that failed somewhere has no comparable score)."""
+        failed = set(self.failures["model"]) if len(self.failures) else set()
+        scored = set(self.scores["model"])
+        return [m for m in self.models if m not in ("zero", "ensemble") and m in self.specs and m in scored and m not in failed]
+
     def ensemble_weights(self, models: Sequence[str] | None = None, metric: str = "crps", **options: Any) -> dict[str, float]:
         """Weights for an ensemble of ``models``; see :func:`ensemble_weights`."""
         return ensemble_weights(self.scores, metric, models=models, **options)

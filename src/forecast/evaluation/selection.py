@@ -43,6 +43,7 @@ from forecast.evaluation.backtest import (
     rolling_origins,
 )
 from forecast.models.base import Neighbours
+from forecast.models.frame import ForecastFrame
 from forecast.models.registry import BASELINES, ModelSpec, expand_ensembles, make_model
 from forecast.panel import PanelData
 
@@ -324,6 +325,23 @@ class ReportForecaster:
     models: list[str]
     choice: ForecasterChoice | None
     note: str
+
+    def describe(self, forecasts: ForecastFrame) -> str:
+        """:attr:`note`, plus what happened when the models were fitted to the whole panel.
+
+        With ``forecast_panel(..., skip_failures=True)`` a model can fail on the
+        full data although it worked at the backtest origins; the sentence then
+        says which, why, and which model the fans come from instead.
+        """
+        failures = forecasts.meta.get("failures") or {}
+        if not failures:
+            return self.note
+        failed = "; ".join(f"{alias} ({reason})" for alias, reason in failures.items())
+        text = f"{self.note} Left out, as their fit to the whole panel failed: {failed}."
+        intended = _alias(self.models[-1])
+        if forecasts.models[-1] != intended:
+            text += f" The fans come from {forecasts.models[-1]} instead of {intended}."
+        return text
 
 
 def report_forecaster(

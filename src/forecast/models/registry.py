@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.checks import draw_budget, draw_count, number, steps_ahead, whole_number
-from forecast.errors import ParameterError
+from forecast.errors import InputError, ModelError, ParameterError
 from forecast.models.base import CountModel, Neighbours
 from forecast.models.frame import DEFAULT_DRAWS, ForecastFrame
 from forecast.panel import PanelData, cut
@@ -525,6 +525,7 @@ def forecast_panel(
     progress: bool = True,
     neighbours: Neighbours | None = None,
     freq: str | None = None,
+    skip_failures: bool = False,
 ) -> ForecastFrame:
     """Fit every model to every unit and forecast steps ``1..horizon`` after the last period.
 
@@ -554,6 +555,13 @@ def forecast_panel(
         (default: the AFG gazetteer).
     freq
         Panel frequency; inferred from the dates when None.
+    skip_failures
+        Leave out a model whose fit or forecast fails (a :class:`ModelError`,
+        e.g. no convergence on sparse counts, or an :class:`InputError` about
+        data this model cannot use) instead of raising, with any
+        ensemble that has it as a member; ``meta["failures"]`` says which and
+        why. A scheduled report then still forecasts with the models that work.
+        Raises :class:`ModelError` when every model failed.
 
     Returns
     -------
@@ -596,17 +604,37 @@ def forecast_panel(
     singles = [m for m in built if not isinstance(m, Ensemble)]
     ensembles = [m for m in built if isinstance(m, Ensemble)]
     frames: dict[int, ForecastFrame] = {}
+    failures: dict[str, str] = {}
     for model in singles:
-        model.fit(panel, neighbours=neighbours, freq=data.freq, progress=progress)
-        frames[id(model)] = model.predict(horizon, n_draws=n_draws, seed=seed)
+        try:
+            model.fit(panel, neighbours=neighbours, freq=data.freq, progress=progress)
+            frames[id(model)] = model.predict(horizon, n_draws=n_draws, seed=seed)
+        except (ModelError, InputError) as exc:  # the panel passed its checks: this model cannot use it
+            if not skip_failures:
+                raise
+            failures[model.alias] = exc.detail
+    working = [m for m in singles if id(m) in frames]
     for ensemble in ensembles:
-        ensemble.share_members(singles)
-        ensemble.fit(panel, neighbours=neighbours, freq=data.freq, progress=progress, fitted=singles)
-        done = {m.alias: frames[id(m)] for m in ensemble.models_ if id(m) in frames}
-        frames[id(ensemble)] = ensemble.predict(horizon, n_draws=n_draws, seed=seed, member_forecasts=done)
+        missing = [m.alias for m in ensemble.members or () if getattr(m, "alias", None) in failures]
+        if missing:  # not refitted: the member would fail again
+            failures[ensemble.alias] = f"its member(s) {', '.join(missing)} failed"
+            continue
+        ensemble.share_members(working)
+        try:
+            ensemble.fit(panel, neighbours=neighbours, freq=data.freq, progress=progress, fitted=working)
+            done = {m.alias: frames[id(m)] for m in ensemble.models_ if id(m) in frames}
+            frames[id(ensemble)] = ensemble.predict(horizon, n_draws=n_draws, seed=seed, member_forecasts=done)
+        except (ModelError, InputError) as exc:
+            if not skip_failures:
+                raise
+            failures[ensemble.alias] = exc.detail
+    built = [m for m in built if id(m) in frames]
+    if not built:
+        raise ModelError(f"every model failed: {'; '.join(f'{a}: {e}' for a, e in failures.items())}")
     result = ForecastFrame.concat(frames[id(m)] for m in built)
     result.meta.update(
         {
+            "failures": failures,
             "models": [m.spec() for m in built],
             "as_of": None if as_of is None else str(pd.Timestamp(as_of).date()),
             "last_ds": data.ds[-1],

@@ -66,6 +66,9 @@ table.alert-table th, table.alert-table td, table.data-table th, table.data-tabl
 table.runs-table th, table.runs-table td { border: 1px solid #bbb; padding: 0.3em 0.6em; text-align: left;
   vertical-align: top; white-space: normal; }
 table.alert-table th, table.data-table th, table.runs-table th { background: #f0f0f0; }
+.runs-scroll { max-width: 100%; overflow-x: auto; }
+table.runs-table td { max-width: 22em; overflow-wrap: break-word; }
+table.runs-table td:first-child, table.runs-table td.report-links { overflow-wrap: anywhere; min-width: 8em; }
 table.alert-table caption, table.data-table caption { caption-side: top; text-align: left;
   font-weight: 600; padding-bottom: 0.3em; }
 .jp-RenderedHTMLCommon table.alert-table td, .jp-RenderedHTMLCommon table.alert-table th,
@@ -775,8 +778,8 @@ def render_index(manifests: Sequence[Mapping[str, Any]], latest_run: str | None)
     if not manifests:
         body.append('<p class="no-alerts">No runs yet.</p>')
     else:
-        body.append('<table class="runs-table"><thead><tr><th>Run</th><th>Finished</th><th>Status</th>'
-                    "<th>Source</th><th>Input</th><th>Actor</th><th>As of</th><th>Period</th><th>Horizon</th><th>Models</th>"
+        body.append('<div class="runs-scroll"><table class="runs-table"><thead><tr><th>Run</th><th>Finished</th><th>Status</th>'
+                    "<th>Source</th><th>Input</th><th>Actor</th><th>As of</th><th>Period, horizon</th><th>Models</th>"
                     "<th>Alerts</th><th>Reports</th></tr></thead><tbody>")
         for manifest in manifests:
             parameters = manifest.get("parameters", {})
@@ -787,6 +790,7 @@ def render_index(manifests: Sequence[Mapping[str, Any]], latest_run: str | None)
                 first = failed[0]
                 error = first.get("error") or {}
                 status_text += f": {first.get('name')} ({error.get('ename', '')}: {error.get('evalue', '')})"
+            status_full, status_text = status_text, _shorten(status_text, 90)
             if manifest.get("run_id") == latest_run:
                 marker = " (latest)"
             elif not manifest.get("published", True):
@@ -796,24 +800,59 @@ def render_index(manifests: Sequence[Mapping[str, Any]], latest_run: str | None)
             source = str(parameters.get("source", "synthetic"))
             events_path = (manifest.get("input") or {}).get("events_path") or parameters.get("events_path")
             models = parameters.get("models")
-            models_text = ", ".join(map(str, models)) if isinstance(models, list | tuple) else str(models or "—")
+            models_full = ", ".join(map(str, models)) if isinstance(models, list | tuple) else str(models or "—")
+            models_text = ", ".join(_model_alias(m) for m in models) if isinstance(models, list | tuple) else models_full
+            if parameters.get("selection") in ("stack", "best"):
+                models_text += f" ({parameters['selection']})"
             body.append(
                 "<tr>"
                 f"<td>{escape(manifest.get('run_id'))}{escape(marker)}</td>"
-                f"<td>{escape(manifest.get('finished', ''))}</td>"
-                f'<td class="status-{"ok" if status == "ok" else "failed"}">{escape(status_text)}</td>'
+                f"<td>{escape(_short_time(manifest.get('finished', '')))}</td>"
+                f'<td class="status-{"ok" if status == "ok" else "failed"}" title="{escape(status_full if failed else status)}">'
+                f"{escape(status_text if failed else status)}</td>"
                 f"<td>{escape(source)}</td>"
                 f"<td>{escape(Path(str(events_path)).name if events_path else '—')}</td>"
                 f"<td>{escape(parameters.get('actor') or 'all actors')}</td>"
                 f"<td>{escape(parameters.get('as_of') or 'last full period')}</td>"
-                f"<td>{escape(parameters.get('freq') or '—')}</td>"
-                f"<td>{escape(parameters.get('horizon') if parameters.get('horizon') is not None else '—')}</td>"
-                f"<td>{escape(models_text)}</td>"
+                f"<td>{escape(_period_text(parameters))}</td>"
+                f'<td title="{escape(models_full)}">{escape(models_text)}</td>'
                 f"<td>{escape(alert_counts_text(manifest.get('alerts')))}</td>"
                 f'<td class="report-links">{_report_links(manifest, str(manifest.get("folder", "")) + "/")}'
                 f' · <a href="{escape(str(manifest.get("folder", "")) + "/manifest.json")}">manifest</a></td>'
                 "</tr>"
             )
-        body.append("</tbody></table>")
+        body.append("</tbody></table></div>")
     body.append("</section>")
     return _page("Forecast reports", "\n".join(body))
+
+
+def _model_alias(spec: Any) -> str:
+    """``"endemic_recent"`` for ``"endemic_epidemic(halflife_months=12, alias='endemic_recent')"``."""
+    from forecast.models.registry import ModelSpec
+
+    try:
+        parsed = ModelSpec.parse(str(spec))
+    except ForecastError:
+        return str(spec)
+    return str(parsed.options.get("alias", parsed.name))
+
+
+def _period_text(parameters: Mapping[str, Any]) -> str:
+    """``'W-MON, 8 ahead'``: the panel period and the horizon of a run."""
+    freq, horizon = parameters.get("freq") or "—", parameters.get("horizon")
+    return f"{freq}, {horizon} ahead" if horizon is not None else str(freq)
+
+
+def _short_time(stamp: Any) -> str:
+    """``'2026-12-04 01:49 UTC'`` for an ISO timestamp (the text itself when it is not one)."""
+    try:
+        when = pd.Timestamp(str(stamp))
+    except ValueError:
+        return str(stamp)
+    if when.tzinfo is not None:
+        when = when.tz_convert("UTC")
+    return f"{when:%Y-%m-%d %H:%M} UTC"
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
