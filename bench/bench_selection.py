@@ -45,7 +45,7 @@ from forecast.evaluation.backtest import (  # noqa: E402
     score_forecasts,
     summarise_scores,
 )
-from forecast.evaluation.selection import choose_forecaster  # noqa: E402
+from forecast.evaluation.selection import choose_forecaster, report_forecaster  # noqa: E402
 from forecast.models.registry import BASELINES, ModelSpec, forecast_panel  # noqa: E402
 from forecast.runner.params import load_config  # noqa: E402
 
@@ -161,6 +161,16 @@ def main(argv: list[str] | None = None) -> int:
         lines.append("")
         print(f"{label}: best baseline {best_baseline}, best {best} {summary.loc[best, 'skill']:+.1%}, "
               f"stacked {summary.loc['chosen (stacked)', 'skill']:+.1%}", flush=True)
+    # What the default report itself shows (config/default.yaml, as of its as_of).
+    data = load_dataset("synthetic", freq=config["freq"], as_of=config["as_of"], synthetic=config["synthetic"])
+    forecaster = report_forecaster(data.panel, config["models"], horizon, selection=config["selection"], seed=seed,
+                                   neighbours=data.neighbours, freq=data.freq)
+    lines += [
+        f"### What the default run chooses (config/default.yaml, as of {config['as_of']})",
+        "",
+        forecaster.note,
+        "",
+    ]
     lines.append("Command: `python bench/bench_selection.py`.")
     path = write_section("selection", "\n".join(lines), RESULTS)
     print(f"wrote {path}")

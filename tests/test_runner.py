@@ -826,3 +826,20 @@ def test_an_archived_notebook_rerun_by_hand_writes_no_stray_run_folder(tmp_path)
     live.mkdir()
     write_alerts([{"unit_name": "Parwan", "level": "alert", "reason": "new ground"}], live)
     assert (live / "alerts.json").is_file()
+
+
+def test_schedule_chains_a_download_that_cannot_stop_the_report(capsys):
+    fetch = "hdx --country AFG --topic civilian-targeting --force"
+    assert cli.main(["schedule", "--cron", "0 6 1 * *", "-p", "as_of=null", "--fetch", fetch]) == 0
+    text = capsys.readouterr().out
+    venv_forecast = str(Path(sys.executable).absolute().parent / "forecast")
+    crontab = next(line for line in text.splitlines() if line.startswith("0 6 1 * * "))
+    assert crontab == (f"0 6 1 * * cd {ROOT} && ({venv_forecast} fetch {fetch} || true) && "
+                       f"{venv_forecast} run --config {CONFIG} --quiet --publish -p as_of=null")
+    assert f"ExecStartPre=-{venv_forecast} fetch {fetch}\n" in text  # '-': a failed download is not fatal
+    # The shell does what the line says: a failing download, then the run.
+    shell = subprocess.run(["sh", "-c", "(false || true) && echo ran"], capture_output=True, text=True)
+    assert shell.stdout == "ran\n"
+    assert cli.main(["schedule", "--cron", "0 6 * * 1", "--fetch", "rm -rf /"]) == 2
+    err = capsys.readouterr().err
+    assert "does not name a download" in err and "hdx" in err and len(err.strip().splitlines()) == 1

@@ -302,11 +302,15 @@ def schedule(
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="Parameter of every scheduled run: -p as_of=null (YAML value); repeatable.")
     ] = None,
+    fetch: Annotated[
+        list[str] | None,
+        typer.Option(help="Download before each run: --fetch 'hdx --country AFG --topic civilian-targeting --force' (forecast fetch arguments); repeatable."),
+    ] = None,
 ) -> None:
     """Print a crontab line and a systemd service + timer that run `forecast run --quiet --publish`."""
     from forecast.runner.run import make_schedule
 
-    planned = make_schedule(cron, config_path=config, reports_dir=reports_dir, overrides=param or [])
+    planned = make_schedule(cron, config_path=config, reports_dir=reports_dir, overrides=param or [], fetch=fetch or [])
     for warning in planned.warnings:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(planned.text())

@@ -1220,6 +1220,23 @@ class Schedule:
         )
 
 
+def _fetch_arguments(text: str) -> list[str]:
+    """``forecast fetch`` arguments from one ``--fetch`` text, refused unless they name a fetch command."""
+    from forecast.cli import fetch_app
+
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise ParameterError(f"--fetch {text!r}: {exc}; quote it like a shell command") from None
+    commands = sorted(c.name or c.callback.__name__ for c in fetch_app.registered_commands)
+    if not words or words[0] not in commands:
+        raise ParameterError(
+            f"--fetch {text!r} does not name a download; start it with one of {', '.join(commands)}, "
+            "e.g. --fetch 'hdx --country AFG --topic civilian-targeting --force'"
+        )
+    return words
+
+
 def _systemd_quote(word: str) -> str:
     if re.fullmatch(r"[A-Za-z0-9_./:=@+-]+", word):
         return word
@@ -1234,8 +1251,14 @@ def make_schedule(
     project_root: str | Path | None = None,
     unit_name: str = "forecast-report",
     overrides: Sequence[str] = (),
+    fetch: Sequence[str] = (),
 ) -> Schedule:
     """Build the crontab line and systemd units for a scheduled ``forecast run --quiet``.
+
+    ``fetch``: arguments of ``forecast fetch`` run before each report (``"hdx
+    --country AFG --topic civilian-targeting --force"``), each checked now. A
+    failed download does not stop the run: it reports on the data already
+    there, and says when they are stale.
 
     All paths are absolute and the command is this virtual environment's
     ``forecast``, so the job does not depend on the scheduler's PATH or working directory.
@@ -1256,6 +1279,7 @@ def make_schedule(
             f"every scheduled run would judge the same fixed as_of {as_of} from {config.name}; "
             "add -p as_of=null so each run judges the last complete period of the data"
         )
+    fetches = [[*forecast_executable(), "fetch", *_fetch_arguments(text)] for text in fetch]
     command = [*forecast_executable(), "run", "--config", str(config), "--quiet", "--publish"]
     for override in overrides:
         command += ["-p", override]
@@ -1264,7 +1288,10 @@ def make_schedule(
     fields = _MACROS.get(cron.strip().lower(), cron.strip())
     # cron treats an unescaped % as a newline; quiet mode prints only errors, which cron mails.
     shell_command = " ".join(shlex.quote(word) for word in command).replace("%", r"\%")
-    crontab = f"{fields} cd {shlex.quote(str(root)).replace('%', chr(92) + '%')} && {shell_command}"
+    before = "".join(
+        "(" + " ".join(shlex.quote(word) for word in words).replace("%", r"\%") + " || true) && " for words in fetches
+    )
+    crontab = f"{fields} cd {shlex.quote(str(root)).replace('%', chr(92) + '%')} && {before}{shell_command}"
     service = "\n".join(
         [
             "[Unit]",
@@ -1274,6 +1301,8 @@ def make_schedule(
             "Type=oneshot",
             f"WorkingDirectory={root}",
             "Environment=MPLBACKEND=Agg",
+            # "-": a failed download does not stop the report on the data already there.
+            *("ExecStartPre=-" + " ".join(_systemd_quote(word) for word in words) for words in fetches),
             "ExecStart=" + " ".join(_systemd_quote(word) for word in command),
             "",
         ]
