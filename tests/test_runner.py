@@ -843,3 +843,33 @@ def test_schedule_chains_a_download_that_cannot_stop_the_report(capsys):
     assert cli.main(["schedule", "--cron", "0 6 * * 1", "--fetch", "rm -rf /"]) == 2
     err = capsys.readouterr().err
     assert "does not name a download" in err and "hdx" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_the_exploration_template_runs_on_your_own_csv_from_notebooks(tmp_path):
+    """The template's promise: set source, path and columns, rerun; it loads, warns, forecasts and plots."""
+    import papermill
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    if "forecast" not in KernelSpecManager().find_kernel_specs():
+        if os.environ.get("CI") == "true":
+            pytest.fail("the forecast kernel is not installed: `make install` installs it")
+        pytest.skip("the forecast kernel is not installed (run `make install`)")
+    rows = ["When,Where,Killed"] + [f"2021-{m:02d}-{d:02d},Nangahar,1" for m in range(1, 11) for d in (4, 18)]
+    rows += ["2021-10-25,Kunduz,40", "2021-11-02,Kandahar,30"]
+    own = tmp_path / "own.csv"
+    own.write_text("\n".join(rows) + "\n")
+    executed = tmp_path / "template.ipynb"
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / "exploration_template.ipynb"), str(executed),
+        parameters={"source": "csv", "events_path": str(own), "freq": "W-MON", "as_of": "2021-11-28",
+                    "columns": {"date": "When", "admin1": "Where", "fatalities": "Killed"},
+                    "aliases": {"Nangahar": "Nangarhar"}},
+        kernel_name="forecast", cwd=str(ROOT / "notebooks"), progress_bar=False,
+    )
+    notebook = nbformat.read(executed, as_version=4)
+    assert [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"] == []
+    shown = "".join(str(o.get("data", {}).get("text/plain", "")) + o.get("text", "")
+                    for c in notebook.cells for o in c.get("outputs", []))
+    assert "Kunduz" in shown and "Kandahar" in shown  # new ground on the alert table
+    assert any("image/png" in o.get("data", {}) for c in notebook.cells for o in c.get("outputs", []))
