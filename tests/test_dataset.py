@@ -73,6 +73,13 @@ def test_overview_tables_add_up():
     assert facts["synthetic"].startswith("yes")
     assert facts["events in panel"] == f"{int(data.panel['y'].sum()):,}"
     assert "SYNTHETIC" in caveats(data)[0]
+    # Fatalities: best estimate, and the low-high range where the source gives one.
+    low_high = table.set_index("unit_id")["fatalities_range"]
+    for unit, text in low_high[low_high != ""].items():
+        low, high = (float(v.replace(",", "")) for v in text.split("-"))
+        best = table.set_index("unit_id").loc[unit, "fatalities"]
+        assert low <= best <= high
+    assert low_high["AF-NAN"] != ""
 
 
 def test_without_as_of_a_partly_observed_last_period_is_left_out():
@@ -119,3 +126,9 @@ def test_notebooks_opened_in_jupyterlab_read_relative_paths_from_the_project(tmp
     assert project_path("data/raw/missing.csv") == "data/raw/missing.csv"  # left for the reader's own error
     report = open_report("csv", "data/raw/events.csv", country="AFG", freq="MS", show=False)
     assert len(report.data.events) == 6  # the 6 of 7 rows that name a province (one has coordinates only)
+
+
+def test_no_fatality_range_column_when_the_source_gives_only_one_estimate():
+    data = load_dataset("csv", Path(__file__).parent / "data" / "generic_events.csv", country="AFG", freq="MS")
+    table = events_by_unit(data)
+    assert "fatalities_range" not in table.columns and table["fatalities"].sum() > 0

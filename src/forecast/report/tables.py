@@ -57,9 +57,12 @@ def coverage_table(data: Dataset) -> pd.DataFrame:
 
 
 def events_by_unit(data: Dataset, gazetteer: Gazetteer | None = None, recent_periods: int = 13) -> pd.DataFrame:
-    """Events per province: total, in the last ``recent_periods`` periods, per 100,000 people, share.
+    """Events per province: total, in the last ``recent_periods`` periods, fatalities, per 100,000 people, share.
 
     Sorted by total events, most first; every province of the panel appears.
+    ``fatalities`` is the sum of best estimates; where the source also gives
+    low and high estimates (UCDP), ``fatalities_range`` shows their sums
+    (``"60-80"``), so a reader sees how uncertain the toll is.
     """
     gazetteer = gazetteer or Gazetteer.load(data.country)
     panel = data.panel
@@ -74,7 +77,28 @@ def events_by_unit(data: Dataset, gazetteer: Gazetteer | None = None, recent_per
     total = table["events"].sum()
     table["share"] = table["events"] / total if total else 0.0
     table = table.reset_index().sort_values(["events", "unit_id"], ascending=[False, True])
-    return table[["unit_id", "name", "events", f"last_{recent_periods}", "fatalities", "per_100k", "share"]]
+    columns = ["unit_id", "name", "events", f"last_{recent_periods}", "fatalities", "per_100k", "share"]
+    ranges = _fatality_ranges(data)
+    if ranges is not None:
+        table["fatalities_range"] = table["unit_id"].map(ranges).fillna("")
+        columns.insert(columns.index("fatalities") + 1, "fatalities_range")
+    return table[columns]
+
+
+def _fatality_ranges(data: Dataset) -> pd.Series | None:
+    """``"low-high"`` sums per unit of the counted events, or None when the source gives no range."""
+    events = data.events
+    if events is None or not {"fatalities_low", "fatalities_high", "admin1_code"} <= set(events.columns):
+        return None
+    ranged = events[events["fatalities_low"].notna() & events["fatalities_high"].notna()]
+    # Readers copy the best estimate into low and high when the source has one figure only.
+    if ranged.empty or not ((ranged["fatalities_low"] != ranged["fatalities_best"])
+                            | (ranged["fatalities_high"] != ranged["fatalities_best"])).any():
+        return None
+    if data.as_of is not None:
+        ranged = ranged[ranged["date"] <= data.last_day]
+    sums = ranged.groupby("admin1_code")[["fatalities_low", "fatalities_high"]].sum()
+    return pd.Series({unit: f"{row.fatalities_low:,.0f}-{row.fatalities_high:,.0f}" for unit, row in sums.iterrows()})
 
 
 def caveats(data: Dataset) -> list[str]:
