@@ -507,3 +507,20 @@ def test_parse_helpers_name_the_first_bad_row():
         parse_numbers(pd.Series(["1", "-1"]), path="f.csv", column="n", minimum=0)
     numbers = parse_numbers(pd.Series([" 1.5 ", None, ""]), path="f.csv", column="n")
     assert numbers.iloc[0] == 1.5 and numbers.iloc[1:].isna().all()
+
+
+def test_the_one_table_of_sources_is_what_readers_loader_parameters_schema_and_fetch_use():
+    from forecast import schema
+    from forecast.cli import fetch_app
+    from forecast.data import READERS
+    from forecast.data.citations import LICENCES
+    from forecast.data.dataset import DATASET_SOURCES
+    from forecast.runner import params
+    from forecast.sources import SOURCES
+
+    assert set(READERS) == {n for n, s in SOURCES.items() if s.kind == "events"}
+    assert DATASET_SOURCES == params.SOURCES == tuple(SOURCES)
+    assert set(schema.SOURCES) == {n for n, s in SOURCES.items() if s.event_rows}
+    assert LICENCES == {n: s.licence for n, s in SOURCES.items()}
+    fetchable = {c.name or c.callback.__name__ for c in fetch_app.registered_commands}
+    assert {n for n, s in SOURCES.items() if s.fetch} <= fetchable

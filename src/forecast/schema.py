@@ -12,6 +12,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaError, SchemaErrors
 
 from forecast.errors import InputError
+from forecast.sources import EVENT_ROW_SOURCES
 
 #: Panel frequencies: weeks labelled by their Monday, months by their 1st.
 FREQUENCIES: tuple[str, ...] = ("W-MON", "MS")
@@ -41,7 +42,7 @@ EVENT_COLUMNS: list[str] = [
 #: "year" (or longer) into none (see :mod:`forecast.panel`).
 DATE_PRECISIONS = ["day", "week", "month", "year"]
 
-SOURCES = ["ucdp", "acled", "gtd", "csv", "synthetic"]
+SOURCES = list(EVENT_ROW_SOURCES)  # forecast.sources: the one table of data sources
 
 EVENTS = pa.DataFrameSchema(
     {

@@ -26,7 +26,7 @@ from forecast.errors import ParameterError
 if TYPE_CHECKING:  # pragma: no cover
     from forecast.geo.gazetteer import Gazetteer
 
-#: ``source`` name -> reader.
+#: ``source`` name -> reader: every event source of :mod:`forecast.sources` that is a file.
 READERS: dict[str, Callable[..., IngestResult]] = {
     "ucdp": read_ucdp,
     "acled": read_acled,

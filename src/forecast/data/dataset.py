@@ -19,12 +19,10 @@ import pandas as pd
 from forecast.checks import date, frequency
 from forecast.errors import ParameterError
 from forecast.panel import events_country, panel_as_of, period_end, period_range
+from forecast.sources import COUNT_SOURCES, SOURCE_NAMES, SOURCES
 
-#: ``source`` values :func:`load_dataset` accepts.
-DATASET_SOURCES = ("synthetic", "ucdp", "acled", "gtd", "csv", "canonical", "counts", "hdx")
-
-#: Sources whose files hold counts per place and period, not events (:mod:`forecast.data.counts`).
-COUNT_SOURCES = ("counts", "hdx")
+#: ``source`` values :func:`load_dataset` accepts: every source of :mod:`forecast.sources`.
+DATASET_SOURCES = SOURCE_NAMES
 
 #: Administrative levels a panel can have: 1 provinces, 2 districts (as in ``fetch boundaries --level``).
 LEVELS = (1, 2)
@@ -237,7 +235,7 @@ def load_dataset(
         events = read.counts
         unit_table = read.units
         summary = read.summary_dict()
-        label = f"{_PROVIDER_NAMES[source]} ({Path(events_path).name})"
+        label = f"{SOURCES[source].label} ({Path(events_path).name})"
         sha = sha256_file(events_path)
         panel_start, panel_end = start, None
         published = _published_until(events_path) if as_of_ts is None else None
@@ -277,7 +275,7 @@ def load_dataset(
         )
         events = result.events
         summary = result.summary_dict()
-        label = f"{_PROVIDER_NAMES.get(source, source)} ({Path(events_path).name})"
+        label = f"{SOURCES[source].label} ({Path(events_path).name})"
         if actor:
             label += f", actor {actor}"
         sha = sha256_file(events_path)
@@ -332,16 +330,6 @@ def _published_until(path: str | Path) -> pd.Timestamp | None:
         return None
     return (day.tz_convert(None) if day.tzinfo else day).normalize() - pd.Timedelta(days=1)
 
-
-_PROVIDER_NAMES = {
-    "ucdp": "UCDP GED",
-    "acled": "ACLED",
-    "gtd": "Global Terrorism Database",
-    "csv": "CSV events",
-    "canonical": "canonical events",
-    "counts": "count table",
-    "hdx": "ACLED sub-national aggregates via HDX",
-}
 
 # An empty event table with the canonical types (count sources have no events).
 _EVENT_DTYPES = {"event_id": object, "source": object, "date": "datetime64[ns]", "date_precision": object,

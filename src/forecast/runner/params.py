@@ -46,6 +46,7 @@ import yaml
 
 from forecast import checks
 from forecast.errors import ForecastError, ParameterError
+from forecast.sources import SOURCE_NAMES
 
 NoneType = type(None)
 
@@ -53,7 +54,7 @@ NoneType = type(None)
 DEFAULT_CONFIG = Path("config") / "default.yaml"
 
 #: Data sources the suite can read (see ``forecast.data``).
-SOURCES = ("synthetic", "ucdp", "acled", "gtd", "csv", "canonical", "counts", "hdx")
+SOURCES = SOURCE_NAMES  # forecast.sources: the one table of data sources
 
 #: Parameters the runner sets itself; a user cannot pass them.
 RUNNER_PARAMETERS = {
