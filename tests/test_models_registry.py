@@ -159,7 +159,7 @@ def test_ensemble_equal_weights_by_default_and_records_member_fallbacks():
     assert ens.weights_ == {"glm_poisson": 0.5, "bootstrap": 0.5}
     ff = ens.fit(panel).predict(2, n_draws=100)
     assert ff.index.loc[ff.index["unit_id"] == "quiet", "fallback"].iloc[0] == (
-        "glm_poisson: all zeros in fit window: used hist_mean(window=52)"
+        "glm_poisson (weight 0.50): all zeros in fit window: used hist_mean(window=52)"
     )
     assert ff.index.loc[ff.index["unit_id"] == "busy", "fallback"].isna().all()
 

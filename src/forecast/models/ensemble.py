@@ -270,7 +270,9 @@ class Ensemble(CountModel):
             if count:
                 parts.append(frame.draws[order][:, rng.choice(n_draws, size=count, replace=False)])
             if "fallback" in rows:
-                reasons.append([f"{model.alias}: {r}" if isinstance(r, str) else None for r in rows["fallback"]])
+                # The member's weight says how much of the mixture the fallback touches.
+                who = f"{model.alias} (weight {self.weights_[model.alias]:.2f})"
+                reasons.append([f"{who}: {r}" if isinstance(r, str) else None for r in rows["fallback"]])
         assert index is not None
         draws = np.hstack(parts)[:, rng.permutation(n_draws)]
         fallback = [("; ".join(r for r in row if r) or None) for row in zip(*reasons, strict=True)]
