@@ -55,3 +55,14 @@ def test_prophet_options_are_checked():
         make_model("prophet(transform='boxcox')")
     with pytest.raises(ParameterError, match="changepoint_prior_scale"):
         make_model("prophet(changepoint_prior_scale=-1)")
+
+
+@pytest.mark.slow
+def test_prophet_fits_in_worker_processes_give_the_same_forecasts(small_panel):
+    """workers=2 fits the series in two processes (forecast.parallel) and changes no draw."""
+    serial = forecast_panel(small_panel, "prophet", 3, n_draws=200, seed=5, progress=False)
+    parallel = forecast_panel(small_panel, "prophet(workers=2)", 3, n_draws=200, seed=5, progress=False)
+    np.testing.assert_array_equal(serial.draws, parallel.draws)
+    assert serial.index.equals(parallel.index)  # fallbacks included: the all-zero series
+    with pytest.raises(ParameterError, match="workers"):
+        make_model("prophet(workers=0)")

@@ -144,6 +144,22 @@ def _fallback_reason(state: Any) -> str | None:
     return getattr(state, "note", None)
 
 
+def _fit_one_series(model: SeriesModel, y: np.ndarray, row: int) -> tuple[Any, str | None, int, str | None]:
+    """One series' fit, run here or in a worker: ``(state, failure reason, warnings, first warning)``.
+
+    Warnings (convergence, overflow) are caught per series so many series do
+    not make a warning storm; a :class:`SeriesFitError` becomes the reason the
+    series falls back.
+    """
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            state = model._fit_series(y, row)
+    except SeriesFitError as exc:
+        return None, exc.detail, 0, None
+    return state, None, len(caught), str(caught[0].message) if caught else None
+
+
 class SeriesModel(CountModel):
     """A model fitted to each unit's series separately, in one loop.
 
@@ -185,29 +201,41 @@ class SeriesModel(CountModel):
         produce a warning storm; a failed fit is recorded in the ``fallback``
         column of the forecast.
         """
+        from forecast.parallel import get_executor, run_tasks
+
         data = panel if isinstance(panel, PanelData) else PanelData.from_panel(panel, freq=freq)
         self._prepare(data, neighbours)
         self.data_ = data
         self.progress_ = progress
         self.states_: dict[str, Any] = {}
-        for row, unit in enumerate(progress_bar(data.units, f"fit {self.alias}", progress)):
-            y = data.y[row]
-            reason = self._unsuitable(y)
-            if reason is None:
-                try:
-                    with warnings.catch_warnings(record=True) as caught:
-                        warnings.simplefilter("always")
-                        self.states_[unit] = self._fit_series(y, row)
-                    if caught:
-                        logger.debug("%s/%s: %d warning(s) while fitting, first: %s", self.alias, unit, len(caught), caught[0].message)
-                    continue
-                except SeriesFitError as exc:
-                    reason = exc.detail
-            self.states_[unit] = self._fit_fallback(data, y, row, reason)
+        reasons = {row: self._unsuitable(data.y[row]) for row in range(len(data.units))}
+        suitable = [row for row, reason in reasons.items() if reason is None]
+        workers = self._fit_workers()
+        # Slow per-series fits (prophet) go to worker processes; the result is the same as in order.
+        with get_executor("processes" if workers > 1 and len(suitable) > 1 else "inprocess", workers=workers) as pool:
+            fitted = run_tasks(
+                _fit_one_series, [(self, data.y[row], row) for row in suitable], executor=pool,
+                progress=progress, desc=f"fit {self.alias}", unit="unit",
+            )
+        for row, (state, failure, n_warnings, first_warning) in zip(suitable, fitted, strict=True):
+            if n_warnings:
+                logger.debug("%s/%s: %d warning(s) while fitting, first: %s", self.alias, data.units[row], n_warnings, first_warning)
+            if failure is None:
+                self.states_[data.units[row]] = state
+            else:
+                reasons[row] = failure
+        for row, unit in enumerate(data.units):
+            if unit not in self.states_:
+                self.states_[unit] = self._fit_fallback(data, data.y[row], row, reasons[row])
+        self.states_ = {unit: self.states_[unit] for unit in data.units}
         n_fallback = sum(isinstance(s, _Fallback) for s in self.states_.values())
         if n_fallback:
             logger.info("%s: %d of %d units use a fallback baseline", self.alias, n_fallback, len(data.units))
         return self
+
+    def _fit_workers(self) -> int:
+        """Worker processes for the per-series fits (default 1: in this process)."""
+        return 1
 
     def _fallback_model(self, data: PanelData) -> SeriesModel | None:
         """The simpler model for series this one cannot carry; None: such a series is an error.

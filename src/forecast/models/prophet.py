@@ -96,6 +96,10 @@ class ProphetCount(SeriesModel):
         Flexibility of prophet's piecewise-linear trend.
     min_nonzero
         Series with fewer non-zero periods use the ``hist_mean`` fallback.
+    workers
+        Worker processes fitting the series in parallel (through
+        :mod:`forecast.parallel`); 1 fits them in this process. The forecasts
+        are the same either way.
     alias
         Name in the output's ``model`` column.
     """
@@ -104,6 +108,7 @@ class ProphetCount(SeriesModel):
     yearly: bool | int | str = "auto"
     changepoint_prior_scale: float = 0.05
     min_nonzero: int = 3
+    workers: int = 1
     alias: str = "prophet"
 
     def __post_init__(self) -> None:
@@ -116,6 +121,10 @@ class ProphetCount(SeriesModel):
                 f"prophet: changepoint_prior_scale must be a positive number, got {self.changepoint_prior_scale!r}"
             )
         whole_number(self.min_nonzero, "prophet: option min_nonzero", minimum=1)
+        whole_number(self.workers, "prophet: option workers", minimum=1)
+
+    def _fit_workers(self) -> int:
+        return int(self.workers)
 
     def _prepare(self, data: PanelData, neighbours: Neighbours | None) -> None:
         self.prophet_class_ = _prophet_class()
