@@ -313,7 +313,10 @@ def fetch_boundaries_command(
     force: Annotated[bool, typer.Option("--force", help="Download again even when cached.")] = False,
 ) -> None:
     """Download geoBoundaries' simplified province boundaries (public domain) once."""
+    from forecast.checks import output_folder
     from forecast.geo.boundaries import GEOBOUNDARIES_API, fetch_boundaries
+
+    output_folder(raw_dir, "--raw-dir", example="data/raw", raw_allowed=True)
 
     fetched = fetch_boundaries(
         country, level, raw_dir=raw_dir, api_url_template=api_url or GEOBOUNDARIES_API, force=force
@@ -366,7 +369,10 @@ def fetch_ucdp_command(
     A second call with the same version uses the files already there. UCDP's
     API token, if ever needed, is read from UCDP_ACCESS_TOKEN only.
     """
+    from forecast.checks import output_folder
     from forecast.data.providers import fetch_ucdp
+
+    output_folder(raw_dir, "--raw-dir", example="data/raw", raw_allowed=True)
 
     hide_warnings = _show_download_warnings()
     try:
@@ -402,7 +408,10 @@ def fetch_acled_command(
     (or ACLED_ACCESS_TOKEN); they are never options and never written anywhere.
     ACLED's terms forbid redistributing the data.
     """
+    from forecast.checks import output_folder
     from forecast.data.providers import fetch_acled
+
+    output_folder(raw_dir, "--raw-dir", example="data/raw", raw_allowed=True)
 
     hide_warnings = _show_download_warnings()
     try:
@@ -437,7 +446,10 @@ def fetch_hdx_command(
     No account is needed. ACLED's terms still apply: the workbook stays in
     data/raw/, and reports made from it carry ACLED's attribution.
     """
+    from forecast.checks import output_folder
     from forecast.data.providers import fetch_hdx
+
+    output_folder(raw_dir, "--raw-dir", example="data/raw", raw_allowed=True)
 
     hide_warnings = _show_download_warnings()
     try:

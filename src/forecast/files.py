@@ -71,6 +71,25 @@ def atomic_path(destination: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+@contextlib.contextmanager
+def folder_for(destination: str | Path) -> Iterator[Path]:
+    """Create ``destination``'s folder; if the block fails, remove again the folders it created and left empty.
+
+    A download that never arrives leaves no empty ``data/raw/<provider>/`` behind
+    (a partial file kept for resuming keeps its folder).
+    """
+    folder = Path(destination).parent
+    missing = [parent for parent in (folder, *folder.parents) if not parent.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        yield folder
+    except BaseException:
+        for parent in missing:  # deepest first
+            with contextlib.suppress(OSError):
+                parent.rmdir()  # only if empty
+        raise
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

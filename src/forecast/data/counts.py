@@ -39,6 +39,7 @@ from forecast.data.ingest import (
     clean_text,
     column_names,
     first_row,
+    parse_fatalities,
     parse_numbers,
     read_table,
     require_columns,
@@ -309,7 +310,7 @@ def read_counts(
                          row=first_row(y.isna()), column=names["count"])
     fatalities = None
     if names["fatalities"] in raw.columns:
-        fatalities = parse_numbers(raw[names["fatalities"]], path=name, column=names["fatalities"], minimum=0)
+        fatalities = parse_fatalities(raw[names["fatalities"]], path=name, column=names["fatalities"])
     units, unmatched_names = resolve_units(clean_text(raw[names["unit"]]), country=iso3, gazetteer=gazetteer,
                                            aliases=aliases, unmatched=unmatched, path=name, column=names["unit"])
     keep = units.notna()

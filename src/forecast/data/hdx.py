@@ -41,6 +41,7 @@ from forecast.data.ingest import (
     check_country_has_gazetteer,
     clean_text,
     first_row,
+    parse_fatalities,
     parse_numbers,
     read_table,
     require_columns,
@@ -216,7 +217,7 @@ def read_hdx(
                          row=first_row(events.isna()), column="Events")
     fatalities = None
     if "Fatalities" in raw.columns:
-        fatalities = parse_numbers(raw["Fatalities"], path=name, column="Fatalities", minimum=0)
+        fatalities = parse_fatalities(raw["Fatalities"], path=name, column="Fatalities")
     provinces, unmatched_names = resolve_units(
         clean_text(raw["Admin1"]), country=iso3, gazetteer=gazetteer, aliases=aliases, unmatched=unmatched,
         path=name, column="Admin1", fallback=clean_text(raw["Admin1 Pcode"]),

@@ -521,6 +521,53 @@ def plan_run(
     return RunPlan(config, specs, parameters, root, reports, record)
 
 
+#: The parameters every report notebook passes to ``open_report`` (the data it opens).
+_DATA_PARAMETERS = ("source", "events_path", "actor", "country", "freq", "as_of", "synthetic")
+
+
+def check_run_data(plan: RunPlan) -> None:
+    """Open the data as the selected notebooks will, and resolve their stronghold, before any of them runs.
+
+    What only the data can tell (an ``as_of`` before the data start, a country
+    without a gazetteer, a stronghold that is no unit of the panel, a file with
+    a row dated in year 9999) is then one line and no run, instead of the same
+    error in every notebook and a failed run in the index. Writes nothing.
+
+    Raises
+    ------
+    ForecastError
+        What :func:`forecast.data.dataset.load_dataset` or
+        :func:`forecast.spread.find_stronghold` refuse.
+    """
+    from forecast.data.dataset import load_dataset
+    from forecast.errors import ForecastError
+    from forecast.spread import find_stronghold
+
+    opened: dict[str, Any] = {}
+    for spec in plan.notebooks:
+        if "source" not in spec.parameters:
+            continue  # a notebook that opens no data
+        given = {name: declared.default for name, declared in spec.parameters.items()}
+        given.update(plan.parameters.get(spec.name, {}))
+        data_args = {name: given.get(name) for name in _DATA_PARAMETERS}
+        key = json.dumps(data_args, sort_keys=True, default=str)
+        if key not in opened:
+            events_path = data_args.pop("events_path")
+            if events_path is not None and not Path(str(events_path)).is_absolute():
+                events_path = plan.project_root / str(events_path)
+            try:
+                opened[key] = load_dataset(data_args.pop("source") or "synthetic", events_path,
+                                           freq=data_args.pop("freq") or "W-MON", **data_args)
+            except ParameterError as exc:  # say the run parameter, not the command-line option of `predict`
+                raise ParameterError(re.sub(r"--(actor|country)\b ?", r"-p \1=", exc.detail)) from None
+        stronghold = given.get("stronghold")
+        if stronghold is not None and stronghold != "auto":
+            try:
+                find_stronghold(opened[key].panel, given=stronghold)
+            except ForecastError as exc:
+                raise ParameterError(f"parameter 'stronghold' {stronghold!r}: {exc.detail}") from None
+
+
 @dataclass
 class NotebookResult:
     """Outcome of one notebook in a run."""
@@ -772,6 +819,7 @@ def run_reports(
         reports_dir=reports_dir,
         project_root=project_root,
     )
+    check_run_data(plan)
     reports = plan.reports_dir
     with RunLock(reports, purpose="run", on_recover=say), _disk_errors(reports):
         _check_writable(reports)
