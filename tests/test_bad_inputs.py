@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -438,6 +439,7 @@ def _environment(case: Case, home: Path) -> dict[str, str]:
 @dataclass
 class Outcome:
     status: int
+    seconds: float
     stdout: str
     stderr: str
     before: dict[str, str]
@@ -466,14 +468,15 @@ def outcomes(request, tmp_path_factory) -> dict[str, Outcome]:
         jobs.append({"id": case.id, "argv": list(case.argv), "cwd": str(project), "env": _environment(case, home),
                      "stdout": str(logs / "stdout"), "stderr": str(logs / "stderr"), "timeout": CASE_TIMEOUT,
                      "project": str(project)})
-    statuses: dict[str, int] = {}
+    statuses: dict[str, tuple[int, float]] = {}
     if os.environ.get("FORECAST_BAD_INPUTS_SPAWN") == "1":
         for job in jobs:
+            began = time.monotonic()
             with open(job["stdout"], "w") as out, open(job["stderr"], "w") as err:
                 done = subprocess.run([sys.executable, "-m", "forecast.cli", *job["argv"]], cwd=job["cwd"],
                                       env=job["env"], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                       timeout=CASE_TIMEOUT, check=False)
-            statuses[job["id"]] = done.returncode
+            statuses[job["id"]] = (done.returncode, time.monotonic() - began)
     elif jobs:
         plan = root / "jobs.json"
         plan.write_text(json.dumps(jobs))
@@ -484,7 +487,7 @@ def outcomes(request, tmp_path_factory) -> dict[str, Outcome]:
         assert driver.returncode == 0, f"the driver failed: {driver.stderr[-3000:]}"
         statuses = json.loads(driver.stdout)
     return {
-        job["id"]: Outcome(statuses[job["id"]], Path(job["stdout"]).read_text(errors="replace"),
+        job["id"]: Outcome(*statuses[job["id"]], Path(job["stdout"]).read_text(errors="replace"),
                            Path(job["stderr"]).read_text(errors="replace"), before[job["id"]],
                            _tree(Path(job["project"])))
         for job in jobs
