@@ -44,6 +44,9 @@ REPO = Path(__file__).resolve().parents[1]
 BAD = Path(__file__).parent / "data" / "bad"
 GENERIC = Path(__file__).parent / "data" / "generic_events.csv"
 SECRET = "pw-FAKE-hunter2-91c"
+EMAIL = "analyst.fake@example.org"
+#: The bearer token the local server issues (tests/data/http/acled_token.json).
+TOKEN = json.loads((Path(__file__).parent / "data" / "http" / "acled_token.json").read_text())["access_token"]
 #: A loopback port nothing listens on: a download that gets this far is refused at once, offline.
 DEAD = "http://127.0.0.1:9"
 #: Seconds one case may take before it counts as hanging (its child is killed).
@@ -86,6 +89,7 @@ CORPUS = {
     "empty.zip": "a zip archive holding nothing",
     "not_a_zip.zip": "a CSV named .zip",
     "truncated.csv.gz": "a gzip cut short",
+    "bomb.csv.gz": "a gzip unpacking to 1 MB (refused above FORECAST_MAX_DECOMPRESSED_BYTES, 64 KiB here)",
     "not_parquet.parquet": "garbage after a parquet magic number",
     "not_boundaries.csv": "an event CSV given as boundaries",
     "boundaries_broken.geojson": "GeoJSON cut short",
@@ -130,7 +134,7 @@ def _c(case_id: str, *argv: str, env: dict[str, str | None] | None = None) -> Ca
 def _reader_cases() -> list[Case]:
     """Each bad event file through the reader that its format goes to (ingest, or warn/predict/panel)."""
     csv_files = [name for name in CORPUS if name.endswith((".csv", ".zip", ".gz", ".xlsx", ".env"))
-                 and not name.startswith(("acled_", "ucdp_", "gtd_", "counts_", "spread_", "not_boundaries"))]
+                 and not name.startswith(("acled_", "ucdp_", "gtd_", "counts_", "spread_", "not_boundaries", "bomb"))]
     cases = [_c(f"ingest-csv-{name}", "ingest", "csv", f"bad/{name}", "--country", "AFG", "--out", "out/events.parquet")
              for name in csv_files]
     cases += [
@@ -148,6 +152,11 @@ def _reader_cases() -> list[Case]:
         _c("ingest-missing-file", "ingest", "csv", "bad/no_such_file.csv", "--out", "out/e.parquet"),
         _c("ingest-a-folder", "ingest", "csv", "bad", "--out", "out/e.parquet"),
         _c("ingest-a-device", "ingest", "csv", "/dev/zero", "--country", "AFG", "--out", "out/e.parquet"),
+        _c("ingest-dev-urandom", "ingest", "csv", "/dev/urandom", "--country", "AFG", "--out", "out/e.parquet"),
+        _c("warn-canonical-not-parquet", "warn", "--source", "canonical", "--events", "bad/not_parquet.parquet"),
+        _c("predict-counts-negative", "predict", "--source", "counts", "--events", "bad/counts_negative.csv",
+           "--country", "AFG", "--horizon", "1", "--models", "zero"),
+        _c("backtest-zip-two-csvs", "backtest", "--source", "csv", "--events", "bad/two_csvs.zip", "--models", "zero"),
         _c("warn-csv-year-9999", "warn", "--source", "csv", "--events", "bad/date_year_9999.csv", "--country", "AFG"),
         _c("warn-csv-impossible-offset", "warn", "--source", "csv", "--events", "bad/date_mixed_offsets_garbage.csv", "--country", "AFG"),
         _c("warn-csv-inf", "warn", "--source", "csv", "--events", "bad/fatalities_inf.csv", "--country", "AFG"),
@@ -161,6 +170,8 @@ def _reader_cases() -> list[Case]:
         _c("panel-not-parquet", "panel", "--events", "bad/not_parquet.parquet", "--out", "out/p.parquet"),
         _c("panel-a-csv", "panel", "--events", "bad/date_year_9999.csv", "--out", "out/p.parquet"),
     ]
+    cases.append(_c("ingest-csv-gzip-bomb", "ingest", "csv", "bad/bomb.csv.gz", "--country", "AFG", "--out",
+                    "out/e.parquet", env={"FORECAST_MAX_DECOMPRESSED_BYTES": "65536"}))
     return cases
 
 
@@ -236,6 +247,7 @@ def _forecast_argument_cases() -> list[Case]:
         _c("backtest-out-a-folder", *backtest, "--out", "bad"),
         _c("backtest-out-inside-raw", *backtest, "--out", "data/raw/scores.parquet"),
         _c("backtest-unknown-model", "backtest", "--models", "crystal_ball"),
+        _c("backtest-dask-unreachable", *backtest, "--executor", "dask", "--address", "tcp://127.0.0.1:9"),
         _c("warn-freq-daily", "warn", "--freq", "D"),
         _c("warn-as-of-9999", "warn", "--as-of", "9999-12-31"),
         _c("warn-as-of-0001", "warn", "--as-of", "0001-01-01"),
@@ -292,6 +304,11 @@ def _run_cases() -> list[Case]:
         _c("run-events-missing", *run, "-p", "source=csv", "-p", "events_path=bad/nope.csv"),
         _c("run-events-year-9999", *run, "-p", "source=csv", "-p", "events_path=bad/date_year_9999.csv"),
         _c("run-bad-regex", *run, "-p", "actor=(ISKP"),
+        _c("run-events-zip-two-csvs", *run, "-p", "source=csv", "-p", "events_path=bad/two_csvs.zip"),
+        _c("run-events-gzip-bomb", *run, "-p", "source=csv", "-p", "events_path=bad/bomb.csv.gz",
+           env={"FORECAST_MAX_DECOMPRESSED_BYTES": "65536"}),
+        _c("run-boundaries-a-csv", *run, "-p", "boundaries_path=bad/not_boundaries.csv"),
+        _c("run-boundaries-missing", *run, "-p", "boundaries_path=bad/nope.geojson"),
         _c("run-notebook-unknown", *run, "--notebooks", "99"),
         _c("run-fail-on-choice", *run, "--fail-on", "panic"),
         _c("run-reports-dir-a-file", *run, "--reports-dir", "bad/empty.csv"),
@@ -341,8 +358,26 @@ def _other_verb_cases() -> list[Case]:
     ]
 
 
+def _http_cases() -> list[Case]:
+    """Downloads from a local server (:func:`_hostile_server`) that answers what a provider should not."""
+    quick = ("--timeout", "5", "--retries", "0")
+    acled = ("fetch", "acled", "--country", "Afghanistan", *quick)
+    return [
+        _c("http-acled-login-echoes-the-form", *acled, "--base-url", "{http}/echo"),
+        _c("http-acled-read-success-false", *acled, "--base-url", "{http}/refused"),
+        _c("http-acled-login-401", *acled, "--base-url", "{http}/denied"),
+        _c("http-acled-read-not-json", *acled, "--base-url", "{http}/garbled"),
+        _c("http-ucdp-html-not-zip", "fetch", "ucdp", *quick, "--url-template", "{http}/html/ged{version_nodot}.zip"),
+        _c("http-ucdp-zip-two-csvs", "fetch", "ucdp", *quick, "--url-template", "{http}/twocsv/ged{version_nodot}.zip"),
+        _c("http-ucdp-server-error", "fetch", "ucdp", *quick, "--url-template", "{http}/error/ged{version_nodot}.zip"),
+        _c("http-hdx-not-json", "fetch", "hdx", *quick, "--base-url", "{http}/html"),
+        _c("http-hdx-success-false", "fetch", "hdx", *quick, "--base-url", "{http}/refused"),
+        _c("http-boundaries-not-json", "fetch", "boundaries", "AFG", "--api-url", "{http}/html/{iso3}/{level}"),
+    ]
+
+
 CASES = [*_reader_cases(), *_ingest_argument_cases(), *_forecast_argument_cases(), *_spread_fit_cases(),
-         *_run_cases(), *_other_verb_cases()]
+         *_run_cases(), *_other_verb_cases(), *_http_cases()]
 
 
 # --- the harness ---------------------------------------------------------------------------------
@@ -420,7 +455,7 @@ def _environment(case: Case, home: Path) -> dict[str, str]:
         "MPLCONFIGDIR": str(home / "mpl"),
         "NO_COLOR": "1",
         "COLUMNS": "200",
-        "ACLED_EMAIL": "analyst.fake@example.org",
+        "ACLED_EMAIL": EMAIL,
         "ACLED_PASSWORD": SECRET,
         "FORECAST_HTTP_RETRIES": "0",  # a dead server is refused at once, not after backoff
         "FORECAST_ACLED_BASE_URL": DEAD,
@@ -434,6 +469,64 @@ def _environment(case: Case, home: Path) -> dict[str, str]:
         else:
             env[key] = value
     return env
+
+
+def _hostile_server():
+    """A local server answering the downloads of :func:`_http_cases` with what no provider should send."""
+    sys.path.insert(0, str(Path(__file__).parent / "data" / "http"))
+    import fakeproviders as fake
+
+    server = fake.FakeServer().start()
+    token = json.loads(fake.ACLED_TOKEN.read_text(encoding="utf-8"))
+
+    def echo(h, record):  # an error page quoting the login form: username=...&password=...
+        fake.send(h, b"<html><body>Bad request: " + record.body + b"</body></html>", status=200,
+                  headers={"Content-Type": "text/html"})
+
+    def issue_token(h, record):
+        fake.send_json(h, token)
+
+    def refuse(h, record):  # echoes the bearer token and the e-mail
+        fake.send_json(h, {"success": False, "error": f"token {token['access_token']} of {EMAIL} refused",
+                           "messages": [record.headers.get("authorization", "")]})
+
+    def deny(h, record):
+        fake.send_json(h, {"error": "invalid_grant", "error_description": f"bad password for {EMAIL}"}, status=401)
+
+    def garble(h, record):
+        fake.send(h, b"\x00\xff not json " + record.headers.get("authorization", "").encode(), status=200)
+
+    def html(h, record):
+        fake.send(h, b"<!doctype html><title>Maintenance</title>", headers={"Content-Type": "text/html"})
+
+    def error(h, record):
+        fake.send(h, b"internal error", status=500)
+
+    server.on("/echo/oauth/token", echo)
+    for prefix in ("/refused", "/garbled"):
+        server.on(f"{prefix}/oauth/token", issue_token)
+    server.on("/refused/api/acled/read", refuse)
+    server.on("/garbled/api/acled/read", garble)
+    server.on("/denied/oauth/token", deny)
+    server.on("/html/ged251.zip", html)
+    server.on("/twocsv/ged251.zip", fake.serve_bytes(_two_member_zip(fake.GED_CSV.read_bytes())))
+    server.on("/error/ged251.zip", error)
+    server.on("/html/api/3/action/package_show", html)
+    server.on("/refused/api/3/action/package_show", lambda h, r: fake.send_json(
+        h, {"success": False, "error": {"message": f"Access denied for {EMAIL}", "__type": "Authorization Error"}}))
+    server.on("/html/AFG/1", html)
+    return server
+
+
+def _two_member_zip(data: bytes) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("GEDEvent_v25_1.csv", data)
+        archive.writestr("GEDEvent_v25_1_copy.csv", data)
+    return buffer.getvalue()
 
 
 @dataclass
@@ -459,13 +552,18 @@ def outcomes(request, tmp_path_factory) -> dict[str, Outcome]:
     home = root / "home"
     (home / "mpl").mkdir(parents=True)
     jobs, before = [], {}
-    for number, case in enumerate(_selected(request.session)):
+    selected = _selected(request.session)
+    server = _hostile_server() if any(case.id.startswith("http-") for case in selected) else None
+    if server is not None:
+        request.addfinalizer(server.stop)
+    for number, case in enumerate(selected):
         project = root / f"p{number:03d}"
         _make_project(project)
         before[case.id] = _tree(project)
         logs = root / f"log{number:03d}"
         logs.mkdir()
-        jobs.append({"id": case.id, "argv": list(case.argv), "cwd": str(project), "env": _environment(case, home),
+        argv = [arg.replace("{http}", server.base) if server else arg for arg in case.argv]
+        jobs.append({"id": case.id, "argv": argv, "cwd": str(project), "env": _environment(case, home),
                      "stdout": str(logs / "stdout"), "stderr": str(logs / "stderr"), "timeout": CASE_TIMEOUT,
                      "project": str(project)})
     statuses: dict[str, tuple[int, float]] = {}
@@ -515,7 +613,9 @@ def test_hostile_input_is_refused(case, outcomes):
     assert "Traceback" not in done.stderr, done.stderr[-2000:]
     assert done.status == 2, f"exit {done.status}; stderr: {done.stderr[-500:]!r}; stdout: {done.stdout[-300:]!r}"
     assert len(lines) == 1 and lines[0].strip(), f"stderr is not one line: {done.stderr[-800:]!r}"
-    assert SECRET not in done.stderr + done.stdout
+    shown = done.stderr + done.stdout
+    for secret in (SECRET, EMAIL, EMAIL.replace("@", "%40"), TOKEN):
+        assert secret not in shown, f"a credential is shown: {shown[-500:]!r}"
     changed = sorted(key for key in done.before if done.after.get(key) != done.before[key])
     assert not changed, f"changed or removed: {changed}"
     created = sorted(set(done.after) - set(done.before))

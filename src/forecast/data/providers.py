@@ -311,8 +311,11 @@ def _ged_member(archive: zipfile.ZipFile, shown_url: str) -> str:
     if not names:
         raise DownloadError(f"{shown_url} holds no CSV file (found {', '.join(archive.namelist()) or 'nothing'}); "
                             "is the URL template right?")
-    preferred = [n for n in names if Path(n).name.lower().startswith("gedevent")]
-    return (preferred or names)[0]
+    preferred = [n for n in names if Path(n).name.lower().startswith("gedevent")] or names
+    if len(preferred) > 1:
+        raise DownloadError(f"{shown_url} holds {len(preferred)} event CSVs ({', '.join(preferred[:5])}), not one "
+                            "GED release; is the URL template right?")
+    return preferred[0]
 
 
 def _verify_ged_zip(shown_url: str, hint: str):

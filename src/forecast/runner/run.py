@@ -530,14 +530,16 @@ def check_run_data(plan: RunPlan) -> None:
 
     What only the data can tell (an ``as_of`` before the data start, a country
     without a gazetteer, a stronghold that is no unit of the panel, a file with
-    a row dated in year 9999) is then one line and no run, instead of the same
-    error in every notebook and a failed run in the index. Writes nothing.
+    a row dated in year 9999, a boundary file that holds no geometry) is then
+    one line and no run, instead of the same error in every notebook and a
+    failed run in the index. Writes nothing.
 
     Raises
     ------
     ForecastError
         What :func:`forecast.data.dataset.load_dataset` or
-        :func:`forecast.spread.find_stronghold` refuse.
+        :func:`forecast.spread.find_stronghold` or
+        :func:`forecast.geo.boundaries.load_boundaries` refuse.
     """
     from forecast.data.dataset import load_dataset
     from forecast.errors import ForecastError
@@ -560,6 +562,12 @@ def check_run_data(plan: RunPlan) -> None:
                                            freq=data_args.pop("freq") or "W-MON", **data_args)
             except ParameterError as exc:  # say the run parameter, not the command-line option of `predict`
                 raise ParameterError(re.sub(r"--(actor|country)\b ?", r"-p \1=", exc.detail)) from None
+        boundaries = given.get("boundaries_path")
+        if boundaries is not None:
+            from forecast.geo.boundaries import load_boundaries
+
+            path = Path(str(boundaries)).expanduser()
+            load_boundaries(opened[key].country, path=path if path.is_absolute() else plan.project_root / path)
         stronghold = given.get("stronghold")
         if stronghold is not None and stronghold != "auto":
             try:
