@@ -83,6 +83,7 @@ CORPUS = {
     "unterminated_quote.csv": "a quote never closed",
     "ragged_row.csv": "a row with more fields than the header",
     "unknown_province.csv": "a province no gazetteer knows",
+    "actor_redos.csv": "actor names on which ^(a|a)*$ backtracks for ever",
     "unknown_country.csv": "a country no gazetteer knows",
     "coordinates_out_of_range.csv": "latitude 134, longitude 270",
     "two_csvs.zip": "a zip archive holding two CSVs",
@@ -91,6 +92,11 @@ CORPUS = {
     "truncated.csv.gz": "a gzip cut short",
     "bomb.csv.gz": "a gzip unpacking to 1 MB (refused above FORECAST_MAX_DECOMPRESSED_BYTES, 64 KiB here)",
     "not_parquet.parquet": "garbage after a parquet magic number",
+    "canonical_ok.parquet": "valid canonical events, for the option cases of `forecast panel`",
+    "canonical_year_9999.parquet": "canonical events with one dated 9999 (microsecond dates)",
+    "canonical_inf_fatalities.parquet": "canonical events with zoned dates and an infinite toll",
+    "counts_huge.csv": "a count table with 1e300 events in a month",
+    "counts_weekly_not_monday.csv": "weekly counts labelled by Tuesdays",
     "not_boundaries.csv": "an event CSV given as boundaries",
     "boundaries_broken.geojson": "GeoJSON cut short",
     "not_a_workbook.xlsx": "a CSV named .xlsx",
@@ -139,7 +145,8 @@ def _c(case_id: str, *argv: str, env: dict[str, str | None] | None = None) -> Ca
 def _reader_cases() -> list[Case]:
     """Each bad event file through the reader that its format goes to (ingest, or warn/predict/panel)."""
     csv_files = [name for name in CORPUS if name.endswith((".csv", ".zip", ".gz", ".xlsx", ".env"))
-                 and not name.startswith(("acled_", "ucdp_", "gtd_", "counts_", "spread_", "not_boundaries", "bomb"))]
+                 and not name.startswith(("acled_", "ucdp_", "gtd_", "counts_", "spread_", "not_boundaries", "bomb",
+                                           "actor_"))]
     cases = [_c(f"ingest-csv-{name}", "ingest", "csv", f"bad/{name}", "--country", "AFG", "--out", "out/events.parquet")
              for name in csv_files]
     cases += [
@@ -173,6 +180,14 @@ def _reader_cases() -> list[Case]:
         _c("predict-csv-future", "predict", "--source", "csv", "--events", "bad/date_future_2060.csv",
            "--country", "AFG", "--horizon", "1", "--models", "zero"),
         _c("panel-not-parquet", "panel", "--events", "bad/not_parquet.parquet", "--out", "out/p.parquet"),
+        _c("panel-year-9999", "panel", "--events", "bad/canonical_year_9999.parquet", "--out", "out/p.parquet"),
+        _c("panel-inf-fatalities", "panel", "--events", "bad/canonical_inf_fatalities.parquet", "--out", "out/p.parquet"),
+        _c("predict-canonical-year-9999", "predict", "--source", "canonical", "--events", "bad/canonical_year_9999.parquet",
+           "--horizon", "1", "--models", "zero"),
+        _c("warn-counts-huge", "warn", "--source", "counts", "--events", "bad/counts_huge.csv", "--country", "AFG",
+           "--freq", "MS"),
+        _c("warn-counts-not-mondays", "warn", "--source", "counts", "--events", "bad/counts_weekly_not_monday.csv",
+           "--country", "AFG"),
         _c("panel-a-csv", "panel", "--events", "bad/date_year_9999.csv", "--out", "out/p.parquet"),
     ]
     cases.append(_c("ingest-csv-gzip-bomb", "ingest", "csv", "bad/bomb.csv.gz", "--country", "AFG", "--out",
@@ -194,6 +209,8 @@ def _ingest_argument_cases() -> list[Case]:
         _c("ingest-boundaries-broken", *ok, "--boundaries", "bad/boundaries_broken.geojson", "--out", "out/e.parquet"),
         _c("ingest-boundaries-a-folder", *ok, "--boundaries", "bad", "--out", "out/e.parquet"),
         _c("ingest-bad-regex", *ok, "--actor", "[ISKP", "--out", "out/e.parquet"),
+        _c("ingest-regex-backtracks", "ingest", "csv", "bad/actor_redos.csv", "--country", "AFG",
+           "--actor", "^(a|a)*$", "--out", "out/e.parquet"),
         _c("ingest-start-not-a-date", *ok, "--start", "soon", "--out", "out/e.parquet"),
         _c("ingest-start-year-0001", *ok, "--start", "0001-01-01", "--out", "out/e.parquet"),
         _c("ingest-start-after-end", *ok, "--start", "2022-01-01", "--end", "2021-01-01", "--out", "out/e.parquet"),
@@ -204,6 +221,21 @@ def _ingest_argument_cases() -> list[Case]:
         _c("ingest-aliases-not-pairs", *ok, "--aliases", "Nangahar", "--out", "out/e.parquet"),
         _c("ingest-aliases-unknown-target", *ok, "--aliases", "Nangahar=Atlantis", "--out", "out/e.parquet"),
         _c("ingest-unmatched-choice", *ok, "--unmatched", "ignore", "--out", "out/e.parquet"),
+    ]
+
+
+def _panel_argument_cases() -> list[Case]:
+    panel = ("panel", "--events", "bad/canonical_ok.parquet")
+    return [
+        _c("panel-freq-daily", *panel, "--freq", "D", "--out", "out/p.parquet"),
+        _c("panel-start-year-9999", *panel, "--start", "9999-01-01", "--out", "out/p.parquet"),
+        _c("panel-start-word", *panel, "--start", "soon", "--out", "out/p.parquet"),
+        _c("panel-start-after-end", *panel, "--start", "2021-12-01", "--end", "2021-01-01", "--out", "out/p.parquet"),
+        _c("panel-unknown-country", *panel, "--country", "XXX", "--out", "out/p.parquet"),
+        _c("panel-out-equals-events", *panel, "--out", "bad/canonical_ok.parquet"),
+        _c("panel-out-inside-raw", *panel, "--out", "data/raw/panel.parquet"),
+        _c("panel-out-a-folder", *panel, "--out", "bad"),
+        _c("panel-default-out-missing-events", "panel", "--events", "bad/nope.parquet"),
     ]
 
 
@@ -259,6 +291,10 @@ def _forecast_argument_cases() -> list[Case]:
         _c("warn-unknown-stronghold", "warn", "--stronghold", "Atlantis"),
         _c("warn-unknown-country", "warn", "--country", "Atlantis"),
         _c("warn-bad-regex", "warn", "--actor", "(ISKP"),
+        _c("warn-synthetic-with-events", "warn", "--events", "data/raw/csv/events.csv"),
+        _c("backtest-synthetic-with-events", *backtest, "--events", "data/raw/csv/events.csv"),
+        _c("spread-attribute-synthetic-with-events", "spread", "attribute", "--source", "synthetic", "--as-of",
+           "2021-12-27", "--events", "data/raw/csv/events.csv"),
         _c("warn-columns-not-pairs", "warn", "--source", "csv", "--events", "data/raw/csv/events.csv", "--columns", "x"),
         _c("spread-attribute-periods-0", "spread", "attribute", "--source", "synthetic", "--as-of", "2021-12-27",
            "--periods", "0"),
@@ -388,7 +424,7 @@ def _http_cases() -> list[Case]:
     ]
 
 
-CASES = [*_reader_cases(), *_ingest_argument_cases(), *_forecast_argument_cases(), *_spread_fit_cases(),
+CASES = [*_reader_cases(), *_ingest_argument_cases(), *_panel_argument_cases(), *_forecast_argument_cases(), *_spread_fit_cases(),
          *_run_cases(), *_other_verb_cases(), *_http_cases()]
 
 

@@ -250,6 +250,10 @@ def make_counts(
     return counts
 
 
+#: The most events one row may count (one place, one period); more is a broken export or a sentinel.
+MAX_COUNT = 1_000_000
+
+
 def read_counts(
     path: str | Path,
     *,
@@ -304,7 +308,7 @@ def read_counts(
                          "map other names with --columns unit=...,period=...,count=...")
     ds = parse_periods(raw[names["period"]], path=name, column=names["period"])
     freq = count_frequency(ds, path=name, column=names["period"])
-    y = parse_numbers(raw[names["count"]], path=name, column=names["count"], minimum=0, integer=True)
+    y = parse_numbers(raw[names["count"]], path=name, column=names["count"], minimum=0, maximum=MAX_COUNT, integer=True)
     if y.isna().any():
         raise InputError("the count is empty; a count table has 0 where nothing happened", path=name,
                          row=first_row(y.isna()), column=names["count"])

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from forecast.checks import choice
-from forecast.data.counts import CountResult, make_counts, resolve_units
+from forecast.data.counts import MAX_COUNT, CountResult, make_counts, resolve_units
 from forecast.data.ingest import (
     UNMATCHED_POLICIES,
     check_country_has_gazetteer,
@@ -211,7 +211,7 @@ def read_hdx(
     if year.isna().any():
         raise InputError("the year is empty", path=name, row=first_row(year.isna()), column="Year")
     ds = pd.to_datetime(pd.DataFrame({"year": year.astype(int), "month": _months(raw["Month"], path=name), "day": 1}))
-    events = parse_numbers(raw["Events"], path=name, column="Events", minimum=0, integer=True)
+    events = parse_numbers(raw["Events"], path=name, column="Events", minimum=0, maximum=MAX_COUNT, integer=True)
     if events.isna().any():
         raise InputError("the event count is empty; the workbook has 0 where nothing happened", path=name,
                          row=first_row(events.isna()), column="Events")
