@@ -574,6 +574,35 @@ def check_run_data(plan: RunPlan) -> None:
                 find_stronghold(opened[key].panel, given=stronghold)
             except ForecastError as exc:
                 raise ParameterError(f"parameter 'stronghold' {stronghold!r}: {exc.detail}") from None
+        if "models" in spec.parameters and "horizon" in spec.parameters:
+            _check_forecast_size(opened[key].panel, given)
+
+
+def _check_forecast_size(panel: Any, given: dict[str, Any]) -> None:
+    """The panel is one the models can fit, and the draws of ``horizon`` x draws x models fit in memory."""
+    from forecast.checks import draw_budget
+    from forecast.models.registry import expand_ensembles
+    from forecast.panel import PanelData
+
+    data = PanelData.from_panel(panel, freq=given.get("freq") or "W-MON")
+    # A forecast holds every model's draws at once, a backtest one model's at a time.
+    name = "backtest_draws" if "backtest_draws" in given else "n_draws"
+    models = 1 if name == "backtest_draws" else len(expand_ensembles(list(given.get("models") or [])))
+    if given.get(name) is None or given.get("horizon") is None:
+        return
+    try:
+        draw_budget(len(data.units), given["horizon"], given[name], models)
+    except ParameterError as exc:
+        raise ParameterError(f"parameters 'horizon' and '{name}': {exc.detail}") from None
+    if "backtest_start" in given:  # the backtest's origins, as the notebook asks for them
+        from forecast.evaluation.backtest import rolling_origins
+
+        try:
+            rolling_origins(data.ds, given["horizon"], start=given["backtest_start"],
+                            every=given.get("backtest_every") or 1)
+        except ParameterError as exc:
+            raise ParameterError(f"parameters 'backtest_start', 'horizon' and 'as_of': {exc.detail}; choose an "
+                                 "earlier backtest_start or a shorter horizon") from None
 
 
 @dataclass
