@@ -10,10 +10,15 @@ under ``data/raw/csv/`` and the whole corpus of ``tests/data/bad/`` under
 - write nothing: no file or folder appears anywhere in the project folder
   (so none under ``data/`` or ``reports/``), and every file there, the raw
   data and the inputs included, keeps its sha256;
-- never show the (fake) credential the environment holds.
+- never show a (fake) credential: the password and e-mail the environment
+  holds (also URL-encoded) or the bearer token the local server issues.
 
 The files of ``tests/data/bad/`` are described in :data:`CORPUS`; the argument
-cases (every verb of the command line) are generated in :data:`CASES`.
+cases (every verb of the command line) are generated in :data:`CASES`; the
+``http-*`` cases download from a local server (:func:`_hostile_server`, on
+loopback) that answers what no provider should: error pages quoting the login
+form, ``success: false`` with the token and e-mail, HTML for a zip. Every other
+download goes to a loopback port nothing listens on: no case leaves the machine.
 
 Start-up is what costs: a fresh interpreter importing pandas for each case
 would take minutes on two cores. So one driver process imports the command
