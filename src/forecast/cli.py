@@ -168,11 +168,15 @@ def run_notebooks(
     import threading
 
     from forecast.checks import choice, output_folder
+    from forecast.errors import ParameterError
     from forecast.report.notebook import attention_line
     from forecast.runner.run import run_reports
 
     if fail_on is not None:
         choice(fail_on, "--fail-on", ("warning", "alert"))
+    if notebooks is not None and not notebooks.strip(","+" "):
+        raise ParameterError("--notebooks is empty; give notebook numbers or names, e.g. --notebooks 01,04, "
+                             "or leave the option out to run them all")
     if reports_dir is not None:
         output_folder(reports_dir, "--reports-dir")
     if quiet:  # besides errors, a quiet run reports a recovered stale lock and provinces needing attention
@@ -292,7 +296,11 @@ def schedule(
     ] = None,
 ) -> None:
     """Print a crontab line and a systemd service + timer that run `forecast run --quiet --publish`."""
+    from forecast.checks import output_folder
     from forecast.runner.run import make_schedule
+
+    if reports_dir is not None:
+        output_folder(reports_dir, "--reports-dir")
 
     planned = make_schedule(cron, config_path=config, reports_dir=reports_dir, overrides=param or [])
     for warning in planned.warnings:
