@@ -67,6 +67,8 @@ CORPUS = {
     "date_day_32.csv": "2021-01-32",
     "date_empty.csv": "an empty date cell",
     "date_mixed_offsets_garbage.csv": "an impossible offset (+99:00)",
+    "date_zone_name.csv": "a zone abbreviation (EST), which names no single offset",
+    "event_id_duplicate.csv": "one event ID on two rows",
     "fatalities_inf.csv": "inf fatalities",
     "fatalities_negative.csv": "-3 fatalities",
     "fatalities_text.csv": "'many' fatalities",

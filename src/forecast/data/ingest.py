@@ -854,8 +854,12 @@ def parse_dates(values: pd.Series, *, path: str, column: str, formats: tuple[str
     bad = parsed.isna()
     if bad.any():
         row = first_row(bad)
+        found = str(text[bad].iloc[0])
+        zone = re.search(r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*([A-Za-z]{2,5})$", found)
+        hint = (f" (a zone name such as '{zone.group(1)}' is not an offset: write the offset, e.g. -05:00, or drop it)"
+                if zone and zone.group(1).upper() not in ("AM", "PM") else "")
         raise InputError(
-            f"cannot read the date {text[bad].iloc[0]!r}; expected {expected} "
+            f"cannot read the date {found!r}; expected {expected}{hint} "
             f"({int(bad.sum())} row(s) affected); fix the value or re-export the file",
             path=path,
             row=row,

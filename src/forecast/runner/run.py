@@ -526,20 +526,24 @@ _DATA_PARAMETERS = ("source", "events_path", "actor", "country", "freq", "as_of"
 
 
 def check_run_data(plan: RunPlan) -> None:
-    """Open the data as the selected notebooks will, and resolve their stronghold, before any of them runs.
+    """Open the data as the selected notebooks will and check what depends on it, before any of them runs.
 
     What only the data can tell (an ``as_of`` before the data start, a country
     without a gazetteer, a stronghold that is no unit of the panel, a file with
-    a row dated in year 9999, a boundary file that holds no geometry) is then
-    one line and no run, instead of the same error in every notebook and a
-    failed run in the index. Writes nothing.
+    a row dated in year 9999, a boundary file that holds no geometry, a panel
+    too short for the models or the backtest's origins, draws that would not
+    fit in memory) is then one line and no run, instead of the same error in
+    every notebook and a failed run in the index. Each distinct data selection
+    is read once. Writes nothing.
 
     Raises
     ------
     ForecastError
-        What :func:`forecast.data.dataset.load_dataset` or
-        :func:`forecast.spread.find_stronghold` or
-        :func:`forecast.geo.boundaries.load_boundaries` refuse.
+        What :func:`forecast.data.dataset.load_dataset`,
+        :func:`forecast.spread.find_stronghold`,
+        :func:`forecast.geo.boundaries.load_boundaries`,
+        :class:`forecast.panel.PanelData`, :func:`forecast.checks.draw_budget` or
+        :func:`forecast.evaluation.backtest.rolling_origins` refuse.
     """
     from forecast.data.dataset import load_dataset
     from forecast.errors import ForecastError
