@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from forecast.cli import main
+from forecast.errors import InputError
 from forecast.evaluation.ledger import read_forecasts, read_panel, revisions, run_ids, score_ledger
 from forecast.runner.run import ledger_path, rebuild_ledger, run_reports
 
@@ -68,7 +69,7 @@ def test_three_runs_score_past_forecasts_list_revisions_and_a_failed_run_adds_no
     events(revise=True).to_csv(revised, index=False)
     events().rename(columns={"date": "when"}).to_csv(broken, index=False)
 
-    def run(path: Path, as_of: str, **options):
+    def run(path: Path, as_of: str, notebooks: Path = notebooks, **options):
         return run_reports(
             CONFIG, [*SMALL, f"events_path={path}", f"as_of={as_of}"], notebooks_dir=notebooks,
             reports_dir=reports, project_root=ROOT, **options,
@@ -94,8 +95,18 @@ def test_three_runs_score_past_forecasts_list_revisions_and_a_failed_run_adds_no
     assert kunar.new == 0 and kunar.old > 0
     assert "2 past count(s) revised, 0 new period(s) observed" in shown_text(r2.folder)
 
-    before = snapshot(ledger)
-    failed = run(broken, "2021-11-28", raise_on_failure=False)
+    before, archived = snapshot(ledger), sorted((reports / "runs").iterdir())
+    # A broken file is bad input: refused before any notebook runs, so there is no run at all.
+    with pytest.raises(InputError, match="broken.csv"):
+        run(broken, "2021-11-28")
+    assert snapshot(ledger) == before and sorted((reports / "runs").iterdir()) == archived
+    # A run whose notebook fails after writing its ledger entry adds nothing to the ledger either.
+    failing = tmp_path / "failing"
+    failing.mkdir()
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell('raise RuntimeError("injected failure after the ledger entry")'))
+    nbformat.write(notebook, failing / NOTEBOOK.name)
+    failed = run(first, "2021-11-28", notebooks=failing, raise_on_failure=False)
     assert not failed.ok and failed.ledger_appended == []
     assert snapshot(ledger) == before
 

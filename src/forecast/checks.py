@@ -231,10 +231,13 @@ def output_path(value: Any, name: str, *, inputs: Iterable[Any] = (), example: s
     return path
 
 
-def output_folder(value: Any, name: str, *, example: str = "reports") -> Path:
-    """``value`` as a folder a command may write in: not a file, not inside ``data/raw/``."""
+def output_folder(value: Any, name: str, *, example: str = "reports", raw_allowed: bool = False) -> Path:
+    """``value`` as a folder a command may write in: not a file, not below a file, not inside ``data/raw/``.
+
+    ``raw_allowed``: only the downloaders (``forecast fetch --raw-dir``) may write inside ``data/raw/``.
+    """
     path = Path(value)
-    if _inside_raw_data(Path(os.path.realpath(path))):
+    if not raw_allowed and _inside_raw_data(Path(os.path.realpath(path))):
         raise ParameterError(f"{name} {value} is inside data/raw/, which holds downloaded raw files that only "
                              f"`forecast fetch` writes; use e.g. {example}")
     if path.exists() and not path.is_dir():

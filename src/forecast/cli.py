@@ -180,11 +180,15 @@ def run_notebooks(
     import threading
 
     from forecast.checks import choice, output_folder
+    from forecast.errors import ParameterError
     from forecast.report.notebook import attention_line
     from forecast.runner.run import run_reports
 
     if fail_on is not None:
         choice(fail_on, "--fail-on", ("warning", "alert"))
+    if notebooks is not None and not notebooks.strip(","+" "):
+        raise ParameterError("--notebooks is empty; give notebook numbers or names, e.g. --notebooks 01,04, "
+                             "or leave the option out to run them all")
     if reports_dir is not None:
         output_folder(reports_dir, "--reports-dir")
     if quiet:  # besides errors, a quiet run reports a recovered stale lock and provinces needing attention
@@ -308,7 +312,11 @@ def schedule(
     ] = None,
 ) -> None:
     """Print a crontab line and a systemd service + timer that run `forecast run --quiet --publish`."""
+    from forecast.checks import output_folder
     from forecast.runner.run import make_schedule
+
+    if reports_dir is not None:
+        output_folder(reports_dir, "--reports-dir")
 
     planned = make_schedule(cron, config_path=config, reports_dir=reports_dir, overrides=param or [], fetch=fetch or [])
     for warning in planned.warnings:
@@ -329,7 +337,10 @@ def fetch_boundaries_command(
     force: Annotated[bool, typer.Option("--force", help="Download again even when cached.", metavar="")] = False,
 ) -> None:
     """Download geoBoundaries' simplified province boundaries (public domain) once."""
+    from forecast.checks import output_folder
     from forecast.geo.boundaries import GEOBOUNDARIES_API, fetch_boundaries
+
+    output_folder(raw_dir, "--raw-dir", example="data/raw", raw_allowed=True)
 
     fetched = fetch_boundaries(
         country, level, raw_dir=raw_dir, api_url_template=api_url or GEOBOUNDARIES_API, force=force
@@ -382,7 +393,10 @@ def fetch_ucdp_command(
     A second call with the same version uses the files already there. UCDP's
     API token, if ever needed, is read from UCDP_ACCESS_TOKEN only.
     """
+    from forecast.checks import output_folder
     from forecast.data.providers import fetch_ucdp
+
+    output_folder(raw_dir, "--raw-dir", example="data/raw", raw_allowed=True)
 
     hide_warnings = _show_download_warnings()
     try:
@@ -418,7 +432,10 @@ def fetch_acled_command(
     (or ACLED_ACCESS_TOKEN); they are never options and never written anywhere.
     ACLED's terms forbid redistributing the data.
     """
+    from forecast.checks import output_folder
     from forecast.data.providers import fetch_acled
+
+    output_folder(raw_dir, "--raw-dir", example="data/raw", raw_allowed=True)
 
     hide_warnings = _show_download_warnings()
     try:
@@ -453,7 +470,10 @@ def fetch_hdx_command(
     No account is needed. ACLED's terms still apply: the workbook stays in
     data/raw/, and reports made from it carry ACLED's attribution.
     """
+    from forecast.checks import output_folder
     from forecast.data.providers import fetch_hdx
+
+    output_folder(raw_dir, "--raw-dir", example="data/raw", raw_allowed=True)
 
     hide_warnings = _show_download_warnings()
     try:

@@ -38,8 +38,8 @@ def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
 def atomic_path(destination: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``destination``; rename it into place on success.
 
-    On an exception the temporary file is removed and ``destination`` is left
-    untouched.
+    On an exception the temporary file is removed, ``destination`` is left
+    untouched and folders created for it are removed again if empty.
 
     Examples
     --------
@@ -51,24 +51,43 @@ def atomic_path(destination: str | Path) -> Iterator[Path]:
     'done'
     """
     destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    with folder_for(destination):  # a failed write leaves no folder it made either
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            yield tmp
+            # Flush the data before the rename: after a crash or power loss the
+            # destination then holds the old file or the whole new one, not an empty one.
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            # mkstemp creates the file 0600; a published file gets the mode any new
+            # file would get under the user's umask.
+            os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, destination)
+            _fsync_directory(destination.parent)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+
+
+@contextlib.contextmanager
+def folder_for(destination: str | Path) -> Iterator[Path]:
+    """Create ``destination``'s folder; if the block fails, remove again the folders it created and left empty.
+
+    A download that never arrives leaves no empty ``data/raw/<provider>/`` behind
+    (a partial file kept for resuming keeps its folder).
+    """
+    folder = Path(destination).parent
+    missing = [parent for parent in (folder, *folder.parents) if not parent.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
     try:
-        yield tmp
-        # Flush the data before the rename: after a crash or power loss the
-        # destination then holds the old file or the whole new one, not an empty one.
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        # mkstemp creates the file 0600; a published file gets the mode any new
-        # file would get under the user's umask.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, destination)
-        _fsync_directory(destination.parent)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        yield folder
+    except BaseException:
+        for parent in missing:  # deepest first
+            with contextlib.suppress(OSError):
+                parent.rmdir()  # only if empty
+        raise
 
 
 def _umask() -> int:

@@ -189,8 +189,8 @@ def build_panel(
                 "no located events to build a panel from; give explicit start and end dates "
                 "or check the actor/country filters"
             )
-    start = pd.Timestamp(start) if start is not None else kept["date"].min()
-    end = pd.Timestamp(end) if end is not None else kept["date"].max()
+    start = date(start, "start") if start is not None else kept["date"].min()
+    end = date(end, "end") if end is not None else kept["date"].max()
     periods = period_range(start, end, freq)
     # The grid covers whole periods, but events are kept only within [start, end]
     # themselves, as documented: a start on a Wednesday drops Monday's events.
@@ -265,8 +265,8 @@ def _panel_from_counts(
     if (start is None or end is None) and kept.empty:
         raise EmptyDataError("no counts in the panel's units to build a panel from; give explicit start and "
                              "end dates or check the units")
-    start = pd.Timestamp(start) if start is not None else kept["ds"].min()
-    end = pd.Timestamp(end) if end is not None else kept["ds"].max()
+    start = date(start, "start") if start is not None else kept["ds"].min()
+    end = date(end, "end") if end is not None else kept["ds"].max()
     periods = period_range(start, end, freq)
     in_range = kept["ds"].isin(periods)
     dropped["outside_range"] = int(kept.loc[~in_range, "y"].sum())
@@ -408,7 +408,7 @@ def panel_as_of(
     if len(events):
         first_event = dates.min()
         last_event = period_end(dates.max(), freq) - pd.Timedelta(days=1) if counted else dates.max()
-        data_start = pd.Timestamp(start) if start is not None else first_event
+        data_start = date(start, "start") if start is not None else first_event
         if as_of is not None and as_of < data_start:
             raise ParameterError(
                 f"as_of {as_of:%Y-%m-%d} is before the data start {data_start:%Y-%m-%d}; choose a later as_of"

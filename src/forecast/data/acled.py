@@ -35,6 +35,7 @@ from forecast.data.ingest import (
     ingest,
     join_names,
     parse_dates,
+    parse_fatalities,
     parse_numbers,
     staged_frame,
 )
@@ -80,7 +81,7 @@ def stage(raw: pd.DataFrame, path: str) -> tuple[pd.DataFrame, list[str]]:
     iso3 = iso3.where(iso3.notna(), countries_iso3(country_found))
 
     actor1, actor2 = clean_text(raw["actor1"]), clean_text(raw["actor2"])
-    fatalities = parse_numbers(raw["fatalities"], path=path, column="fatalities", minimum=0)
+    fatalities = parse_fatalities(raw["fatalities"], path=path, column="fatalities")
     admin1 = clean_text(raw["admin1"])
     staged = staged_frame(
         raw.index,

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from forecast.errors import ParameterError
 from forecast.files import read_sidecar, sha256_file
 
 #: Date columns recognised, in order of preference: UCDP, ACLED, canonical
@@ -300,6 +301,9 @@ def list_data(data_dir: str | Path = "data", *, verify: bool = True) -> list[Dat
     skipped. Files are listed raw first, then processed, each by path.
     """
     data_dir = Path(data_dir)
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ParameterError(f"--data-dir {data_dir} is a file, not a folder; give the folder holding raw/ and "
+                             "processed/, e.g. --data-dir data")
     found: list[DataFile] = []
     for area in AREAS:
         root = data_dir / area

@@ -39,6 +39,7 @@ from forecast.data.ingest import (
     clean_text,
     column_names,
     first_row,
+    parse_fatalities,
     parse_numbers,
     read_table,
     require_columns,
@@ -249,6 +250,10 @@ def make_counts(
     return counts
 
 
+#: The most events one row may count (one place, one period); more is a broken export or a sentinel.
+MAX_COUNT = 1_000_000
+
+
 def read_counts(
     path: str | Path,
     *,
@@ -303,13 +308,13 @@ def read_counts(
                          "map other names with --columns unit=...,period=...,count=...")
     ds = parse_periods(raw[names["period"]], path=name, column=names["period"])
     freq = count_frequency(ds, path=name, column=names["period"])
-    y = parse_numbers(raw[names["count"]], path=name, column=names["count"], minimum=0, integer=True)
+    y = parse_numbers(raw[names["count"]], path=name, column=names["count"], minimum=0, maximum=MAX_COUNT, integer=True)
     if y.isna().any():
         raise InputError("the count is empty; a count table has 0 where nothing happened", path=name,
                          row=first_row(y.isna()), column=names["count"])
     fatalities = None
     if names["fatalities"] in raw.columns:
-        fatalities = parse_numbers(raw[names["fatalities"]], path=name, column=names["fatalities"], minimum=0)
+        fatalities = parse_fatalities(raw[names["fatalities"]], path=name, column=names["fatalities"])
     units, unmatched_names = resolve_units(clean_text(raw[names["unit"]]), country=iso3, gazetteer=gazetteer,
                                            aliases=aliases, unmatched=unmatched, path=name, column=names["unit"])
     keep = units.notna()

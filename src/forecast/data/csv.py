@@ -35,6 +35,7 @@ import pandas as pd
 from forecast.data.ingest import (
     IngestResult,
     ProviderFormat,
+    check_event_dates,
     check_unique_ids,
     clean_text,
     column_names,
@@ -42,6 +43,7 @@ from forecast.data.ingest import (
     first_row,
     ingest,
     parse_dates,
+    parse_fatalities,
     parse_numbers,
     resolve_country,
     staged_frame,
@@ -180,7 +182,7 @@ def event_format(
                     f"the toll with --columns fatalities={similar[-1]}",
                     path=path,
                 )
-        fatalities = parse_numbers(column("fatalities"), path=path, column=names["fatalities"], minimum=0)
+        fatalities = parse_fatalities(column("fatalities"), path=path, column=names["fatalities"])
         actor_names = clean_text(column("actor"))
         admin1 = clean_text(column("admin1"))
         staged = staged_frame(
@@ -243,11 +245,13 @@ def _stage_canonical(raw: pd.DataFrame, path: str) -> tuple[pd.DataFrame, list[s
     ids = text("event_id")
     check_unique_ids(ids, path=path, column="event_id")
     if pd.api.types.is_datetime64_any_dtype(raw["date"]):
-        date = raw["date"].astype("datetime64[ns]").dt.normalize()
+        stamps = raw["date"].dt.tz_localize(None) if raw["date"].dt.tz is not None else raw["date"]
+        date = check_event_dates(stamps.dt.normalize(), path=path, column="date")
     else:
         date = parse_dates(raw["date"], path=path, column="date", formats=("ISO8601",), expected=DATE_EXPECTED)
     numbers = {
-        column: parse_numbers(raw[column], path=path, column=column, minimum=0 if column.startswith("fatalities") else None)
+        column: (parse_fatalities(raw[column], path=path, column=column) if column.startswith("fatalities")
+                 else parse_numbers(raw[column], path=path, column=column))
         for column in ("latitude", "longitude", "fatalities_low", "fatalities_best", "fatalities_high")
     }
     staged = staged_frame(

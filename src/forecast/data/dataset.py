@@ -205,9 +205,10 @@ def load_dataset(
     (True, 34, '2021-12-01')
     """
     frequency(freq)
-    if country is not None:
-        from forecast.data.ingest import resolve_country
+    from forecast.data.ingest import check_parameters, resolve_country
 
+    check_parameters(actor=actor)  # a broken regex is refused whatever the source (synthetic ignores a valid one)
+    if country is not None:
         country = resolve_country(country)
     if source not in DATASET_SOURCES:
         raise ParameterError(f"source '{source}' is not known; use one of {', '.join(DATASET_SOURCES)}")

@@ -44,7 +44,7 @@ from typing import Any, TypeVar
 from forecast import __version__
 from forecast.checks import number, whole_number
 from forecast.errors import DownloadError, ForecastError, ParameterError
-from forecast.files import sha256_file, sidecar_path, write_json_atomic
+from forecast.files import folder_for, sha256_file, sidecar_path, write_json_atomic
 
 # Re-exported: callers (and older code) import the scrubber from the download module.
 from forecast.secrets import REDACTED, SECRET_ENV_VARS, redact, register_secret  # noqa: F401
@@ -459,7 +459,6 @@ def download(
     """
     settings = settings or DownloadSettings.from_env()
     destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
     partial = partial_path(destination)
     state = _state_path(partial)
     shown = safe_url(url)
@@ -539,22 +538,23 @@ def download(
         if not (partial.exists() and partial.stat().st_size > 0 and saved.get("resumable")):
             _discard(partial, state)
 
-    _, _attempts = _with_retries(attempt_once, shown_url=shown, settings=settings, hint=hint,
-                                 http_message=http_message, on_give_up=give_up,
-                                 secrets=request_secrets(headers))
-    try:
-        if verify is not None:
-            verify(partial)
-        os.replace(partial, destination)
-    except ForecastError as exc:
-        # A rejected file is not worth resuming: the next call starts from zero.
-        _discard(partial)
-        raise _scrub(exc, request_secrets(headers)) from None
-    except BaseException:
-        _discard(partial)
-        raise
-    finally:
-        _discard(state)
+    with folder_for(destination):  # a download that fails leaves no empty folder behind
+        _, _attempts = _with_retries(attempt_once, shown_url=shown, settings=settings, hint=hint,
+                                     http_message=http_message, on_give_up=give_up,
+                                     secrets=request_secrets(headers))
+        try:
+            if verify is not None:
+                verify(partial)
+            os.replace(partial, destination)
+        except ForecastError as exc:
+            # A rejected file is not worth resuming: the next call starts from zero.
+            _discard(partial)
+            raise _scrub(exc, request_secrets(headers)) from None
+        except BaseException:
+            _discard(partial)
+            raise
+        finally:
+            _discard(state)
     size = destination.stat().st_size
     logger.info("downloaded %s to %s (%d bytes)", shown, destination, size)
     return DownloadResult(

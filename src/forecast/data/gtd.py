@@ -31,12 +31,14 @@ import pandas as pd
 from forecast.data.ingest import (
     IngestResult,
     ProviderFormat,
+    check_event_dates,
     check_unique_ids,
     clean_text,
     countries_iso3,
     first_row,
     ingest,
     join_names,
+    parse_fatalities,
     parse_numbers,
     staged_frame,
 )
@@ -95,7 +97,7 @@ def _dates(raw: pd.DataFrame, path: str) -> tuple[pd.Series, pd.Series, int]:
     precision[month == 0] = "year"
     approximate = clean_text(_optional(raw, "approxdate")).notna() & precision.eq("day")
     precision[approximate] = "week"
-    return date.astype("datetime64[ns]"), precision, int(approximate.sum())
+    return check_event_dates(date, path=path, column="iyear"), precision, int(approximate.sum())
 
 
 def stage(raw: pd.DataFrame, path: str) -> tuple[pd.DataFrame, list[str]]:
@@ -115,8 +117,8 @@ def stage(raw: pd.DataFrame, path: str) -> tuple[pd.DataFrame, list[str]]:
     specificity = parse_numbers(_optional(raw, "specificity"), path=path, column="specificity", minimum=1, maximum=5)
     province = clean_text(raw["provstate"])
     province = province.map(lambda name: None if name is None or name.lower() == "unknown" else name)
-    nkill = parse_numbers(raw["nkill"], path=path, column="nkill", minimum=0)
-    nkillter = parse_numbers(_optional(raw, "nkillter"), path=path, column="nkillter", minimum=0)
+    nkill = parse_fatalities(raw["nkill"], path=path, column="nkill")
+    nkillter = parse_fatalities(_optional(raw, "nkillter"), path=path, column="nkillter")
     low = (nkill - nkillter).clip(lower=0).where(nkillter.notna(), nkill)
     country_found = clean_text(raw["country_txt"])
     gname = clean_text(raw["gname"])

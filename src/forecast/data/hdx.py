@@ -35,12 +35,13 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from forecast.checks import choice
-from forecast.data.counts import CountResult, make_counts, resolve_units
+from forecast.data.counts import MAX_COUNT, CountResult, make_counts, resolve_units
 from forecast.data.ingest import (
     UNMATCHED_POLICIES,
     check_country_has_gazetteer,
     clean_text,
     first_row,
+    parse_fatalities,
     parse_numbers,
     read_table,
     require_columns,
@@ -210,13 +211,13 @@ def read_hdx(
     if year.isna().any():
         raise InputError("the year is empty", path=name, row=first_row(year.isna()), column="Year")
     ds = pd.to_datetime(pd.DataFrame({"year": year.astype(int), "month": _months(raw["Month"], path=name), "day": 1}))
-    events = parse_numbers(raw["Events"], path=name, column="Events", minimum=0, integer=True)
+    events = parse_numbers(raw["Events"], path=name, column="Events", minimum=0, maximum=MAX_COUNT, integer=True)
     if events.isna().any():
         raise InputError("the event count is empty; the workbook has 0 where nothing happened", path=name,
                          row=first_row(events.isna()), column="Events")
     fatalities = None
     if "Fatalities" in raw.columns:
-        fatalities = parse_numbers(raw["Fatalities"], path=name, column="Fatalities", minimum=0)
+        fatalities = parse_fatalities(raw["Fatalities"], path=name, column="Fatalities")
     provinces, unmatched_names = resolve_units(
         clean_text(raw["Admin1"]), country=iso3, gazetteer=gazetteer, aliases=aliases, unmatched=unmatched,
         path=name, column="Admin1", fallback=clean_text(raw["Admin1 Pcode"]),

@@ -37,7 +37,7 @@ import pycountry
 import regex
 
 from forecast import logger as _package_logger
-from forecast.checks import choice, date
+from forecast.checks import EARLIEST_DATE, choice, date
 from forecast.errors import EmptyDataError, InputError, ParameterError, UnknownUnitError
 from forecast.schema import EVENT_COLUMNS, EVENTS, validate
 
@@ -785,8 +785,38 @@ def first_row(mask: pd.Series) -> int:
     return int(mask[mask].index[0]) + 1
 
 
+#: A timestamp's time-zone suffix: ``Z``, ``UTC``/``GMT`` or a numeric offset (``+04:30``, ``-0500``).
+_ZONE_SUFFIX = re.compile(
+    r"^(?P<stamp>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)"
+    r"\s*(?:(?P<name>Z|UTC|GMT)|(?P<sign>[+-])(?P<hours>\d{2}):?(?P<minutes>\d{2}))$",
+    re.IGNORECASE,
+)
+
+
+def _local_times(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """``text`` with time-zone suffixes dropped (the wall-clock time as written), and where an offset is impossible.
+
+    The rule, the same as :func:`forecast.checks.date`'s: an event's day is the
+    calendar day as written in the offset it carries (its local date);
+    ``2021-10-08T23:30:00-05:00`` is 8 October, never moved to 9 October UTC.
+    Offsets beyond +-14:00 or with minutes of 60 or more are not a zone.
+    """
+    found = text.str.extract(_ZONE_SUFFIX)
+    zoned = found["stamp"].notna()
+    hours = pd.to_numeric(found["hours"], errors="coerce")
+    minutes = pd.to_numeric(found["minutes"], errors="coerce")
+    impossible = zoned & found["name"].isna() & ((hours > 14) | (minutes >= 60))
+    return text.where(~zoned | impossible, found["stamp"]), impossible
+
+
 def parse_dates(values: pd.Series, *, path: str, column: str, formats: tuple[str, ...], expected: str) -> pd.Series:
     """Parse dates trying each format in turn; error on the first value none fits.
+
+    A time-zone suffix (``Z``, ``+04:30``) is dropped and the date kept as
+    written: each event's day is its local date (see :func:`_local_times`), so
+    rows with different offsets, or with and without one, mix freely. Dates
+    before :data:`forecast.checks.EARLIEST_DATE` (1900) or after tomorrow are
+    refused with the row, as is an impossible offset.
 
     Parameters
     ----------
@@ -807,37 +837,81 @@ def parse_dates(values: pd.Series, *, path: str, column: str, formats: tuple[str
     if missing.any():
         row = first_row(missing)
         raise InputError(f"the date is empty; every event needs a date ({expected})", path=path, row=row, column=column)
-    parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    local, impossible = _local_times(text)
+    if impossible.any():
+        raise InputError(
+            f"the date {text[impossible].iloc[0]!r} has an impossible UTC offset (beyond +-14:00); "
+            f"write {expected}, with an offset such as +04:30 or none ({int(impossible.sum())} row(s) affected)",
+            path=path, row=first_row(impossible), column=column,
+        )
+    # Parsed in microseconds (years 1 to 9999 fit), range-checked, then made nanoseconds.
+    parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us]")
     for fmt in formats:
         todo = parsed.isna()
         if not todo.any():
             break
-        attempt = pd.to_datetime(text[todo], format=fmt, errors="coerce")
-        parsed[todo] = attempt.astype("datetime64[ns]")
+        parsed[todo] = _parse_format(local[todo], fmt)
     bad = parsed.isna()
     if bad.any():
         row = first_row(bad)
+        found = str(text[bad].iloc[0])
+        zone = re.search(r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*([A-Za-z]{2,5})$", found)
+        hint = (f" (a zone name such as '{zone.group(1)}' is not an offset: write the offset, e.g. -05:00, or drop it)"
+                if zone and zone.group(1).upper() not in ("AM", "PM") else "")
         raise InputError(
-            f"cannot read the date {text[bad].iloc[0]!r}; expected {expected} "
+            f"cannot read the date {found!r}; expected {expected}{hint} "
             f"({int(bad.sum())} row(s) affected); fix the value or re-export the file",
             path=path,
             row=row,
             column=column,
         )
-    parsed = parsed.dt.normalize()
-    # An observed event cannot lie ahead: a date in 2060 is a typo or a broken export,
-    # and would silently stretch every panel to it.
+    return check_event_dates(parsed.dt.normalize(), text, path=path, column=column)
+
+
+def _parse_format(text: pd.Series, fmt: str) -> pd.Series:
+    """``text`` parsed with one format, ``NaT`` where it does not fit; zone-free microseconds."""
+    try:
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        if getattr(parsed.dt, "tz", None) is not None:  # a format with %z: the wall-clock time as written
+            parsed = parsed.dt.tz_localize(None)
+        return parsed.astype("datetime64[us]")
+    except (ValueError, TypeError, OverflowError):  # zones that differ (%z formats): one value at a time
+        def one(value: str) -> Any:
+            try:
+                stamp = pd.to_datetime(value, format=fmt)
+            except (ValueError, TypeError, OverflowError):
+                return pd.NaT
+            return stamp.tz_localize(None) if stamp.tzinfo is not None else stamp
+        return pd.Series([one(value) for value in text], index=text.index, dtype="datetime64[us]")
+
+
+def check_event_dates(dates: pd.Series, shown: pd.Series | None = None, *, path: str, column: str) -> pd.Series:
+    """``dates`` (any datetime unit, zone-free) as ``datetime64[ns]``, if every one is a possible event day.
+
+    An observed event cannot lie ahead: a date in 2060 is a typo or a broken
+    export, and would silently stretch every panel to it; one before 1900 (year
+    1, 1677) is one too, and pandas could not even hold some of them.
+    ``shown`` holds the values as the file wrote them, for the message.
+    """
     tomorrow = pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
-    ahead = parsed > tomorrow
+    shown = dates.dt.strftime("%Y-%m-%d") if shown is None else shown
+    early = dates.notna() & (dates < EARLIEST_DATE)
+    if early.any():
+        raise InputError(
+            f"the date {shown[early].iloc[0]!r} is before {EARLIEST_DATE:%Y-%m-%d}, the earliest supported "
+            f"({int(early.sum())} row(s) affected); fix the value or re-export the file",
+            path=path, row=first_row(early), column=column,
+        )
+    ahead = dates.notna() & (dates > tomorrow)
     if ahead.any():
         raise InputError(
-            f"the date {text[ahead].iloc[0]!r} is in the future (after {tomorrow:%Y-%m-%d}; "
+            f"the date {shown[ahead].iloc[0]!r} is in the future (after {tomorrow:%Y-%m-%d}; "
             f"{int(ahead.sum())} row(s) affected); fix the value or re-export the file",
             path=path,
             row=first_row(ahead),
             column=column,
         )
-    return parsed
+    return dates.astype("datetime64[ns]")
 
 
 def parse_numbers(
@@ -872,7 +946,7 @@ def parse_numbers(
     if minimum is not None:
         checks.append((numbers < minimum, f"below {minimum:g}"))
     if maximum is not None:
-        checks.append((numbers > maximum, f"above {maximum:g}"))
+        checks.append((numbers > maximum, f"above {maximum:,.10g}"))
     if integer:
         checks.append((numbers.notna() & (numbers != np.floor(numbers)), "not a whole number"))
     for out, what in checks:
@@ -884,6 +958,16 @@ def parse_numbers(
                 column=column,
             )
     return numbers
+
+
+#: The most deaths one row may report: more than any recorded event (or month of a
+#: province); a larger toll is a broken export or a sentinel such as 1e300.
+MAX_FATALITIES = 1_000_000
+
+
+def parse_fatalities(values: pd.Series, *, path: str, column: str) -> pd.Series:
+    """A fatality column: numbers from 0 to :data:`MAX_FATALITIES` (missing allowed), see :func:`parse_numbers`."""
+    return parse_numbers(values, path=path, column=column, minimum=0, maximum=MAX_FATALITIES)
 
 
 def check_unique_ids(ids: pd.Series, *, path: str, column: str) -> None:

@@ -46,6 +46,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from forecast.checks import date as checked_date
 from forecast.checks import whole_number
 from forecast.data.catalog import csv_summary
 from forecast.data.citations import LICENCES, acled_citation, hdx_citation, ucdp_citation
@@ -311,8 +312,11 @@ def _ged_member(archive: zipfile.ZipFile, shown_url: str) -> str:
     if not names:
         raise DownloadError(f"{shown_url} holds no CSV file (found {', '.join(archive.namelist()) or 'nothing'}); "
                             "is the URL template right?")
-    preferred = [n for n in names if Path(n).name.lower().startswith("gedevent")]
-    return (preferred or names)[0]
+    preferred = [n for n in names if Path(n).name.lower().startswith("gedevent")] or names
+    if len(preferred) > 1:
+        raise DownloadError(f"{shown_url} holds {len(preferred)} event CSVs ({', '.join(preferred[:5])}), not one "
+                            "GED release; is the URL template right?")
+    return preferred[0]
 
 
 def _verify_ged_zip(shown_url: str, hint: str):
@@ -599,9 +603,11 @@ def _acled_date(value: str | date | None, name: str, default: str) -> str:
         return default
     text = value.isoformat() if isinstance(value, date) else str(value).strip()
     try:
-        return date.fromisoformat(text).isoformat()
+        day = date.fromisoformat(text)
     except ValueError:
         raise ParameterError(f"--{name} {value!r} is not a date like 2021-08-15") from None
+    checked_date(day.isoformat(), f"--{name}")  # 1900 to 2199, as every date parameter
+    return day.isoformat()
 
 
 def _cell(value: Any) -> str:

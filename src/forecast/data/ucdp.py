@@ -37,6 +37,7 @@ from forecast.data.ingest import (
     first_row,
     ingest,
     parse_dates,
+    parse_fatalities,
     parse_numbers,
     staged_frame,
     strip_suffix,
@@ -118,9 +119,9 @@ def stage(raw: pd.DataFrame, path: str) -> tuple[pd.DataFrame, list[str]]:
         actor_secondary=secondary,
         actor_raw=clean_text(raw["dyad_name"]),
         event_type=violence.map(VIOLENCE_TYPES),
-        fatalities_low=parse_numbers(raw["low"], path=path, column="low", minimum=0),
-        fatalities_best=parse_numbers(raw["best"], path=path, column="best", minimum=0),
-        fatalities_high=parse_numbers(raw["high"], path=path, column="high", minimum=0),
+        fatalities_low=parse_fatalities(raw["low"], path=path, column="low"),
+        fatalities_best=parse_fatalities(raw["best"], path=path, column="best"),
+        fatalities_high=parse_fatalities(raw["high"], path=path, column="high"),
     )
     return staged, []
 

@@ -131,6 +131,10 @@ def _count_features(path: Path, url: str, hint: str) -> int:
     return len(geojson["features"])
 
 
+#: The deepest administrative level geoBoundaries publishes (ADM0 to ADM5).
+MAX_ADMIN_LEVEL = 5
+
+
 def fetch_boundaries(
     country: str,
     level: int = 1,
@@ -189,6 +193,9 @@ def fetch_boundaries(
     if pycountry.countries.get(alpha_3=iso3) is None:
         # Checked before any request: a typo should not cost three network retries.
         raise ParameterError(f"'{country}' is not an ISO 3166-1 alpha-3 country code (e.g. AFG)")
+    if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= MAX_ADMIN_LEVEL:
+        raise ParameterError(f"--level {level!r} is not an administrative level geoBoundaries publishes; "
+                             f"use 0 (country) to {MAX_ADMIN_LEVEL}, e.g. --level 1 for provinces")
     destination = boundary_cache_path(iso3, level, raw_dir)
     hint = _hand_download_hint(iso3, level, destination)
 

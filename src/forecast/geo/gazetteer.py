@@ -240,7 +240,7 @@ def _country_iso3(country: str) -> str:
         what = f"'{country}' ({iso3})" if iso3 else f"'{country}'"
         raise ParameterError(
             f"no gazetteer for country {what}; available: {', '.join(available) or 'none'}. "
-            "Add <ISO3>_units.csv and friends under forecast/gazetteer/ to support another country."
+            "Add <ISO3>_units.csv and friends under forecast/geo/tables/ (scripts/build_gazetteer.py) to support another country."
         )
     return iso3
 

@@ -60,7 +60,7 @@ import pandas as pd
 from scipy import optimize
 from scipy.special import digamma, gammaln, polygamma
 
-from forecast.checks import fraction
+from forecast.checks import EARLIEST_DATE, LATEST_DATE, fraction
 from forecast.errors import ConvergenceError, InputError, ModelError, ParameterError
 from forecast.geo.adjacency import adjacency_order
 from forecast.panel import check_counts, infer_freq
@@ -329,7 +329,7 @@ def read_surveillance_csvs(
     >>> EndemicEpidemic().fit(data.counts, data.neighbourhood, data.population)  # doctest: +SKIP
     """
     counts = _read_csv(counts_path, {"unit_id"}, ["unit_id", "ds", "y"])
-    counts["ds"] = _parse_dates(counts["ds"], counts_path)
+    counts["ds"] = _parse_file_dates(counts["ds"], counts_path)
     if "t" in counts.columns:
         # The exported week index must follow the dates, or the lags would be wrong.
         order_by_t = counts.sort_values(["unit_id", "t"])["ds"].to_numpy()
@@ -408,6 +408,28 @@ def _parse_dates(values: pd.Series, path: str | Path | None = None) -> pd.Series
             path=path,
             column="ds",
         ) from None
+
+
+def _parse_file_dates(values: pd.Series, path: str | Path) -> pd.Series:
+    """A counts file's ISO dates, each from 1900 to 2199 (:data:`forecast.checks.EARLIEST_DATE` .. ``LATEST_DATE``).
+
+    Returns ``datetime64[ns]``; a value that is no such date is an error naming its row.
+    """
+    text = values.astype(str).str.strip()
+    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    bad = parsed.isna() | (parsed < EARLIEST_DATE) | (parsed > LATEST_DATE)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+        raise InputError(
+            f"'{text[bad].iloc[0]}' is not a date from {EARLIEST_DATE:%Y-%m-%d} to {LATEST_DATE:%Y-%m-%d}; "
+            "use ISO dates like 2001-01-01",
+            path=path,
+            row=row,
+            column="ds",
+        )
+    return parsed.astype("datetime64[ns]")
 
 
 # --------------------------------------------------------------- neighbourhood

@@ -305,6 +305,34 @@ GLOBAL_PARAMETERS: dict[str, GlobalParameter] = {
 }
 
 
+def _check_draws(value: Any) -> str | None:
+    return _problem(checks.draw_count, value, "draws")
+
+
+def _check_periods(value: Any) -> str | None:
+    return _problem(checks.whole_number, value, "periods")
+
+
+def _check_optional_date(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not _is_iso_date(value):
+        return f"'{value}' is not an ISO date; write YYYY-MM-DD"
+    return _problem(checks.date, value, "date")
+
+
+#: Checks of parameters only some notebooks declare, applied when a value is given
+#: (the notebook's own default is trusted), so `-p n_draws=0` fails before any notebook runs.
+NOTEBOOK_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "n_draws": _check_draws,
+    "backtest_draws": _check_draws,
+    "backtest_every": _check_periods,
+    "backtest_start": _check_optional_date,
+    "stronghold_window": _check_periods,
+    "recent_periods": _check_periods,
+}
+
+
 # ---------------------------------------------------------------------------
 # What a notebook declares
 # ---------------------------------------------------------------------------
@@ -812,6 +840,9 @@ def validate_parameters(
                 f"parameter '{name}' of notebook {spec.path.name} expects {declared.type_label} "
                 f"(default {declared.default!r}), got {type_name(value)} {value!r}"
             )
+        check = NOTEBOOK_CHECKS.get(name) if glob is None and specs else None
+        if check is not None and (problem := check(value)):
+            raise ParameterError(f"parameter '{name}' {problem}")
 
     source = values.get("source", "synthetic")
     if source != "synthetic" and not values.get("events_path"):

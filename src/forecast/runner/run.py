@@ -521,6 +521,94 @@ def plan_run(
     return RunPlan(config, specs, parameters, root, reports, record)
 
 
+#: The parameters every report notebook passes to ``open_report`` (the data it opens).
+_DATA_PARAMETERS = ("source", "events_path", "actor", "country", "freq", "as_of", "synthetic")
+
+
+def check_run_data(plan: RunPlan) -> None:
+    """Open the data as the selected notebooks will and check what depends on it, before any of them runs.
+
+    What only the data can tell (an ``as_of`` before the data start, a country
+    without a gazetteer, a stronghold that is no unit of the panel, a file with
+    a row dated in year 9999, a boundary file that holds no geometry, a panel
+    too short for the models or the backtest's origins, draws that would not
+    fit in memory) is then one line and no run, instead of the same error in
+    every notebook and a failed run in the index. Each distinct data selection
+    is read once. Writes nothing.
+
+    Raises
+    ------
+    ForecastError
+        What :func:`forecast.data.dataset.load_dataset`,
+        :func:`forecast.spread.find_stronghold`,
+        :func:`forecast.geo.boundaries.load_boundaries`,
+        :class:`forecast.panel.PanelData`, :func:`forecast.checks.draw_budget` or
+        :func:`forecast.evaluation.backtest.rolling_origins` refuse.
+    """
+    from forecast.data.dataset import load_dataset
+    from forecast.errors import ForecastError
+    from forecast.spread import find_stronghold
+
+    opened: dict[str, Any] = {}
+    for spec in plan.notebooks:
+        if "source" not in spec.parameters:
+            continue  # a notebook that opens no data
+        given = {name: declared.default for name, declared in spec.parameters.items()}
+        given.update(plan.parameters.get(spec.name, {}))
+        data_args = {name: given.get(name) for name in _DATA_PARAMETERS}
+        key = json.dumps(data_args, sort_keys=True, default=str)
+        if key not in opened:
+            events_path = data_args.pop("events_path")
+            if events_path is not None and not Path(str(events_path)).is_absolute():
+                events_path = plan.project_root / str(events_path)
+            try:
+                opened[key] = load_dataset(data_args.pop("source") or "synthetic", events_path,
+                                           freq=data_args.pop("freq") or "W-MON", **data_args)
+            except ParameterError as exc:  # say the run parameter, not the command-line option of `predict`
+                raise ParameterError(re.sub(r"--(actor|country)\b ?", r"-p \1=", exc.detail)) from None
+        boundaries = given.get("boundaries_path")
+        if boundaries is not None:
+            from forecast.geo.boundaries import load_boundaries
+
+            path = Path(str(boundaries)).expanduser()
+            load_boundaries(opened[key].country, path=path if path.is_absolute() else plan.project_root / path)
+        stronghold = given.get("stronghold")
+        if stronghold is not None and stronghold != "auto":
+            try:
+                find_stronghold(opened[key].panel, given=stronghold)
+            except ForecastError as exc:
+                raise ParameterError(f"parameter 'stronghold' {stronghold!r}: {exc.detail}") from None
+        if "models" in spec.parameters and "horizon" in spec.parameters:
+            _check_forecast_size(opened[key].panel, given)
+
+
+def _check_forecast_size(panel: Any, given: dict[str, Any]) -> None:
+    """The panel is one the models can fit, and the draws of ``horizon`` x draws x models fit in memory."""
+    from forecast.checks import draw_budget
+    from forecast.models.registry import expand_ensembles
+    from forecast.panel import PanelData
+
+    data = PanelData.from_panel(panel, freq=given.get("freq") or "W-MON")
+    # A forecast holds every model's draws at once, a backtest one model's at a time.
+    name = "backtest_draws" if "backtest_draws" in given else "n_draws"
+    models = 1 if name == "backtest_draws" else len(expand_ensembles(list(given.get("models") or [])))
+    if given.get(name) is None or given.get("horizon") is None:
+        return
+    try:
+        draw_budget(len(data.units), given["horizon"], given[name], models)
+    except ParameterError as exc:
+        raise ParameterError(f"parameters 'horizon' and '{name}': {exc.detail}") from None
+    if "backtest_start" in given:  # the backtest's origins, as the notebook asks for them
+        from forecast.evaluation.backtest import rolling_origins
+
+        try:
+            rolling_origins(data.ds, given["horizon"], start=given["backtest_start"],
+                            every=given.get("backtest_every") or 1)
+        except ParameterError as exc:
+            raise ParameterError(f"parameters 'backtest_start', 'horizon' and 'as_of': {exc.detail}; choose an "
+                                 "earlier backtest_start or a shorter horizon") from None
+
+
 @dataclass
 class NotebookResult:
     """Outcome of one notebook in a run."""
@@ -772,6 +860,7 @@ def run_reports(
         reports_dir=reports_dir,
         project_root=project_root,
     )
+    check_run_data(plan)
     reports = plan.reports_dir
     with RunLock(reports, purpose="run", on_recover=say), _disk_errors(reports):
         _check_writable(reports)
