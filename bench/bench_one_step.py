@@ -168,10 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     reference = next(row for row in rows if row["model"] == REFERENCE_ROW)
     if r is not None:
         summary = r["summary"]
-        ours = tables[REFERENCE_ROW]
+        reference_table = tables[REFERENCE_ROW]
         theirs = r["predictions"]
         theirs["ds"] = wide.index[theirs["week"].to_numpy() - 1]
-        merged = ours.merge(theirs, on=["unit_id", "ds"], suffixes=("", "_r"), validate="one_to_one")
+        merged = reference_table.merge(theirs, on=["unit_id", "ds"], suffixes=("", "_r"), validate="one_to_one")
         largest = float(np.max(np.abs(merged["mu"] - merged["mu_r"]) / np.maximum(merged["mu_r"], 1e-8)))
         rows.append({"model": f"R surveillance {summary['version']} hhh4 (oneStepAhead, warm)",
                      "rps": float(summary["rps"]), "logs": float(summary["logs"]), "seconds": float(summary["seconds"])})
