@@ -182,10 +182,23 @@ def test_spread_map_labels_sit_on_their_cells(tmp_path: Path, gaz: Gazetteer) ->
     fig = maps.imported_share_map(shares, ["AF-NAN"], shapes, gazetteer=gaz, label_top=3)
     render(fig)
     assert_labels_inside(fig, shapes, gaz)
-    labels = unit_labels(fig)
-    # The three largest receivers (the last units, AF-NAN excluded) carry their share.
-    assert labels["AF-ZAB"][0] == "Zabul\n66% (33%–66%)"
-    assert len([t for t, _, _ in labels.values() if "\n" in t]) == 3
+    # The three largest receivers (the last units, AF-NAN excluded) carry their share in a
+    # column beside the map, each with a leader line that ends inside its own cell.
+    import shapely
+
+    callouts = {str(t.get_gid())[len("callout:"):]: t for t in fig.axes[0].texts if str(t.get_gid()).startswith("callout:")}
+    assert len(callouts) == 3 and callouts["AF-ZAB"].get_text() == "Zabul: 66% (33%–66%)"
+    geometry = shapes.set_index("unit_id").geometry
+    for unit, callout in callouts.items():
+        assert geometry[unit].contains(shapely.Point(*callout.xy)), unit
+    renderer = fig.canvas.get_renderer()
+    from matplotlib.text import Text
+
+    boxes = [Text.get_window_extent(c, renderer) for c in callouts.values()]  # the text, not its leader line
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    # None lies on the map: all are right of its eastern edge.
+    east = fig.axes[0].transData.transform((shapes.total_bounds[2], 0))[0]
+    assert all(box.x0 > east for box in boxes)
 
 
 def test_units_without_shipped_geometry_get_the_schematic(gaz: Gazetteer, values: pd.Series) -> None:
@@ -396,7 +409,7 @@ def test_imported_share_map_arrows_to_receiving_provinces(
     assert len(patches) == 34
     assert patches["AF-NAN"].get_hatch() == "////"
     labels = [t.get_text() for t in fig.axes[0].texts]
-    assert "Kunar\n60% (30%–90%)" in labels and "Kabul\n30% (15%–45%)" in labels
+    assert "Kunar: 60% (30%–90%)" in labels and "Kabul: 30% (15%–45%)" in labels
     assert "Kunduz" in labels  # only the top 2 carry a share; every province is named
     assert "stronghold" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "(Nangarhar) to the 4 province(s) importing at least 1%" in caption(fig)

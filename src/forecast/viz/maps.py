@@ -149,6 +149,40 @@ def _anchor_points(shapes: gpd.GeoDataFrame) -> pd.DataFrame:
     )
 
 
+def _callouts(ax: Axes, shapes: gpd.GeoDataFrame, texts: Mapping[str, str]) -> None:
+    """Write ``texts[unit]`` in a column right of the map, each with a leader line to its unit.
+
+    Small neighbouring provinces (Kabul, Kapisa, Laghman) cannot hold a
+    second line each without the labels piling up; in a column, ordered as
+    the units lie north to south and spaced, none overlaps and each line ends
+    inside its own cell.
+    """
+    if not texts:
+        return
+    anchors = _anchor_points(shapes).set_index("unit_id").loc[[u for u in texts if u in set(shapes["unit_id"])]]
+    if anchors.empty:
+        return
+    x0, y0, x1, y1 = shapes.total_bounds
+    width, height = x1 - x0, y1 - y0
+    column_x = x1 + 0.06 * width
+    order = anchors.sort_values("y", ascending=False)
+    gap = height / max(len(order) + 1, 8)  # at least this far apart vertically
+    wanted = order["y"].to_numpy()
+    placed: list[float] = []
+    for y in wanted:  # top to bottom: as near the unit's own height as the spacing allows
+        placed.append(min(y, placed[-1] - gap) if placed else min(y, y1))
+    shift = max(0.0, y0 - placed[-1])  # keep the column inside the map's height
+    placed = [p + shift for p in placed]
+    for (unit, row), y_text in zip(order.iterrows(), placed, strict=True):
+        ax.annotate(
+            texts[unit], xy=(row["x"], row["y"]), xytext=(column_x, y_text),
+            fontsize=6.5, fontweight="bold", ha="left", va="center", color="#222222", zorder=6,
+            annotation_clip=False, gid=f"callout:{unit}", parse_math=False,
+            arrowprops={"arrowstyle": "-", "linewidth": 0.6, "color": "#444444", "shrinkA": 1, "shrinkB": 0},
+        )
+    ax.set_xlim(x0 - 0.02 * width, x1 + 0.42 * width)
+
+
 def _label_units(
     ax: Axes, shapes: gpd.GeoDataFrame, names: Mapping[str, str], extra: Mapping[str, str] | None = None
 ) -> None:
@@ -819,7 +853,8 @@ def imported_share_map(
             if pd.notna(low) and pd.notna(high):
                 text += f" ({low:.0%}–{high:.0%})"
         shares_text[str(unit)] = text
-    _label_units(ax, shapes, names, shares_text)
+    _label_units(ax, shapes, names)
+    _callouts(ax, shapes, {u: f"{names.get(u, u)}: {t}" for u, t in shares_text.items()})
     ax.plot(
         [origin.x],
         [origin.y],
