@@ -44,6 +44,7 @@ def test_press_account(freq, as_of):
     assert len(others) <= 3, others
     units = result.units.set_index("name")
     assert "new ground: first attack in Kunduz on record" in units.loc["Kunduz", "reason"]
+    assert "mass casualty (50 killed in one " in units.loc["Kunduz", "reason"]  # the toll, not just the threshold
     # Episodes: flagged since the period of the attack, and still held a month or more later.
     week_of = {"Kunar": "2021-09-27", "Kunduz": "2021-10-04", "Kandahar": "2021-10-11", "Parwan": "2021-10-18"}
     for name, (day, _) in NEW.items():

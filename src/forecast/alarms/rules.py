@@ -412,25 +412,29 @@ class NewGround(AlarmRule):
         self.onsets = np.zeros((n_units, n_periods), dtype=bool)  # an episode of new ground begins here
         self.previous = np.full((n_units, n_periods), -1, dtype=np.int64)  # last attack before the onset
         self.mass = np.zeros((n_units, n_periods), dtype=bool)
+        self.toll = np.zeros((n_units, n_periods))  # the deadliest period's toll since the onset (best estimate)
         for i in range(n_units):
             last = -1  # last period with an attack
             onset = -1
             count = 0
             mass = False
+            toll = 0.0
             before = -1
             for t in range(n_periods):
                 if y[i, t] > 0:
                     # Without a year of data before it, a first attack is not known to be new.
                     if (last < 0 and t >= year) or (last >= 0 and t - last > quiet):
-                        onset, count, mass, before = t, 0, False, last
+                        onset, count, mass, toll, before = t, 0, False, 0.0, last
                         self.onsets[i, t] = True
                     if onset >= 0 and t - onset < hold:
                         count += y[i, t]
                         mass |= dead[i, t] >= config.mass_casualty
+                        toll = max(toll, dead[i, t])
                     last = t
                 if onset >= 0 and t - onset < hold:
                     self.statistic[i, t] = count
                     self.onset[i, t], self.previous[i, t], self.mass[i, t] = onset, before, mass
+                    self.toll[i, t] = toll
                     # Raised where an attack arrives; the episode (forecast.alarms.episodes) holds it between.
                     if y[i, t] > 0:
                         self.level[i, t] = ALERT if (mass or count >= 2) else WARNING
@@ -444,7 +448,8 @@ class NewGround(AlarmRule):
             f"({self.unit_word} of {self.ds[self.onset[i, t]]:%F})"
         )
         if self.mass[i, t]:
-            text += f"; mass casualty (at least {self.config.mass_casualty:g} killed)"
+            text += (f"; mass casualty ({self.toll[i, t]:,.0f} killed in one {self.unit_word}, best estimate; "
+                     f"threshold {self.config.mass_casualty:g})")
         elif self.statistic[i, t] >= 2:
             text += f"; {self._words(self.statistic[i, t])} since"
         return text
