@@ -31,7 +31,7 @@ from forecast.errors import ModelError
 from forecast.models.frame import DEFAULT_DRAWS, ForecastFrame
 from forecast.panel import PanelData
 
-__all__ = ["CountModel", "Neighbours", "SeriesFitError", "SeriesForecast", "SeriesModel", "progress_bar", "unit_rng"]
+__all__ = ["CountModel", "JointPaths", "Neighbours", "SeriesFitError", "SeriesForecast", "SeriesModel", "progress_bar", "unit_rng"]
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +108,39 @@ class CountModel(ABC):
     def _check_fitted(self) -> None:
         if not hasattr(self, "data_"):
             raise ModelError(f"{self.alias}: call fit(panel) before predict(h)")
+
+
+class JointPaths:
+    """Paths of every unit simulated together, for models whose units see each other's counts.
+
+    The units on a fallback are drawn first (their own seeded stream), so
+    their paths can feed their neighbours; :meth:`counts_at` gives a unit's
+    observed count before the forecast origin and this path's simulated one
+    after it. ``fitted`` maps the row of every unit with a real fit to its state.
+    """
+
+    def __init__(self, model: SeriesModel, h: int, n_draws: int, seed: int) -> None:
+        data = model.data_
+        self.n_obs = data.y.shape[1]
+        self.y = data.y
+        self.n_draws = n_draws
+        self.rngs = [unit_rng(seed, type(model).__name__, u) for u in data.units]
+        self.paths = np.zeros((len(data.units), h, n_draws), dtype=np.int64)
+        self.forecasts: dict[str, SeriesForecast] = {}
+        self.fitted: dict[int, Any] = {}
+        for row, unit in enumerate(data.units):
+            state = model.states_[unit]
+            if isinstance(state, _Fallback):
+                self.forecasts[unit] = state.model._forecast_series(state.state, h, n_draws, self.rngs[row])
+                self.paths[row] = self.forecasts[unit].draws
+            else:
+                self.fitted[row] = state
+
+    def counts_at(self, row: int, t: int) -> np.ndarray:
+        """Unit ``row``'s count in period ``t`` per path (observed before the origin, simulated after)."""
+        if t < self.n_obs:
+            return np.full(self.n_draws, float(self.y[row, t]))
+        return self.paths[row, t - self.n_obs].astype(float)
 
 
 @dataclass(frozen=True)

@@ -96,12 +96,12 @@ from forecast.checks import boolean, draw_count, number, steps_ahead, whole_numb
 from forecast.distributions import draw_counts
 from forecast.errors import ParameterError
 from forecast.models.base import (
+    JointPaths,
     Neighbours,
     SeriesFitError,
     SeriesForecast,
     SeriesModel,
     _Fallback,
-    unit_rng,
 )
 from forecast.models.baselines import HistoricalMean
 from forecast.models.frame import DEFAULT_DRAWS, ForecastFrame
@@ -401,22 +401,12 @@ class CountGLM(SeriesModel):
         self._check_fitted()
         h, n_draws = steps_ahead(h, "horizon"), draw_count(n_draws, "n_draws")
         data = self.data_
-        n_units, n_obs = data.y.shape
-        rngs = [unit_rng(seed, type(self).__name__, u) for u in data.units]
-        paths = np.zeros((n_units, h, n_draws), dtype=np.int64)
-        forecasts: dict[str, SeriesForecast] = {}
-        fitted: dict[int, tuple[_GLMState, np.ndarray]] = {}
-        for row, unit in enumerate(data.units):
-            state = self.states_[unit]
-            if isinstance(state, _Fallback):
-                forecasts[unit] = state.model._forecast_series(state.state, h, n_draws, rngs[row])
-                paths[row] = forecasts[unit].draws
-            else:
-                fitted[row] = (state, self._coefficient_draws(state, n_draws, rngs[row]))
-
-        def counts_at(row: int, t: int) -> np.ndarray:
-            # Observed counts before the forecast origin, simulated paths after it.
-            return np.full(n_draws, data.y[row, t], dtype=float) if t < n_obs else paths[row, t - n_obs].astype(float)
+        n_obs = data.y.shape[1]
+        joint = JointPaths(self, h, n_draws, seed)
+        rngs, paths, forecasts, counts_at = joint.rngs, joint.paths, joint.forecasts, joint.counts_at
+        fitted: dict[int, tuple[_GLMState, np.ndarray]] = {
+            row: (state, self._coefficient_draws(state, n_draws, rngs[row])) for row, state in joint.fitted.items()
+        }
 
         # The trend is held at the last fitted period's level (module docstring).
         deterministic, _ = self._deterministic(np.arange(n_obs, n_obs + h, dtype=float), trend_at=n_obs - 1)

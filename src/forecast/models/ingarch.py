@@ -65,12 +65,11 @@ from forecast.checks import boolean, choice, draw_count, steps_ahead, whole_numb
 from forecast.distributions import draw_counts
 from forecast.errors import ParameterError
 from forecast.models.base import (
+    JointPaths,
     Neighbours,
     SeriesFitError,
     SeriesForecast,
     SeriesModel,
-    _Fallback,
-    unit_rng,
 )
 from forecast.models.baselines import HistoricalMean
 from forecast.models.frame import DEFAULT_DRAWS, ForecastFrame
@@ -477,26 +476,14 @@ class NegBinIngarch(SeriesModel):
         self._check_fitted()
         h, n_draws = steps_ahead(h, "horizon"), draw_count(n_draws, "n_draws")
         data = self.data_
-        n_units, n_obs = data.y.shape
-        rngs = [unit_rng(seed, type(self).__name__, u) for u in data.units]
-        paths = np.zeros((n_units, h, n_draws), dtype=np.int64)
-        forecasts: dict[str, SeriesForecast] = {}
-        fitted: dict[int, IngarchFit] = {}
-        for row, unit in enumerate(data.units):
-            state = self.states_[unit]
-            if isinstance(state, _Fallback):  # drawn first: their paths feed their neighbours
-                forecasts[unit] = state.model._forecast_series(state.state, h, n_draws, rngs[row])
-                paths[row] = forecasts[unit].draws
-            else:
-                fitted[row] = state
+        n_obs = data.y.shape[1]
+        joint = JointPaths(self, h, n_draws, seed)  # fallback units drawn first: their paths feed their neighbours
+        rngs, paths, forecasts, counts_at = joint.rngs, joint.paths, joint.forecasts, joint.counts_at
+        fitted: dict[int, IngarchFit] = joint.fitted
         future = None
         if self.design_ is not None:
             future, _ = self._design(np.arange(n_obs, n_obs + h, dtype=float), trend_from=n_obs - 1)
         nus = {row: np.empty((h, n_draws)) for row in fitted}
-
-        def counts_at(row: int, t: int) -> np.ndarray:
-            # Observed counts before the forecast origin, this path's simulated counts after it.
-            return np.full(n_draws, float(data.y[row, t])) if t < n_obs else paths[row, t - n_obs].astype(float)
 
         for step in range(h):
             t = n_obs + step
