@@ -187,3 +187,25 @@ def test_a_shapefile_cache_follows_its_dbf(tmp_path: Path):
     frame.to_file(path)
     renamed = build(path, cache_dir=cache)
     assert not renamed.from_cache and renamed.units["name"].iloc[0] == "Kabol"
+
+
+def test_gazetteer_build_command_derives_caches_and_says_what_the_layer_holds(tmp_path, monkeypatch, capsys):
+    from forecast.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    args = ["gazetteer", "build", str(LAYER), "--id-column", "shapeID", "--name-column", "shapeName",
+            "--country-column", "shapeGroup"]
+    assert main(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("two_countries.geojson (sha256 ") and "AFG 3 units, PAK 3 units; 5 adjacent pairs" in out[0]
+    assert out[1] == "across borders: Central (AFG) - Khyber Pakhtunkhwa (PAK)"
+    assert out[2] == "no shared border, linked to the nearest unit: Central - Astola Island"
+    folder = tmp_path / "data" / "processed" / "gazetteer" / "two_countries"
+    assert sorted(p.name for p in folder.iterdir()) == ["adjacency.csv", "aliases.csv", "manifest.json", "points.csv", "units.csv"]
+    assert main(args) == 0 and "(cached)" in capsys.readouterr().out
+    # One-line refusals naming the fix: a column the file lacks, and no (or two) ways to tell the country.
+    assert main([*args[:4], "x", *args[5:]]) == 2
+    err = capsys.readouterr().err
+    assert "no id column 'x'" in err and "shapeID" in err and len(err.strip().splitlines()) == 1
+    assert main(args[:7]) == 2
+    assert "--country ISO3" in capsys.readouterr().err

@@ -324,6 +324,36 @@ def schedule(
     typer.echo(planned.text())
 
 
+gazetteer_app = typer.Typer(help="Units from a boundary file: ids, names, ISO codes, centroids, adjacency.", no_args_is_help=True)
+app.add_typer(gazetteer_app, name="gazetteer")
+
+
+@gazetteer_app.command("build")
+def gazetteer_build(
+    path: Annotated[Path, typer.Argument(help="Boundary layer: GeoJSON, shapefile or GeoPackage (any CRS).")],
+    id_column: Annotated[str, typer.Option(help="Column with each unit's id (unique across the layer).")],
+    name_column: Annotated[str, typer.Option(help="Column with each unit's English name.")],
+    country_column: Annotated[str | None, typer.Option(help="Column with each row's country (several countries in one layer).")] = None,
+    country: Annotated[str | None, typer.Option(help="The layer's one country (ISO3) when there is no --country-column.")] = None,
+    iso_column: Annotated[str | None, typer.Option(help="Column with ISO 3166-2 codes (geoBoundaries: shapeISO).")] = None,
+    population: Annotated[Path | None, typer.Option(help="CSV with columns unit_id, population.")] = None,
+    snap_m: Annotated[float, typer.Option(help="Metres within which borders count as shared (two countries' files).")] = 0.0,
+    out_dir: Annotated[Path, typer.Option(help="Where the derived tables go (cached by the file's sha256).")] = Path("data/processed/gazetteer"),
+) -> None:
+    """Derive the unit tables of any boundary layer (cross-border adjacency included) and say what they hold."""
+    from forecast.checks import output_folder
+    from forecast.geo.derive import gazetteer_from_boundaries
+
+    output_folder(out_dir, "--out-dir", example="data/processed/gazetteer")
+    if (country is None) == (country_column is None):
+        raise typer.BadParameter("give --country ISO3 (a one-country layer) or --country-column COLUMN (several countries), not both")
+    layer = gazetteer_from_boundaries(
+        path, id_column=id_column, name_column=name_column, country_column=country_column, country=country,
+        iso_column=iso_column, population=population, snap_m=snap_m, cache_dir=out_dir,
+    )
+    typer.echo(layer.summary())
+
+
 fetch_app = typer.Typer(help="Download reference data into data/raw/ (cached; later runs make no request).", no_args_is_help=True)
 app.add_typer(fetch_app, name="fetch")
 

@@ -514,6 +514,36 @@ class LayerGazetteer:
             )
         return self._gazetteers[iso3]
 
+    def summary(self) -> str:
+        """What the layer holds, for people: units per country, adjacency, cross-border pairs, islands.
+
+        Examples
+        --------
+        See :func:`gazetteer_from_boundaries`.
+        """
+        country = dict(zip(self.units["unit_id"], self.units["country"], strict=True))
+        pairs = self.adjacency[self.adjacency["unit_id"] < self.adjacency["neighbour_id"]]
+        cross = pairs[[country[a] != country[b] for a, b in zip(pairs["unit_id"], pairs["neighbour_id"], strict=True)]]
+        nearest = pairs[pairs["basis"] == "nearest"] if "basis" in pairs else pairs.iloc[:0]
+        names = dict(zip(self.units["unit_id"], self.units["name"], strict=True))
+        per_country = self.units.groupby("country").size()
+        lines = [
+            f"{Path(self.source).name} (sha256 {self.source_sha256[:12]}): "
+            + ", ".join(f"{iso3} {n} units" for iso3, n in per_country.items())
+            + f"; {len(pairs)} adjacent pairs"
+            + ("" if self.cache_dir is None else f"; tables in {self.cache_dir}" + (" (cached)" if self.from_cache else "")),
+        ]
+        if len(cross):
+            lines.append("across borders: " + ", ".join(f"{names[a]} ({country[a]}) - {names[b]} ({country[b]})"
+                                                        for a, b in zip(cross["unit_id"], cross["neighbour_id"], strict=True)))
+        if len(nearest):
+            lines.append("no shared border, linked to the nearest unit: " + ", ".join(
+                f"{names[a]} - {names[b]}" for a, b in zip(nearest["unit_id"], nearest["neighbour_id"], strict=True)))
+        missing = self.units["population"].isna().sum() if "population" in self.units else len(self.units)
+        if missing:
+            lines.append(f"{missing} of {len(self.units)} units have no population (pass a population table)")
+        return "\n".join(lines)
+
     def resolve(self, name: str | None, country: str) -> str | None:
         """Unit id of ``name`` among ``country``'s units, or None."""
         return self.gazetteer(country).resolve(name)
