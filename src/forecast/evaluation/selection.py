@@ -176,14 +176,15 @@ class ForecasterChoice:
             )
         else:
             head = f"The fans come from {self.spec}, the lowest mean CRPS at {n} recent origins ({span})."
-        chosen = rows.loc[rows["weight"].idxmax()]
         tail = ""
+        others = rows[~rows["baseline"].astype(bool)]
         if self.best_baseline is not None:
             base = rows.loc[self.best_baseline]
-            tail = (
-                f" Best baseline: {self.best_baseline} (CRPS {base['crps']:.3f}); "
-                f"{chosen.name} scored {chosen['crps']:.3f} ({chosen['skill']:+.0%} skill)."
-            )
+            tail = f" Best baseline: {self.best_baseline} (CRPS {base['crps']:.3f})"
+            if len(others):
+                best = others.loc[others["crps"].idxmin()]
+                tail += f"; best of the other candidates: {best.name} (CRPS {best['crps']:.3f}, {best['skill']:+.0%} skill)"
+            tail += "."
         failed = sorted(set(self.failures["model"])) if len(self.failures) else []
         if failed:
             tail += f" Left out because they failed at some origin: {', '.join(failed)}."
