@@ -98,3 +98,14 @@ def test_every_province_at_warning_gets_a_fan_that_keeps_its_recent_activity():
     reported = forecasts.models[-1]
     charted = fan_chart_units(forecast_table(forecasts, reported, report.gazetteer), alerts, top=8)
     assert set(warned) <= set(charted)
+
+
+def test_the_report_table_marks_baselines_and_puts_the_largest_weight_first():
+    ds = pd.date_range("2019-01-07", periods=100, freq="W-MON")
+    rng = np.random.default_rng(3)
+    panel = pd.DataFrame({"unit_id": np.repeat(list("ABCD"), 100), "ds": np.tile(ds, 4), "y": rng.poisson(2, 400)})
+    table = choose_forecaster(panel, ["hist_mean", "last", "glm_poisson"], horizon=2, n_draws=100).display_table()
+    assert list(table.columns) == ["model", "kind", "weight", "crps", "log_score", "coverage90", "skill"]
+    assert table["weight"].is_monotonic_decreasing and table["weight"].sum() == pytest.approx(1.0)
+    assert dict(zip(table["model"], table["kind"], strict=True)) == {
+        "hist_mean": "baseline", "last": "baseline", "zero": "baseline", "glm_poisson": ""}

@@ -158,6 +158,12 @@ class ForecasterChoice:
         """The candidates the forecaster uses, with their weights."""
         return {m: w for m, w in self.weights.items() if w > 0}
 
+    def display_table(self) -> pd.DataFrame:
+        """:attr:`table` for a report: ``model`` a column, baselines marked ``baseline``, largest weight first."""
+        shown = self.table.reset_index()
+        shown["kind"] = np.where(shown.pop("baseline").astype(bool), "baseline", "")
+        return shown[["model", "kind", "weight", "crps", "log_score", "coverage90", "skill"]]
+
     def reason(self) -> str:
         """One paragraph for the report: what forecasts the fans, chosen how, and how it scored.
 
