@@ -873,3 +873,25 @@ def test_the_exploration_template_runs_on_your_own_csv_from_notebooks(tmp_path):
                     for c in notebook.cells for o in c.get("outputs", []))
     assert "Kunduz" in shown and "Kandahar" in shown  # new ground on the alert table
     assert any("image/png" in o.get("data", {}) for c in notebook.cells for o in c.get("outputs", []))
+
+
+@pytest.mark.slow
+def test_a_report_run_reads_your_own_csv_with_its_column_names_and_spellings(tmp_path):
+    """-p columns.* and -p aliases reach the up-front data check as well as the notebooks."""
+    own = tmp_path / "attacks.csv"
+    rows = ["When,Where,Killed"] + [f"2021-{m:02d}-10,Nangahar,2" for m in range(1, 10)] + ["2021-10-08,Kunduz,72"]
+    own.write_text("\n".join(rows) + "\n")
+    base = [sys.executable, "-m", "forecast.cli", "run", "--config", str(CONFIG), "--notebooks", "01",
+            "--reports-dir", str(tmp_path / "reports"), "-p", "source=csv", "-p", f"events_path={own}",
+            "-p", "country=AFG", "-p", "as_of=null", "-p", "columns.date=When", "-p", "columns.admin1=Where",
+            "-p", "columns.fatalities=Killed"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    refused = subprocess.run(base, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert refused.returncode == 2 and "'Nangahar'" in refused.stderr
+    assert "-p 'aliases={Name: Province}'" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    done = subprocess.run([*base, "-p", "aliases={Nangahar: Nangarhar}"], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads(next((tmp_path / "reports" / "runs").glob("*/manifest.json")).read_text())
+    assert manifest["parameters"]["columns"] == {"date": "When", "admin1": "Where", "fatalities": "Killed"}
+    assert manifest["parameters"]["aliases"] == {"Nangahar": "Nangarhar"}

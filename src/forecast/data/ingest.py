@@ -90,9 +90,9 @@ UNMATCHED_POLICIES = ("error", "drop")
 
 #: What to do about province names the gazetteer does not know.
 UNMATCHED_FIX = (
-    "fix the spelling in the file, give the spelling as an alias (forecast ingest --aliases 'Name=Province', "
-    "or read_events(..., aliases={name: province})), "
-    "or pass --unmatched drop to drop and count these rows"
+    "fix the spelling in the file, or give it as an alias (--aliases 'Name=Province' on ingest, predict, backtest "
+    "and warn; -p 'aliases={Name: Province}' for forecast run; read_events(..., aliases={name: province})), "
+    "or drop and count these rows (forecast ingest --unmatched drop)"
 )
 
 # Columns that identify a provider's file, used to suggest the right --source

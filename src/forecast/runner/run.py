@@ -522,7 +522,20 @@ def plan_run(
 
 
 #: The parameters every report notebook passes to ``open_report`` (the data it opens).
-_DATA_PARAMETERS = ("source", "events_path", "actor", "country", "freq", "as_of", "synthetic")
+_DATA_PARAMETERS = ("source", "events_path", "actor", "country", "freq", "as_of", "synthetic", "columns", "aliases")
+
+
+def _as_run_parameters(text: str) -> str:
+    """A reader's advice in run terms: ``--columns a=B,c=D`` -> ``-p columns.a=B -p columns.c=D``, and so on.
+
+    Examples
+    --------
+    >>> _as_run_parameters("map yours with --columns admin1=Province,date=Date; or pass --country AFG")
+    'map yours with -p columns.admin1=Province -p columns.date=Date; or pass -p country=AFG'
+    """
+    text = re.sub(r"--columns (\S+?)(?=[;,.]?(\s|$))",
+                  lambda m: " ".join(f"-p columns.{pair}" for pair in m.group(1).split(",")), text)
+    return re.sub(r"--(actor|country)\b ?", r"-p \1=", text)
 
 
 def check_run_data(plan: RunPlan) -> None:
@@ -561,11 +574,13 @@ def check_run_data(plan: RunPlan) -> None:
             events_path = data_args.pop("events_path")
             if events_path is not None and not Path(str(events_path)).is_absolute():
                 events_path = plan.project_root / str(events_path)
+            data_args["columns"] = data_args.get("columns") or None
+            data_args["aliases"] = data_args.get("aliases") or None
             try:
                 opened[key] = load_dataset(data_args.pop("source") or "synthetic", events_path,
                                            freq=data_args.pop("freq") or "W-MON", **data_args)
-            except ParameterError as exc:  # say the run parameter, not the command-line option of `predict`
-                raise ParameterError(re.sub(r"--(actor|country)\b ?", r"-p \1=", exc.detail)) from None
+            except ForecastError as exc:  # say the run parameter, not the command-line option of `predict`
+                raise type(exc)(_as_run_parameters(exc.detail), path=exc.path, row=exc.row, column=exc.column) from None
         boundaries = given.get("boundaries_path")
         if boundaries is not None:
             from forecast.geo.boundaries import load_boundaries
