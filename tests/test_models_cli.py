@@ -110,3 +110,21 @@ def test_predict_and_backtest_take_columns_and_aliases_like_ingest(tmp_path, cap
     nangarhar = next(line for line in out.splitlines() if line.strip().startswith("Nangarhar"))
     assert float(nangarhar.split()[1]) > 0.1  # 20 events over 43 weeks
     assert main(["backtest", *base, "--aliases", "Nangahar=Nangarhar", "--every", "8"]) == 0
+
+
+def test_predict_with_the_default_candidates_leaves_out_a_model_that_cannot_fit_and_names_it(tmp_path, capsys):
+    """Twelve attacks in ten months: the endemic-epidemic candidates cannot fit; predict says so and goes on."""
+    rows = ["When,Where,Killed"] + [f"2021-{m:02d}-10,Nangarhar,2" for m in range(1, 8)]
+    rows += ["2021-08-26,Kabul,170", "2021-10-08,Kunduz,72", "2021-10-15,Kandahar,47", "2021-10-22,Parwan,1",
+             "2021-11-02,Kabul,25"]
+    path = tmp_path / "few.csv"
+    path.write_text("\n".join(rows) + "\n")
+    status = main(["predict", "--source", "csv", "--events", str(path), "--country", "AFG", "--freq", "MS",
+                   "--horizon", "2", "--n-draws", "50", "--no-progress",
+                   "--columns", "date=When,admin1=Where,fatalities=Killed"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "hist_mean:" in captured.out and "Traceback" not in captured.err
+    warnings = [line for line in captured.err.splitlines() if line.startswith("warning:")]
+    assert all("left out, its fit failed" in line for line in warnings)
+    assert not any("RuntimeWarning" in line for line in captured.err.splitlines())

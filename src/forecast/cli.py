@@ -585,8 +585,10 @@ def predict(
                         columns=_parse_columns(columns), aliases=_parse_aliases(aliases))
     forecasts = forecast_panel(
         data.panel, models, horizon, n_draws=n_draws, seed=seed, progress=progress, freq=freq,
-        neighbours=data.neighbours,
+        neighbours=data.neighbours, skip_failures=True,
     )
+    for alias, reason in (forecasts.meta.get("failures") or {}).items():
+        typer.echo(f"warning: {alias} left out, its fit failed: {reason}", err=True)
     if out is not None:
         forecasts.to_parquet(out)
     columns = ["unit_id", "ds", "step", "model", "mean", "q05", "q50", "q95", "p_ge_1", "fallback"]

@@ -50,6 +50,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -1259,8 +1260,9 @@ def _maximise(model: _Model, theta0: np.ndarray, *, warm: bool = False) -> tuple
         if key not in cache:
             cache.clear()  # one point at a time: the optimiser asks f, g, H at the same x
             loglik, gradient, hessian = model.loglik_derivatives(theta)
-            if not np.isfinite(loglik):
-                # An overflowing step: a huge objective makes the trust region shrink.
+            if not (np.isfinite(loglik) and np.isfinite(gradient).all() and np.isfinite(hessian).all()):
+                # An overflowing step (or 0/0 in the derivatives at a boundary, e.g. a rate
+                # of 0 on data without events): a huge objective makes the trust region shrink.
                 n = len(theta)
                 cache[key] = (1e300, np.zeros(n), np.eye(n))
             else:
@@ -1443,7 +1445,10 @@ class EndemicEpidemic:
         config = self.config
         model = self._build(panel, neighbourhood, population, freq)
         theta0 = model.start_values()
-        theta, n_iter, message = _maximise(model, theta0)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            # Trial steps overflow or divide 0/0 near boundaries; the result's convergence is checked below.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            theta, n_iter, message = _maximise(model, theta0)
         loglik, gradient, hessian = model.loglik_derivatives(theta)
         decrement = _decrement(loglik, gradient, hessian)
         converged = _converged(decrement, loglik, config.tolerance)
@@ -1548,7 +1553,9 @@ class EndemicEpidemic:
             model.use_periods(origin)
             if not warm_start:
                 theta = model.start_values()
-            theta, n_iter, message = _maximise(model, theta, warm=warm_start and origin > first)
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore", RuntimeWarning)
+                theta, n_iter, message = _maximise(model, theta, warm=warm_start and origin > first)
             loglik, gradient, hessian = model.loglik_derivatives(theta)
             decrement = _decrement(loglik, gradient, hessian)
             if not _converged(decrement, loglik, self.config.tolerance):

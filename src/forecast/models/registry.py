@@ -38,8 +38,10 @@ HistoricalMean(window=52, alias='hist_mean')
 from __future__ import annotations
 
 import ast
+import dataclasses
 import difflib
 import importlib
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Self
@@ -48,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.checks import draw_budget, draw_count, number, steps_ahead, whole_number
-from forecast.errors import InputError, ModelError, ParameterError
+from forecast.errors import ConvergenceError, InputError, ModelError, ParameterError
 from forecast.models.base import CountModel, Neighbours
 from forecast.models.frame import DEFAULT_DRAWS, ForecastFrame
 from forecast.panel import PanelData, cut
@@ -67,6 +69,8 @@ __all__ = [
 
 #: Registry name -> "module:Class". Modules are imported on first use, so naming
 #: ``zero`` does not import prophet.
+logger = logging.getLogger(__name__)
+
 MODELS: dict[str, str] = {
     "zero": "forecast.models.baselines:Zero",
     "last": "forecast.models.baselines:LastObserved",
@@ -228,8 +232,19 @@ class EndemicEpidemicModel(CountModel):
         for column, unit in self._indicators.items():
             frame[column] = (frame["unit_id"] == unit).astype(float)
         season = float(default_season(data.freq) or 52)
-        self.model_ = EndemicEpidemic(self._config(season, unit_terms, list(self._indicators)))
-        self.model_.fit(frame, borders, population_shares(data.units) if self.population else None, freq=data.freq)
+        config = self._config(season, unit_terms, list(self._indicators))
+        offsets = population_shares(data.units) if self.population else None
+        self.model_ = EndemicEpidemic(config)
+        try:
+            self.model_.fit(frame, borders, offsets, freq=data.freq)
+        except ConvergenceError:
+            if config.family != "negbin1":
+                raise
+            # On few events the overdispersion runs towards 0 (the Poisson limit), a boundary the
+            # optimiser approaches without reaching: fit that limit (as the spillover model does).
+            logger.info("%s: negative binomial fit did not converge; fitted the Poisson limit", self.alias)
+            self.model_ = EndemicEpidemic(dataclasses.replace(config, family="poisson"))
+            self.model_.fit(frame, borders, offsets, freq=data.freq)
         self.data_ = data
         return self
 
