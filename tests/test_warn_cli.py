@@ -141,3 +141,16 @@ def test_warn_assumes_the_configs_stronghold_for_afghanistan_and_auto_elsewhere(
     assert code == 0, err
     assert [s["name"] for s in json.loads(out)["stronghold"]] == ["Nangarhar"]
     assert default_stronghold("afg") == "Nangarhar" and default_stronghold("PAK") == "auto"
+
+
+def test_less_than_a_year_of_data_says_new_ground_cannot_be_judged_yet(tmp_path, capsys):
+    """Not 'no province newly struck': with under a year of data no first attack can be known to be new."""
+    rows = ["When,Where,Killed"] + [f"2021-{m:02d}-10,Nangarhar,2" for m in range(1, 10)] + ["2021-10-08,Kunduz,72"]
+    path = tmp_path / "short.csv"
+    path.write_text("\n".join(rows) + "\n")
+    code, out, err = run(capsys, "--source", "csv", "--events", str(path), "--country", "AFG",
+                         "--columns", "date=When,admin1=Where,fatalities=Killed")
+    assert code == 0, err
+    assert "new ground cannot be judged yet: the data start 2021-01-04" in out
+    assert "no province newly struck" not in out
+    assert "only after a year of data (from 2022-01-04)" in out

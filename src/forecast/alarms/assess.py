@@ -607,6 +607,12 @@ def evaluate_warnings(
     rules: dict[str, AlarmRule] = {}
     if config.new_ground:
         rules["new_ground"] = NewGround(data, config, panel_fatalities(known, data), name_of)
+        if data.n_periods <= rules["new_ground"].first_judged:
+            notes.append(
+                f"the data start {data.ds[0]:%F}: a first attack counts as new ground only after a year of data "
+                f"(from {data.ds[0] + pd.DateOffset(years=1):%F}), so new ground and the group expansion alarm "
+                "cannot be judged yet; give a longer history"
+            )
     rules |= {
         "emergence": Emergence(data, config),
         "exceedance": Exceedance(data, config, forecast, forecasts),

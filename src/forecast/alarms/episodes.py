@@ -340,7 +340,12 @@ def group_expansion(
         before_text = f" ({distance_before:.0f} km before)" if np.isfinite(distance_before) else ""
         context.append(f"mean distance {distance:.0f} km{before_text}")
     tail = ("; " + "; ".join(context)) if context else ""
-    if count:
+    if t < first_judged:
+        headline = (
+            f"new ground cannot be judged yet: the data start {ds[0]:%Y-%m-%d} and a first attack counts as new "
+            f"only after a year of data{tail}"
+        )
+    elif count:
         headline = f"{count} {word} newly struck outside {stronghold_label} {when} ({listed}; {history}){tail}"
     else:
         headline = (
