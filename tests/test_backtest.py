@@ -217,7 +217,7 @@ def test_ensemble_weights_feed_the_ensemble(known_backtest):
     assert softmax["hist_mean"] > 0.99
     spec = known_backtest.ensemble_spec(["hist_mean", "seasonal_naive", "last"])
     ensemble = make_model(spec)
-    assert ensemble.weights_ == pytest.approx(weights)
+    assert ensemble.weights_ == pytest.approx(weights, abs=1e-4)  # the spec carries 4 decimals
 
 
 def test_ensemble_weights_need_every_member():
@@ -432,3 +432,15 @@ def test_combinable_models_leave_out_zero_and_those_that_failed():
                       neighbours={"AF-KAB": ["AF-PAR"], "AF-PAR": ["AF-KAB"]})
     assert set(result.failures["model"]) == {"endemic_epidemic"}  # no intercept for a unit without events
     assert result.combinable() == ["hist_mean", "last"]
+
+
+def test_stacking_weights_from_a_backtest_are_the_reports(known_backtest):
+    """One way of stacking: the backtest page's weights are forecast.evaluation.selection's."""
+    from forecast.evaluation.selection import stacking_weights
+
+    members = known_backtest.combinable()
+    weights = known_backtest.ensemble_weights(members, method="stack")
+    assert weights == stacking_weights(known_backtest.scores, members)
+    assert sum(weights.values()) == pytest.approx(1.0)
+    spec = known_backtest.ensemble_spec(members, method="stack")
+    assert spec.startswith("ensemble(members=") and all(len(f"{w}".split(".")[-1]) <= 4 for w in make_model(spec).weights.values())

@@ -461,6 +461,10 @@ def ensemble_weights(
         Candidate members (default: every model in ``scores``). Give the
         ensemble's members so the weights name each of them.
     method
+        ``"stack"``: log-score stacking (the weights of the mixture that
+        gives what happened the highest mean log density; needs a score
+        table with ``log_score``; what reports forecast with, see
+        :func:`forecast.evaluation.selection.stacking_weights`).
         ``"inverse"``: ``w_m ∝ S_m ** -power`` (see
         :func:`forecast.models.ensemble.weights_from_scores`).
         ``"softmax"``: softmax of the skill against the best model,
@@ -483,6 +487,13 @@ def ensemble_weights(
     >>> {k: round(v, 3) for k, v in ensemble_weights({"a": 1.0, "b": 3.0}).items()}
     {'a': 0.75, 'b': 0.25}
     """
+    if method == "stack":
+        # Imported here: selection builds on this module.
+        from forecast.evaluation.selection import stacking_weights
+
+        if not isinstance(scores, pd.DataFrame):
+            raise ParameterError("method='stack' needs the score table (log_score per forecast), not mean scores")
+        return stacking_weights(scores, models)
     if isinstance(scores, pd.DataFrame):
         _check_metric(scores, metric, lower_is_better=True)
         paired = _paired(scores, metric, models)
@@ -499,7 +510,7 @@ def ensemble_weights(
     if method == "inverse":
         return weights_from_scores(means, power=power)
     if method != "softmax":
-        raise ParameterError(f"unknown weighting method {method!r}; use 'inverse' or 'softmax'")
+        raise ParameterError(f"unknown weighting method {method!r}; use 'stack', 'inverse' or 'softmax'")
     number(temperature, "temperature", minimum=0, strict=True)
     values = np.array(list(means.values()), dtype=float)
     if not np.all(np.isfinite(values)) or np.any(values < 0):
@@ -781,7 +792,7 @@ class BacktestResult:
         lacking = [m for m in members if m not in self.specs]
         if lacking:
             raise ParameterError(f"ensemble members {lacking} were not given as model specs; only {list(self.specs)} can be")
-        weights = self.ensemble_weights(list(members), metric, **options)
+        weights = {m: round(w, 4) for m, w in self.ensemble_weights(list(members), metric, **options).items()}
         return str(ModelSpec("ensemble", {"members": [self.specs[m] for m in members], "weights": weights, "alias": alias}))
 
     def scorecard(self, baselines: Sequence[str] = ("zero", "hist_mean")) -> pd.DataFrame:

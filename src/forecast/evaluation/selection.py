@@ -341,6 +341,8 @@ class ReportForecaster:
         says which, why, and which model the fans come from instead.
         """
         failures = forecasts.meta.get("failures") or {}
+        if self.choice is not None and len(self.choice.failures):  # already named by the note
+            failures = {m: r for m, r in failures.items() if m not in set(self.choice.failures["model"])}
         if not failures:
             return self.note
         failed = "; ".join(f"{alias} ({reason})" for alias, reason in failures.items())

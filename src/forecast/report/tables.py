@@ -73,6 +73,7 @@ def events_by_unit(data: Dataset, gazetteer: Gazetteer | None = None, recent_per
         .join(panel[panel["ds"].isin(last)].groupby("unit_id")["y"].sum().rename(f"last_{recent_periods}"))
         .join(gazetteer.units.set_index("unit_id")[["name", "population"]])
     )
+    table["fatalities"] = table["fatalities"].round().astype(int)  # deaths are shown as whole people
     table["per_100k"] = table["events"] / table["population"] * 1e5
     total = table["events"].sum()
     table["share"] = table["events"] / total if total else 0.0
