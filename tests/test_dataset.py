@@ -97,8 +97,8 @@ def test_as_of_dates_are_checked_against_the_data():
         load_dataset("ucdp", path, country="AFG", as_of="2030-01-01")
     later = load_dataset("ucdp", path, country="AFG", freq="MS", as_of="2022-12-31")
     assert later.panel["ds"].max() == pd.Timestamp("2022-12-01")
-    assert "periods after it count as zero attacks" in later.notes[0]
-    assert any("check that the data are up to date" in note for note in caveats(later))
+    assert "counts the periods after it as zero attacks" in later.notes[0]
+    assert any("update the data, or set the as-of date" in note for note in caveats(later))
 
 
 def test_last_day_lets_rules_judge_the_last_complete_period():

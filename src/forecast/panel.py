@@ -421,7 +421,8 @@ def panel_as_of(
         if as_of is not None and complete_until is None and as_of > last_event:
             notes.append(
                 f"the last event is dated {last_event:%Y-%m-%d}, before the as-of date {as_of:%Y-%m-%d}: "
-                "periods after it count as zero attacks; check that the data are up to date"
+                "the panel counts the periods after it as zero attacks, and the early warning treats them as "
+                "unknown; update the data, or set the as-of date to the data's end (-p as_of=null)"
             )
     cut = as_of if as_of is not None else complete_until
     if cut is None and len(events):

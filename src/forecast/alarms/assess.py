@@ -747,7 +747,8 @@ def staleness(as_of: pd.Timestamp, data_end: Any, freq: str) -> dict[str, Any] |
     message = (
         f"STALE DATA: the last event is dated {data_end:%F}, {behind} {word}{'' if behind == 1 else 's'} before "
         f"the as-of date {as_of:%F}; the alarms judge the {word}s up to the {word} of {last_period:%F} only "
-        "(later ones are unknown, not quiet): update the data"
+        "(later ones are unknown, not quiet): update the data, or judge as of the data's end "
+        "(forecast run -p as_of=null; warn without --as-of)"
     )
     return {"data_end": data_end, "as_of": as_of, "last_period": last_period, "periods_behind": behind,
             "message": message}
