@@ -207,6 +207,9 @@ def test_small_multiples_one_panel_per_unit_busiest_first(
     assert len(legend.get_texts()) == 4
     assert fig._suptitle.get_text().endswith("(SYNTHETIC)")
     assert "SYNTHETIC data" in caption(fig)
+    # Every panel carries dates, not only the bottom row of the shared axis.
+    for ax in fig.axes:
+        assert any(t.get_text() for t in ax.get_xticklabels()), ax.get_title()
 
 
 def test_small_multiples_chosen_units(history: pd.DataFrame, forecast: ForecastFrame) -> None:
@@ -441,3 +444,12 @@ def test_dollar_signs_in_data_text_are_characters_not_mathtext(
         assert text._preprocess_math(text.get_text()) == (text.get_text(), False)
     # Outside the figure builders global rcParams still allow mathtext (the style is local).
     assert mpl.rcParams["text.parse_math"] is True
+
+
+def test_only_provinces_with_something_to_show_fill_the_busiest_fan_slots():
+    from forecast.report.tables import fan_chart_units
+
+    table = pd.DataFrame({"unit_id": ["A", "B", "C", "D"], "mean_total": [5.0, 0.6, 0.1, 0.0]})
+    alerts = pd.DataFrame({"unit_id": ["D"], "level": ["warning"]})
+    # D is flagged, so it keeps its chart however quiet its forecast; C's fan of zeros is left out.
+    assert fan_chart_units(table, alerts, top=8) == ["D", "A", "B"]

@@ -226,6 +226,7 @@ def fan_chart_units(
     *,
     top: int = 8,
     at_least: tuple[str, ...] = ("alert", "warning"),
+    min_total: float = 0.5,
 ) -> list[str]:
     """The provinces that get a fan chart: every one at warning or above, then the busiest.
 
@@ -244,6 +245,9 @@ def fan_chart_units(
         How many of the busiest provinces to show besides the flagged ones.
     at_least
         The levels that always get a chart.
+    min_total
+        A busiest province needs at least this many expected attacks over the
+        horizon (``mean_total``, when the table has it): a fan of zeros says nothing.
 
     Returns
     -------
@@ -261,5 +265,8 @@ def fan_chart_units(
     if alerts is not None and len(alerts):
         loud = alerts.loc[alerts["level"].astype(str).isin(at_least), "unit_id"].astype(str)
         flagged = list(dict.fromkeys(loud))
-    busiest = [unit for unit in forecasts_by_size["unit_id"].astype(str) if unit not in flagged][:top]
+    table = forecasts_by_size
+    if "mean_total" in table.columns:
+        table = table[table["mean_total"] >= min_total]
+    busiest = [unit for unit in table["unit_id"].astype(str) if unit not in flagged][:top]
     return flagged + busiest

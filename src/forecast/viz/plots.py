@@ -596,6 +596,7 @@ def fan_small_multiples(
         shown.append(drawn["ds"])
         ax.set_title(_unit_title(unit, names), fontsize=8.5, parse_math=False)
         _date_axis(ax, maxticks=4)
+        ax.tick_params(labelbottom=True)  # every panel dated, not only the bottom row's
     handles, labels = axes[0].get_legend_handles_labels()
     figure_legend(fig, handles, labels)
     model_name = summary["model"].iloc[0] if "model" in summary.columns else None
