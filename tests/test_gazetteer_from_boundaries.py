@@ -199,7 +199,7 @@ def test_gazetteer_build_command_derives_caches_and_says_what_the_layer_holds(tm
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("two_countries.geojson (sha256 ") and "AFG 3 units, PAK 3 units; 5 adjacent pairs" in out[0]
     assert out[1] == "across borders: Central (AFG) - Khyber Pakhtunkhwa (PAK)"
-    assert out[2] == "no shared border, linked to the nearest unit: Central - Astola Island"
+    assert out[2] == "no shared border, linked to the nearest unit: Central (PAK) - Astola Island (PAK)"
     folder = tmp_path / "data" / "processed" / "gazetteer" / "two_countries"
     assert sorted(p.name for p in folder.iterdir()) == ["adjacency.csv", "aliases.csv", "manifest.json", "points.csv", "units.csv"]
     assert main(args) == 0 and "(cached)" in capsys.readouterr().out

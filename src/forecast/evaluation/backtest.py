@@ -967,8 +967,11 @@ def backtest(
     scores = scores[leading + [c for c in scores.columns if c not in leading]].reset_index(drop=True)
 
     failures = pd.DataFrame([f for o in outputs for f in o.failures], columns=["model", "cutoff", "error"])
-    for row in failures.itertuples():
-        logger.warning("%s failed at cutoff %s: %s", row.model, f"{row.cutoff:%F}", row.error)
+    for model, rows in failures.groupby("model", sort=False):  # one line per model, not per origin
+        logger.warning(
+            "%s failed at %d of %d origins (first %s: %s); its scores cover the other origins only",
+            model, len(rows), len(cutoffs), f"{rows['cutoff'].min():%F}", rows["error"].iloc[0],
+        )
     seconds = {alias: float(sum(o.seconds.get(alias, 0.0) for o in outputs)) for alias in aliases}
     forecasts = None
     if keep_forecasts:

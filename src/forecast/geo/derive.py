@@ -538,7 +538,8 @@ class LayerGazetteer:
                                                         for a, b in zip(cross["unit_id"], cross["neighbour_id"], strict=True)))
         if len(nearest):
             lines.append("no shared border, linked to the nearest unit: " + ", ".join(
-                f"{names[a]} - {names[b]}" for a, b in zip(nearest["unit_id"], nearest["neighbour_id"], strict=True)))
+                f"{names[a]} ({country[a]}) - {names[b]} ({country[b]})"
+                for a, b in zip(nearest["unit_id"], nearest["neighbour_id"], strict=True)))
         missing = self.units["population"].isna().sum() if "population" in self.units else len(self.units)
         if missing:
             lines.append(f"{missing} of {len(self.units)} units have no population (pass a population table)")
