@@ -112,6 +112,7 @@ _EXPORTS: dict[str, str] = {
     "evaluate_warnings": "forecast.alarms.assess",
     "episode_table": "forecast.alarms.skill",
     "generator_skill_table": "forecast.alarms.skill",
+    "generator_targets_text": "forecast.alarms.skill",
     "alarm_episodes": "forecast.alarms.episodes",
     "group_expansion": "forecast.alarms.episodes",
     "Episodes": "forecast.alarms.episodes",

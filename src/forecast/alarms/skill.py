@@ -441,6 +441,27 @@ def generator_skill_table(skill: dict[str, Any] | None = None) -> pd.DataFrame:
     return pd.DataFrame([{c: row.get(c) for c in columns} for row in rows], columns=columns)
 
 
+def generator_targets_text(skill: dict[str, Any] | None = None) -> str:
+    """The targets ``meets_targets`` is judged against, and how many rows meet them, in a sentence.
+
+    Examples
+    --------
+    >>> generator_targets_text().startswith("Target: at least 90 % of spreads at warning or above")
+    True
+    """
+    skill = skill if skill is not None else alarm_skill()
+    targets = skill.get("generators", {}).get("targets") or {}
+    if not targets:
+        return ""
+    table = generator_skill_table(skill)
+    met = int(table["meets_targets"].fillna(False).astype(bool).sum())
+    return (
+        f"Target: at least {100 * targets['detected_8']:.0f} % of spreads at warning or above within 8 weeks "
+        f"(2 months), at most {targets['false_warnings']:g} false warnings and {targets['false_alerts']:g} false "
+        f"alerts per province-year; {met} of {len(table)} generator and frequency rows meet it."
+    )
+
+
 def episode_table(result: WarningResult) -> pd.DataFrame:
     """The warning episodes of an assessment, for readers: one row per unit, newest onset first.
 
