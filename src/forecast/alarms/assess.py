@@ -786,8 +786,9 @@ def _hold_episodes(
         until = held_until[episodes.units[i]]
         table.loc[i, ["level", "fired", "period"]] = ["watch", False, period]
         table.loc[i, "statistic"] = earlier[name].loc[i, "statistic"]
+        raised_level = earlier[name].loc[i, "level"]  # alert or warning: what the held level is
         table.loc[i, "detail"] = (
-            f"warning raised in the {word} of {period:%F}: {earlier[name].loc[i, 'detail']}; "
+            f"{raised_level} raised in the {word} of {period:%F}: {earlier[name].loc[i, 'detail']}; "
             f"held until the {word} of {until:%F} unless a new one is raised"
         )
 
