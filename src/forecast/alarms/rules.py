@@ -451,5 +451,5 @@ class NewGround(AlarmRule):
             text += (f"; mass casualty ({self.toll[i, t]:,.0f} killed in one {self.unit_word}, best estimate; "
                      f"threshold {self.config.mass_casualty:g})")
         elif self.statistic[i, t] >= 2:
-            text += f"; {self._words(self.statistic[i, t])} since"
+            text += f"; {self._words(self.statistic[i, t])} since then"
         return text
