@@ -744,16 +744,23 @@ def test_only_published_full_runs_become_the_latest_report(tmp_path, capsys):
     capsys.readouterr()
 
 
-@pytest.mark.slow
-def test_a_notebook_runs_as_jupyterlab_runs_it_with_the_forecast_kernel_from_notebooks(tmp_path):
-    """JupyterLab: the `forecast` kernel that `make` installs, started in notebooks/, relative paths from the project."""
-    import papermill
+@pytest.fixture
+def forecast_kernel() -> str:
+    """The `forecast` Jupyter kernel that `make install` registers (a failure under CI=true, else a skip)."""
     from jupyter_client.kernelspec import KernelSpecManager
 
     if "forecast" not in KernelSpecManager().find_kernel_specs():
         if os.environ.get("CI") == "true":
             pytest.fail("the forecast kernel is not installed: `make install` installs it")
         pytest.skip("the forecast kernel is not installed (run `make install`)")
+    return "forecast"
+
+
+@pytest.mark.slow
+def test_a_notebook_runs_as_jupyterlab_runs_it_with_the_forecast_kernel_from_notebooks(tmp_path, forecast_kernel):
+    """JupyterLab: the `forecast` kernel that `make` installs, started in notebooks/, relative paths from the project."""
+    import papermill
+
     executed = tmp_path / "01.ipynb"
     papermill.execute_notebook(
         str(ROOT / "notebooks" / "01_data_overview.ipynb"), str(executed),
@@ -771,15 +778,10 @@ def test_a_notebook_runs_as_jupyterlab_runs_it_with_the_forecast_kernel_from_not
 
 
 @pytest.mark.slow
-def test_progress_bars_in_the_forecast_kernel_are_widgets_without_a_warning():
+def test_progress_bars_in_the_forecast_kernel_are_widgets_without_a_warning(forecast_kernel):
     """tqdm.auto in JupyterLab needs ipywidgets: without it every model import warned (TqdmWarning)."""
-    from jupyter_client.kernelspec import KernelSpecManager
     from nbclient import NotebookClient
 
-    if "forecast" not in KernelSpecManager().find_kernel_specs():
-        if os.environ.get("CI") == "true":
-            pytest.fail("the forecast kernel is not installed: `make install` installs it")
-        pytest.skip("the forecast kernel is not installed (run `make install`)")
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(
         "from forecast.models.base import progress_bar\nlist(progress_bar(range(3), 'units', True))"
@@ -846,15 +848,10 @@ def test_schedule_chains_a_download_that_cannot_stop_the_report(capsys):
 
 
 @pytest.mark.slow
-def test_the_exploration_template_runs_on_your_own_csv_from_notebooks(tmp_path):
+def test_the_exploration_template_runs_on_your_own_csv_from_notebooks(tmp_path, forecast_kernel):
     """The template's promise: set source, path and columns, rerun; it loads, warns, forecasts and plots."""
     import papermill
-    from jupyter_client.kernelspec import KernelSpecManager
 
-    if "forecast" not in KernelSpecManager().find_kernel_specs():
-        if os.environ.get("CI") == "true":
-            pytest.fail("the forecast kernel is not installed: `make install` installs it")
-        pytest.skip("the forecast kernel is not installed (run `make install`)")
     rows = ["When,Where,Killed"] + [f"2021-{m:02d}-{d:02d},Nangahar,1" for m in range(1, 11) for d in (4, 18)]
     rows += ["2021-10-25,Kunduz,40", "2021-11-02,Kandahar,30"]
     own = tmp_path / "own.csv"
