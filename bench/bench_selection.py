@@ -126,11 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         if len(result["failures"]):
             print(f"{label}: failures\n{result['failures'].drop_duplicates('model').to_string()}", flush=True)
         summary = result["summary"]
-        is_baseline = {m: (m in BASELINES or m == "recent_mean") for m in summary.index}
-        for spec in candidates:
+        is_baseline = {m: m in BASELINES for m in summary.index}
+        for spec in candidates:  # a baseline under an alias (recent_mean) is still a baseline
             parsed = ModelSpec.parse(spec)
-            alias = str(parsed.options.get("alias", parsed.name))
-            is_baseline[alias] = parsed.name in BASELINES
+            is_baseline[parsed.alias] = parsed.name in BASELINES
         is_baseline["chosen (stacked)"] = False
         baselines = [m for m in summary.index if is_baseline[m]]
         best_baseline = summary.loc[baselines, "crps"].idxmin()

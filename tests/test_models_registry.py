@@ -284,3 +284,13 @@ def test_forecast_panel_can_leave_out_a_failing_model_and_its_ensembles():
     assert set(frame.meta["failures"]) == {"endemic_epidemic", "ensemble"}
     assert "nothing to fit" in frame.meta["failures"]["endemic_epidemic"]
     assert "endemic_epidemic" in frame.meta["failures"]["ensemble"]
+
+
+def test_a_specs_alias_is_the_alias_of_the_model_it_builds():
+    from forecast.models.registry import MODELS, ModelSpec
+
+    for name in MODELS:
+        if name != "ensemble":
+            assert ModelSpec.parse(name).alias == make_model(name).alias, name
+    spec = "hist_mean(window=4, alias='recent_mean')"
+    assert ModelSpec.parse(spec).alias == make_model(spec).alias == "recent_mean"

@@ -420,5 +420,4 @@ def report_forecaster(
 
 
 def _alias(spec: str) -> str:
-    parsed = ModelSpec.parse(spec)
-    return str(parsed.options.get("alias", parsed.name))
+    return ModelSpec.parse(spec).alias

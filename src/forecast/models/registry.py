@@ -379,6 +379,17 @@ class ModelSpec:
             return self.name
         return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in self.options.items())})"
 
+    @property
+    def alias(self) -> str:
+        """The name in a forecast's ``model`` column: the ``alias`` option, else the model's name.
+
+        Examples
+        --------
+        >>> ModelSpec.parse("endemic_epidemic(halflife_months=12, alias='endemic_recent')").alias
+        'endemic_recent'
+        """
+        return str(self.options.get("alias", self.name))
+
     def build(self) -> CountModel:
         """Instantiate the model; unknown options raise :class:`ParameterError` listing valid ones."""
         cls = model_class(self.name)

@@ -831,10 +831,9 @@ def _model_alias(spec: Any) -> str:
     from forecast.models.registry import ModelSpec
 
     try:
-        parsed = ModelSpec.parse(str(spec))
+        return ModelSpec.parse(str(spec)).alias
     except ForecastError:
         return str(spec)
-    return str(parsed.options.get("alias", parsed.name))
 
 
 def _period_text(parameters: Mapping[str, Any]) -> str:
