@@ -10,6 +10,7 @@ from forecast.schema import EVENTS, validate
 
 NEW = {"Kunar": ("2021-10-03", 2.0), "Kunduz": ("2021-10-08", 50.0),
        "Kandahar": ("2021-10-15", 60.0), "Parwan": ("2021-10-22", 1.0)}
+RANGE = {"Kandahar": (41.0, 75.0)}
 
 
 def _events(until: str = "2021-11-20") -> pd.DataFrame:
@@ -21,12 +22,15 @@ def _events(until: str = "2021-11-20") -> pd.DataFrame:
         rows.append((name, pd.Timestamp(day), dead, len(rows)))
     gaz = Gazetteer.load("AFG")
     dead = [r[2] for r in rows]
+    # The Kandahar toll was reported as a range (the best estimate 60); the others as one number.
+    low = [RANGE[r[0]][0] if r[0] in RANGE else r[2] for r in rows]
+    high = [RANGE[r[0]][1] if r[0] in RANGE else r[2] for r in rows]
     return validate(pd.DataFrame({
         "event_id": [f"e{i}" for i in range(len(rows))], "source": "csv",
         "date": [r[1] for r in rows], "date_precision": "day", "country_iso3": "AFG",
         "admin1_code": [gaz.resolve(r[0]) for r in rows], "admin1_name": [r[0] for r in rows],
         "admin2_name": None, "latitude": np.nan, "longitude": np.nan, "actor": "ISIS-K", "actor_raw": "IS-KP",
-        "event_type": "attack", "fatalities_low": dead, "fatalities_best": dead, "fatalities_high": dead,
+        "event_type": "attack", "fatalities_low": low, "fatalities_best": dead, "fatalities_high": high,
     }), EVENTS)
 
 
@@ -45,6 +49,9 @@ def test_press_account(freq, as_of):
     units = result.units.set_index("name")
     assert "new ground: first attack in Kunduz on record" in units.loc["Kunduz", "reason"]
     assert "mass casualty (50 killed in one " in units.loc["Kunduz", "reason"]  # the toll, not just the threshold
+    assert "best estimate; threshold 25" in units.loc["Kunduz", "reason"]  # no range reported: none shown
+    assert "60 killed in one " in units.loc["Kandahar", "reason"]
+    assert "best estimate, reported range 41-75; threshold 25" in units.loc["Kandahar", "reason"]
     # Episodes: flagged since the period of the attack, and still held a month or more later.
     week_of = {"Kunar": "2021-09-27", "Kunduz": "2021-10-04", "Kandahar": "2021-10-11", "Parwan": "2021-10-18"}
     for name, (day, _) in NEW.items():

@@ -26,7 +26,8 @@ def write_counts(events: pd.DataFrame, path: Path, freq: str) -> Path:
     names = events.drop_duplicates("admin1_code").set_index("admin1_code")["admin1_name"]
     period = counts["ds"].dt.strftime("%Y-%m" if freq == "MS" else "%Y-%m-%d")
     table = pd.DataFrame({"unit": counts["unit_id"].map(names), "period": period, "count": counts["y"],
-                          "fatalities": counts["fatalities_best"]})
+                          "fatalities": counts["fatalities_best"], "fatalities_low": counts["fatalities_low"],
+                          "fatalities_high": counts["fatalities_high"]})
     table.to_csv(path, index=False)
     return path
 

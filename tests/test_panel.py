@@ -34,7 +34,8 @@ def make_events(rows: list[dict]) -> pd.DataFrame:
 def events() -> pd.DataFrame:
     return make_events(
         [
-            {"date": "2021-10-04", "admin1_code": "AF-NAN", "fatalities_best": 3.0},  # Monday
+            {"date": "2021-10-04", "admin1_code": "AF-NAN", "fatalities_best": 3.0,  # Monday
+             "fatalities_low": 2.0, "fatalities_high": 7.0},
             {"date": "2021-10-10", "admin1_code": "AF-NAN", "fatalities_best": 2.0},  # Sunday, same week
             {"date": "2021-10-11", "admin1_code": "AF-NAN"},  # next Monday
             {"date": "2021-10-20", "admin1_code": "AF-KAB"},
@@ -49,7 +50,7 @@ def events() -> pd.DataFrame:
 
 def test_weekly_panel_is_complete_and_counts_by_monday_week(events):
     panel = build_panel(events, freq="W-MON", start="2021-10-04", end="2021-10-24", units=UNITS, country="AFG")
-    assert list(panel.columns) == ["unit_id", "ds", "y", "fatalities_best"]
+    assert list(panel.columns) == ["unit_id", "ds", "y", "fatalities_best", "fatalities_low", "fatalities_high"]
     assert len(panel) == 3 * 3  # 3 units x 3 weeks, zeros included
     y = panel.set_index(["unit_id", pd.to_datetime(panel["ds"]).dt.strftime("%F")])["y"]
     assert y[("AF-NAN", "2021-10-04")] == 2
@@ -58,7 +59,10 @@ def test_weekly_panel_is_complete_and_counts_by_monday_week(events):
     assert y[("AF-KNR", "2021-10-11")] == 1  # week precision is placed in its week
     assert y[("AF-KNR", "2021-10-04")] == 0
     assert panel["y"].sum() == 5
-    assert panel.loc[(panel.unit_id == "AF-NAN") & (panel.ds == "2021-10-04"), "fatalities_best"].item() == 5.0
+    week = panel.loc[(panel.unit_id == "AF-NAN") & (panel.ds == "2021-10-04")]
+    assert week["fatalities_best"].item() == 5.0
+    # The reported range sums per period; the event without one counts its best estimate at both ends.
+    assert (week["fatalities_low"].item(), week["fatalities_high"].item()) == (2.0 + 2.0, 7.0 + 2.0)
     # The month- and year-precision events are set aside, never placed on a fake day.
     assert panel.attrs["dropped"] == {
         "other_country": 1,

@@ -1,4 +1,4 @@
-"""Events or counts -> complete long panel ``unit_id, ds, y, fatalities_best``.
+"""Events or counts -> complete long panel ``unit_id, ds, y`` and fatalities (best, low, high).
 
 The panel has one row for every unit of the country and every period between
 ``start`` and ``end`` (zeros are rows), at an explicit frequency:
@@ -45,6 +45,8 @@ _FREQUENCY_RANK = {"W-MON": 1, "MS": 2}
 
 #: Columns of a canonical count table (the panel's own names; no ``event_id``).
 COUNT_COLUMNS: list[str] = ["unit_id", "ds", "y", "fatalities_best"]
+#: The panel's fatality columns: best estimate and the reported range's ends, summed per unit and period.
+FATALITY_COLUMNS: list[str] = ["fatalities_best", "fatalities_low", "fatalities_high"]
 
 #: Frequency names people read, for messages.
 FREQUENCY_WORDS = {"MS": "monthly", "W-MON": "weekly"}
@@ -148,7 +150,7 @@ def build_panel(
     Returns
     -------
     pandas.DataFrame
-        ``unit_id, ds, y, fatalities_best`` sorted by unit and period, with
+        ``unit_id, ds, y, fatalities_best, fatalities_low, fatalities_high`` sorted by unit and period, with
         ``attrs`` ``freq``, ``start``, ``end`` and ``dropped`` (reason -> events).
 
     Examples
@@ -202,17 +204,25 @@ def build_panel(
     kept = kept[in_range]
 
     grid = pd.MultiIndex.from_product([sorted(units), periods], names=["unit_id", "ds"])
+    best = kept["fatalities_best"]
     counts = (
-        kept.assign(ds=period_start(kept["date"], freq).to_numpy())
+        kept.assign(
+            ds=period_start(kept["date"], freq).to_numpy(),
+            # An event without a reported range counts its best estimate at both ends.
+            fatalities_low=kept["fatalities_low"].fillna(best) if "fatalities_low" in kept else best,
+            fatalities_high=kept["fatalities_high"].fillna(best) if "fatalities_high" in kept else best,
+        )
         .groupby(["admin1_code", "ds"])
-        .agg(y=("event_id", "size"), fatalities_best=("fatalities_best", "sum"))
+        .agg(y=("event_id", "size"), fatalities_best=("fatalities_best", "sum"),
+             fatalities_low=("fatalities_low", "sum"), fatalities_high=("fatalities_high", "sum"))
         .rename_axis(["unit_id", "ds"])
         .reindex(grid, fill_value=0)
         .reset_index()
     )
     counts["unit_id"] = counts["unit_id"].astype(str)
     counts["y"] = counts["y"].astype(np.int64)
-    counts["fatalities_best"] = counts["fatalities_best"].astype(float)
+    for column in FATALITY_COLUMNS:
+        counts[column] = counts[column].astype(float)
     panel = validate(counts, PANEL)
     panel.attrs.update(
         freq=freq,
@@ -254,6 +264,8 @@ def _panel_from_counts(
     kept = counts.assign(ds=pd.to_datetime(counts["ds"]))
     if "fatalities_best" not in kept.columns:
         kept["fatalities_best"] = 0.0
+    for column in ("fatalities_low", "fatalities_high"):
+        kept[column] = kept[column].fillna(kept["fatalities_best"]) if column in kept else kept["fatalities_best"]
     off_grid = period_start(kept["ds"], freq).to_numpy() != kept["ds"].to_numpy()
     if off_grid.any():
         first = kept.loc[off_grid, "ds"].iloc[0]
@@ -273,13 +285,14 @@ def _panel_from_counts(
     kept = kept[in_range]
     grid = pd.MultiIndex.from_product([sorted(units), periods], names=["unit_id", "ds"])
     panel = (
-        kept.groupby(["unit_id", "ds"])[["y", "fatalities_best"]].sum()
+        kept.groupby(["unit_id", "ds"])[["y", *FATALITY_COLUMNS]].sum()
         .reindex(grid, fill_value=0)
         .reset_index()
     )
     panel["unit_id"] = panel["unit_id"].astype(str)
     panel["y"] = panel["y"].astype(np.int64)
-    panel["fatalities_best"] = panel["fatalities_best"].astype(float)
+    for column in FATALITY_COLUMNS:
+        panel[column] = panel[column].astype(float)
     panel = validate(panel, PANEL)
     # pandas carries the count table's attrs along; the panel's are exactly an event panel's.
     panel.attrs = {"freq": freq, "start": f"{periods[0]:%F}", "end": f"{periods[-1]:%F}", "dropped": dropped}

@@ -70,7 +70,9 @@ EVENTS = pa.DataFrameSchema(
 )
 
 # ------------------------------------------------------------------ panel
-PANEL_COLUMNS: list[str] = ["unit_id", "ds", "y", "fatalities_best"]
+#: ``fatalities_low``/``fatalities_high`` are the sums of the events' reported range (an event without one
+#: counts its best estimate in both), so a panel built from a source without ranges has low = best = high.
+PANEL_COLUMNS: list[str] = ["unit_id", "ds", "y", "fatalities_best", "fatalities_low", "fatalities_high"]
 
 PANEL = pa.DataFrameSchema(
     {
@@ -78,6 +80,8 @@ PANEL = pa.DataFrameSchema(
         "ds": pa.Column("datetime64[ns]", nullable=False),
         "y": pa.Column("int64", pa.Check.ge(0), nullable=False),
         "fatalities_best": pa.Column(float, pa.Check.ge(0), nullable=False),
+        "fatalities_low": pa.Column(float, pa.Check.ge(0), nullable=False),
+        "fatalities_high": pa.Column(float, pa.Check.ge(0), nullable=False),
     },
     unique=["unit_id", "ds"],
     strict=False,

@@ -203,7 +203,8 @@ def alarm_history(
     built: dict[str, AlarmRule] = {}
     forecast = InControl.fit(data, config, strong_ids, gazetteer) if {"exceedance", "cusum"} & set(rules) else None
     if "new_ground" in rules:
-        built["new_ground"] = NewGround(data, config, fatalities)
+        built["new_ground"] = NewGround(data, config, fatalities,
+                                        fatality_range=fatality_range(panel, data) if isinstance(panel, pd.DataFrame) else None)
     if "emergence" in rules:
         built["emergence"] = Emergence(data, config)
     if "exceedance" in rules:
@@ -236,12 +237,22 @@ def alarm_history(
     )
 
 
-def panel_fatalities(panel: pd.DataFrame, data: PanelData) -> np.ndarray | None:
-    """The panel's ``fatalities_best`` as a ``(units, periods)`` array aligned with ``data`` (None without it)."""
-    if "fatalities_best" not in panel.columns:
+def panel_fatalities(panel: pd.DataFrame, data: PanelData, column: str = "fatalities_best") -> np.ndarray | None:
+    """A panel fatality column as a ``(units, periods)`` array aligned with ``data`` (None without it).
+
+    ``column``: ``fatalities_best`` (the mass-casualty test's) or an end of the reported range,
+    ``fatalities_low`` / ``fatalities_high`` (the reasons quote them).
+    """
+    if column not in panel.columns:
         return None
-    wide = panel.pivot_table(index="unit_id", columns="ds", values="fatalities_best", aggfunc="sum")
+    wide = panel.pivot_table(index="unit_id", columns="ds", values=column, aggfunc="sum")
     return wide.reindex(index=data.units, columns=data.ds).fillna(0.0).to_numpy()
+
+
+def fatality_range(panel: pd.DataFrame, data: PanelData) -> tuple[np.ndarray, np.ndarray] | None:
+    """The panel's reported fatality range (low, high) per unit and period, None when it has none."""
+    low, high = (panel_fatalities(panel, data, column) for column in ("fatalities_low", "fatalities_high"))
+    return None if low is None or high is None else (low, high)
 
 
 def thin_periods(data: PanelData, config: WarningConfig) -> np.ndarray:
@@ -606,7 +617,8 @@ def evaluate_warnings(
     forecast = InControl.fit(data, config, strong_ids, gaz)
     rules: dict[str, AlarmRule] = {}
     if config.new_ground:
-        rules["new_ground"] = NewGround(data, config, panel_fatalities(known, data), name_of)
+        rules["new_ground"] = NewGround(data, config, panel_fatalities(known, data), name_of,
+                                        fatality_range=fatality_range(known, data))
         if data.n_periods <= rules["new_ground"].first_judged:
             notes.append(
                 f"the data start {data.ds[0]:%F}: a first attack counts as new ground only after a year of data "

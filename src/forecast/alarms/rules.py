@@ -392,7 +392,7 @@ class NewGround(AlarmRule):
 
     def __init__(
         self, data: PanelData, config: WarningConfig, fatalities: np.ndarray | None = None,
-        names: Any = None,
+        names: Any = None, fatality_range: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.units, self.ds, self.config = list(data.units), data.ds, config
         self.unit_word = _unit_word(data.freq)
@@ -413,28 +413,36 @@ class NewGround(AlarmRule):
         self.previous = np.full((n_units, n_periods), -1, dtype=np.int64)  # last attack before the onset
         self.mass = np.zeros((n_units, n_periods), dtype=bool)
         self.toll = np.zeros((n_units, n_periods))  # the deadliest period's toll since the onset (best estimate)
+        # That period's reported range (low, high), quoted beside the best estimate when the source has one.
+        self.toll_range = np.full((2, n_units, n_periods), np.nan)
+        low, high = (None, None) if fatality_range is None else (np.nan_to_num(np.asarray(a, dtype=float))
+                                                                 for a in fatality_range)
         for i in range(n_units):
             last = -1  # last period with an attack
             onset = -1
             count = 0
             mass = False
             toll = 0.0
+            toll_at = -1
             before = -1
             for t in range(n_periods):
                 if y[i, t] > 0:
                     # Without a year of data before it, a first attack is not known to be new.
                     if (last < 0 and t >= year) or (last >= 0 and t - last > quiet):
-                        onset, count, mass, toll, before = t, 0, False, 0.0, last
+                        onset, count, mass, toll, toll_at, before = t, 0, False, 0.0, t, last
                         self.onsets[i, t] = True
                     if onset >= 0 and t - onset < hold:
                         count += y[i, t]
                         mass |= dead[i, t] >= config.mass_casualty
-                        toll = max(toll, dead[i, t])
+                        if dead[i, t] > toll:
+                            toll, toll_at = dead[i, t], t
                     last = t
                 if onset >= 0 and t - onset < hold:
                     self.statistic[i, t] = count
                     self.onset[i, t], self.previous[i, t], self.mass[i, t] = onset, before, mass
                     self.toll[i, t] = toll
+                    if low is not None:
+                        self.toll_range[:, i, t] = low[i, toll_at], high[i, toll_at]
                     # Raised where an attack arrives; the episode (forecast.alarms.episodes) holds it between.
                     if y[i, t] > 0:
                         self.level[i, t] = ALERT if (mass or count >= 2) else WARNING
@@ -448,8 +456,11 @@ class NewGround(AlarmRule):
             f"({self.unit_word} of {self.ds[self.onset[i, t]]:%F})"
         )
         if self.mass[i, t]:
-            text += (f"; mass casualty ({self.toll[i, t]:,.0f} killed in one {self.unit_word}, best estimate; "
-                     f"threshold {self.config.mass_casualty:g})")
+            low, high = self.toll_range[:, i, t]
+            reported = (f", reported range {low:,.0f}-{high:,.0f}"
+                        if np.isfinite(low) and np.isfinite(high) and (low, high) != (self.toll[i, t],) * 2 else "")
+            text += (f"; mass casualty ({self.toll[i, t]:,.0f} killed in one {self.unit_word}, best estimate"
+                     f"{reported}; threshold {self.config.mass_casualty:g})")
         elif self.statistic[i, t] >= 2:
             text += f"; {self._words(self.statistic[i, t])} since then"
         return text

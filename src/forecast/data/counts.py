@@ -12,7 +12,9 @@ panel -- backtests, forecasts, alarms -- runs on it exactly as on events.
 ``period``         ``YYYY-MM`` or ``YYYY-MM-01`` (monthly counts) or the
                    ``YYYY-MM-DD`` of a Monday (weekly counts)
 ``count``          events in that place and period: a whole number >= 0
-``fatalities``     optional: fatalities in that place and period
+``fatalities``     optional: fatalities in that place and period (best estimate)
+``fatalities_low`` optional, with ``fatalities_high``: the reported range's
+                   ends (both or neither; missing ends count the best estimate)
 =================  ===========================================================
 
 The canonical count table has the columns :data:`COUNT_COLUMNS` and
@@ -60,7 +62,7 @@ if TYPE_CHECKING:  # pragma: no cover - the gazetteer pulls in geopandas
 SOURCE = "counts"
 
 #: Fields of a count table file (also its default column names).
-FIELDS: tuple[str, ...] = ("unit", "period", "count", "fatalities")
+FIELDS: tuple[str, ...] = ("unit", "period", "count", "fatalities", "fatalities_low", "fatalities_high")
 
 
 @dataclass
@@ -232,17 +234,27 @@ def make_counts(
     *,
     freq: str,
     country: str | None,
+    fatality_range: tuple[pd.Series, pd.Series] | None = None,
 ) -> pd.DataFrame:
-    """Sum rows per unit and period into the canonical count table (:data:`COUNT_COLUMNS`)."""
+    """Sum rows per unit and period into the canonical count table (:data:`COUNT_COLUMNS`).
+
+    ``fatality_range`` (low, high) adds the reported range's sums; a missing
+    end counts the row's best estimate, as the panel builder counts events.
+    """
+    best = (fatalities if fatalities is not None else pd.Series(0.0, index=y.index)).fillna(0.0).astype(float)
     frame = pd.DataFrame({
         "unit_id": unit_id.astype(str).to_numpy(),
         "ds": pd.to_datetime(ds).astype("datetime64[ns]").to_numpy(),
         "y": y.astype(np.int64).to_numpy(),
-        "fatalities_best": (fatalities if fatalities is not None else pd.Series(0.0, index=y.index))
-        .fillna(0.0).astype(float).to_numpy(),
+        "fatalities_best": best.to_numpy(),
     })
+    summed = ["y", "fatalities_best"]
+    if fatality_range is not None:
+        frame["fatalities_low"], frame["fatalities_high"] = (end.fillna(best).astype(float).to_numpy()
+                                                             for end in fatality_range)
+        summed += ["fatalities_low", "fatalities_high"]
     counts = (
-        frame.groupby(["unit_id", "ds"], as_index=False)[["y", "fatalities_best"]].sum()
+        frame.groupby(["unit_id", "ds"], as_index=False)[summed].sum()
         .sort_values(["unit_id", "ds"]).reset_index(drop=True)
     )
     counts["y"] = counts["y"].astype(np.int64)
@@ -315,13 +327,25 @@ def read_counts(
     fatalities = None
     if names["fatalities"] in raw.columns:
         fatalities = parse_fatalities(raw[names["fatalities"]], path=name, column=names["fatalities"])
+    ends = [names[field] for field in ("fatalities_low", "fatalities_high")]
+    fatality_range = None
+    if any(end in raw.columns for end in ends):
+        if not all(end in raw.columns for end in ends):
+            have, lack = (ends if ends[0] in raw.columns else ends[::-1])
+            raise InputError(f"column {have} without {lack}: a fatality range needs both ends (or neither); "
+                             f"add {lack}, or drop {have}", path=name, column=have)
+        if fatalities is None:
+            raise InputError(f"a fatality range ({ends[0]}, {ends[1]}) needs the best estimate beside it; add a "
+                             f"{names['fatalities']} column", path=name, column=ends[0])
+        fatality_range = tuple(parse_fatalities(raw[end], path=name, column=end) for end in ends)
     units, unmatched_names = resolve_units(clean_text(raw[names["unit"]]), country=iso3, gazetteer=gazetteer,
                                            aliases=aliases, unmatched=unmatched, path=name, column=names["unit"])
     keep = units.notna()
     if not keep.any():
         raise EmptyDataError("no counts left: no unit name is known to the gazetteer", path=name)
     counts = make_counts(units[keep], ds[keep], y[keep], None if fatalities is None else fatalities[keep],
-                         freq=freq, country=iso3)
+                         freq=freq, country=iso3,
+                         fatality_range=None if fatality_range is None else tuple(end[keep] for end in fatality_range))
     return CountResult(counts=counts, source=SOURCE, path=name, rows_read=len(raw), freq=freq,
                        dropped={"unmatched_unit": int((~keep).sum())}, unmatched_names=unmatched_names)
 
@@ -338,7 +362,8 @@ def counts_from_events(events: pd.DataFrame, freq: str) -> pd.DataFrame:
     located = events[events["admin1_code"].notna() & dated_finely_enough(events["date_precision"], freq)]
     country = located["country_iso3"].iloc[0] if len(located) else None
     return make_counts(located["admin1_code"], period_start(located["date"], freq), pd.Series(1, index=located.index),
-                       located["fatalities_best"], freq=freq, country=country)
+                       located["fatalities_best"], freq=freq, country=country,
+                       fatality_range=(located["fatalities_low"], located["fatalities_high"]))
 
 
 __all__ = [
