@@ -389,10 +389,12 @@ def test_cli_backtest_json(tmp_path, capsys):
 def test_cli_backtest_bad_model_is_one_line(capsys):
     from forecast.cli import main
 
-    code = main(["backtest", "--source", "synthetic", "--models", "last,glm_nebgin"])
-    assert code == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: unknown model 'glm_nebgin'") and "\n" not in err
+    # The run parameter's YAML list is read the same as the comma list.
+    for models in ("last,glm_nebgin", "[last, glm_nebgin]"):
+        code = main(["backtest", "--source", "synthetic", "--models", models])
+        assert code == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: unknown model 'glm_nebgin'") and "\n" not in err
 
 
 def test_bare_ensemble_combines_the_other_listed_models_not_the_added_baselines():

@@ -660,7 +660,8 @@ def test_model_names_and_impossible_dates_are_refused_before_anything_runs(tmp_p
     reports = tmp_path / "reports"
     for override, message in [
         ("models=[hist_mean, glm_negbim]", "unknown model 'glm_negbim'"),
-        ("models=hist_mean", "write a YAML list"),
+        ("models=hist_mean,glm_negbim", "unknown model 'glm_negbim'"),
+        ("models=3", "write a list: -p models=a,b"),
         ("as_of=2021-02-30", "dates are YYYY-MM-DD"),
         ("synthetic.start=2022-01-01", "start 2022-01-01 must come before end"),
     ]:
@@ -671,6 +672,15 @@ def test_model_names_and_impossible_dates_are_refused_before_anything_runs(tmp_p
     bad.write_text("as_of: 2021-02-30\n")
     with pytest.raises(ParameterError, match="bad.yaml.*dates are YYYY-MM-DD"):
         load_config(bad)
+
+
+def test_a_model_list_reads_the_same_as_a_list_or_as_the_cli_writes_it():
+    """-p models=a,b means what --models a,b means; the YAML list is the same list."""
+    lists = [plan_run(CONFIG, [override], notebooks_dir=ROOT / "notebooks", project_root=ROOT,
+                      reports_dir=ROOT / "reports").config.values["models"]
+             for override in ("models=hist_mean,glm_negbin(ar=2, trend=False)",
+                              "models=[hist_mean, 'glm_negbin(ar=2, trend=False)']")]
+    assert lists[0] == lists[1] == ["hist_mean", "glm_negbin(ar=2, trend=False)"]
 
 
 def test_null_as_of_on_the_command_line_means_automatic():

@@ -505,7 +505,22 @@ MAX_SPEC_LENGTH = 1000
 
 
 def parse_model_list(text: str) -> list[str]:
-    """Split ``"a, b(x=1, y=[2, 3]), c"`` at top-level commas (not inside brackets or quotes)."""
+    """Split ``"a, b(x=1, y=[2, 3]), c"`` at top-level commas (not inside brackets or quotes).
+
+    A list written as the run parameter's YAML, ``[a, "b(x=1)"]``, means the
+    same: ``--models`` and ``-p models=`` take either spelling.
+
+    Examples
+    --------
+    >>> parse_model_list("hist_mean, glm_negbin(ar=2)")
+    ['hist_mean', 'glm_negbin(ar=2)']
+    >>> parse_model_list('[hist_mean, "glm_negbin(ar=2)"]')
+    ['hist_mean', 'glm_negbin(ar=2)']
+    """
+    stripped = text.strip()
+    if stripped.startswith("[") and stripped.endswith("]"):
+        items = parse_model_list(stripped[1:-1])
+        return [item[1:-1] if len(item) >= 2 and item[0] == item[-1] and item[0] in "'\"" else item for item in items]
     parts, depth, quote, current = [], 0, "", []
     for char in text:
         if quote:

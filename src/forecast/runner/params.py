@@ -247,12 +247,22 @@ class GlobalParameter:
     keys
         For a mapping: the sub-keys it may hold (``-p name.key=value`` may add
         any of them), or ``None`` when only the file's own keys may be set.
+    from_text
+        For a list: how text becomes the list, so ``-p models=a,b`` means what
+        ``--models a,b`` means (and ``-p 'models=[a, b]'`` stays a YAML list).
     """
 
     types: tuple[type, ...]
     help: str
     check: Callable[[Any], str | None] | None = None
     keys: Callable[[], Sequence[str]] | None = None
+    from_text: Callable[[str], list[Any]] | None = None
+
+
+def _model_list(text: str) -> list[str]:
+    from forecast.models.registry import parse_model_list
+
+    return parse_model_list(text)
 
 
 def _threshold_names() -> list[str]:
@@ -290,7 +300,8 @@ GLOBAL_PARAMETERS: dict[str, GlobalParameter] = {
     "aliases": GlobalParameter((dict,), "extra province spellings, e.g. {Nangahar: Nangarhar}", _check_aliases),
     "freq": GlobalParameter((str,), "period of the panel (pandas alias, e.g. W-MON)", _check_freq),
     "horizon": GlobalParameter((int,), "periods ahead to forecast", _check_horizon),
-    "models": GlobalParameter((list,), "model spec strings", _check_models),
+    "models": GlobalParameter((list,), "model spec strings (a list, or comma-separated as for --models)", _check_models,
+                              from_text=_model_list),
     "selection": GlobalParameter(
         (str,), "how the reported forecaster is chosen: stack (backtest log-score stacking), best or none", _check_selection
     ),
@@ -820,10 +831,12 @@ def validate_parameters(
         ):
             value = raw.strip()  # type: ignore[union-attr]  # YAML read a bare word as a bool/number
             values[name] = value
+        if glob is not None and glob.from_text is not None and isinstance(value, str):
+            value = values[name] = glob.from_text(value)
         if glob is not None:
             if not accepts(glob.types, value):
                 users = f" (used by {', '.join(spec.path.name for spec in specs)})" if specs else ""
-                hint = f"; write a YAML list: -p '{name}=[a, b]'" if glob.types == (list,) else ""
+                hint = f"; write a list: -p {name}=a,b or -p '{name}=[a, b]'" if glob.types == (list,) else ""
                 raise ParameterError(
                     f"parameter '{name}'{users} expects {_label(glob.types)}, got {type_name(value)} {value!r}{hint}"
                 )
