@@ -50,6 +50,19 @@ FATALITY_COLUMNS: list[str] = ["fatalities_best", "fatalities_low", "fatalities_
 
 #: Frequency names people read, for messages.
 FREQUENCY_WORDS = {"MS": "monthly", "W-MON": "weekly"}
+#: One period of each frequency, in words ("the week of ...", "expected next month").
+PERIOD_WORDS = {"MS": "month", "W-MON": "week"}
+
+
+def period_word(freq: str) -> str:
+    """A period of ``freq`` in words: ``month`` or ``week``.
+
+    Examples
+    --------
+    >>> period_word("MS"), period_word("W-MON")
+    ('month', 'week')
+    """
+    return PERIOD_WORDS.get(freq, "week")
 
 
 def is_count_table(frame: pd.DataFrame) -> bool:

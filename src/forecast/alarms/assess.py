@@ -38,11 +38,10 @@ from forecast.alarms.rules import (
     Exceedance,
     ImportedRisk,
     NewGround,
-    _unit_word,
 )
 from forecast.errors import EmptyDataError, ParameterError
 from forecast.geo.gazetteer import Gazetteer
-from forecast.panel import PanelData
+from forecast.panel import PanelData, period_word
 from forecast.schema import ALARMS, ALERT_LEVELS, validate
 from forecast.spread import (
     Spillover,
@@ -472,7 +471,7 @@ class WarningResult:
 
     def to_text(self, all_units: bool = False) -> str:
         """A readable summary: the stronghold, the spread indicators and a table of flagged units."""
-        word = _unit_word(self.freq)
+        word = period_word(self.freq)
         r = self.config.recent_periods
         lines = [f"Early warning as of {self.as_of:%F} ({self.freq}; last complete {word} starts {self.last_period:%F})"]
         if self.stale is not None:
@@ -603,7 +602,7 @@ def evaluate_warnings(
         notes.append(stronghold.note)
     strong_ids = list(stronghold.unit_ids)
     r = config.recent_periods
-    word = _unit_word(freq)
+    word = period_word(freq)
     needed = config.guard_periods + config.min_baseline_periods
     if data.n_periods <= needed:
         notes.append(
@@ -751,7 +750,7 @@ def staleness(as_of: pd.Timestamp, data_end: Any, freq: str) -> dict[str, Any] |
     if as_of <= data_end + step:
         return None
     last_period = pd.Period(data_end, freq="M" if freq == "MS" else "W-SUN").start_time
-    word = _unit_word(freq)
+    word = period_word(freq)
     if freq == "MS":
         behind = (as_of.year - data_end.year) * 12 + as_of.month - data_end.month
     else:

@@ -10,9 +10,9 @@ from scipy import stats
 
 from forecast.alarms.config import NONE, WATCH, WarningConfig
 from forecast.alarms.expected import _rolling_sum
-from forecast.alarms.rules import AlarmRule, _unit_word
+from forecast.alarms.rules import AlarmRule
 from forecast.geo.gazetteer import Gazetteer
-from forecast.panel import PanelData
+from forecast.panel import PanelData, period_word
 from forecast.spread import (
     gazetteer_for,
 )
@@ -159,7 +159,7 @@ class HotSpots(AlarmRule):
 
         r, n_bins = config.recent_periods, config.hotspot_bins
         self.units, self.ds, self.config = list(data.units), data.ds, config
-        self.unit_word = _unit_word(data.freq)
+        self.unit_word = period_word(data.freq)
         n_units, n_periods = data.y.shape
         field_rows = np.flatnonzero(~np.isin(self.units, list(stronghold)))
         field_units = [self.units[i] for i in field_rows]

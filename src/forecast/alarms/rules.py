@@ -10,7 +10,7 @@ import pandas as pd
 from forecast.alarms.config import ALERT, NONE, WARNING, WATCH, WarningConfig, months_as_periods
 from forecast.alarms.expected import InControl, _rolling_sum
 from forecast.distributions import count_sf
-from forecast.panel import PanelData
+from forecast.panel import PanelData, period_word
 from forecast.schema import ALERT_LEVELS
 from forecast.spread import (
     Spillover,
@@ -100,10 +100,6 @@ class AlarmRule:
         return f"{n} {self.unit_word}{'' if n == 1 else 's'}"
 
 
-def _unit_word(freq: str) -> str:
-    return "month" if freq == "MS" else "week"
-
-
 class Exceedance(AlarmRule):
     """Forecast exceedance: a period's events are improbable under the forecast made before it.
 
@@ -149,7 +145,7 @@ class Exceedance(AlarmRule):
         forecasts: Any = None,
     ) -> None:
         self.units, self.ds, self.config = list(data.units), data.ds, config
-        self.unit_word = _unit_word(data.freq)
+        self.unit_word = period_word(data.freq)
         forecast = in_control or InControl.fit(data, config)
         self.observed = data.y.astype(float)
         self.expected = forecast.mean.copy()
@@ -213,7 +209,7 @@ class Emergence(AlarmRule):
     def __init__(self, data: PanelData, config: WarningConfig) -> None:
         r = config.recent_periods
         self.units, self.ds, self.config = list(data.units), data.ds, config
-        self.unit_word = _unit_word(data.freq)
+        self.unit_word = period_word(data.freq)
         recent = _rolling_sum(data.y, r)
         self.quiet, self.never = quiet_before(data.y, lag=r)
         emerging = (self.quiet >= 0) & ((self.quiet >= config.quiet_periods) | self.never)
@@ -264,7 +260,7 @@ class Cusum(AlarmRule):
 
     def __init__(self, data: PanelData, config: WarningConfig, in_control: InControl | None = None) -> None:
         self.units, self.ds, self.config = list(data.units), data.ds, config
-        self.unit_word = _unit_word(data.freq)
+        self.unit_word = period_word(data.freq)
         forecast = in_control or InControl.fit(data, config)
         mu0, size = forecast.mean, forecast.size
         mu1 = np.maximum(config.cusum_factor * mu0, mu0 + config.cusum_shift)
@@ -326,7 +322,7 @@ class ImportedRisk(AlarmRule):
 
     def __init__(self, data: PanelData, config: WarningConfig, spillover: Spillover, stronghold_label: str) -> None:
         self.units, self.ds, self.config = list(data.units), data.ds, config
-        self.unit_word = _unit_word(data.freq)
+        self.unit_word = period_word(data.freq)
         self.label = stronghold_label
         shape = (len(self.units), len(self.ds))
         self.statistic = np.full(shape, np.nan)
@@ -395,7 +391,7 @@ class NewGround(AlarmRule):
         names: Any = None, fatality_range: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.units, self.ds, self.config = list(data.units), data.ds, config
-        self.unit_word = _unit_word(data.freq)
+        self.unit_word = period_word(data.freq)
         self.names = names or (lambda u: u)
         quiet = months_as_periods(config.new_ground_months, data.freq)
         hold = months_as_periods(config.new_ground_hold_months, data.freq)

@@ -110,6 +110,31 @@ def _format_cell(value: Any, float_format: str) -> str:
     return escape(value)
 
 
+#: Headers people read for the data columns report tables show; any other name has its underscores as spaces.
+COLUMN_LABELS: dict[str, str] = {
+    "unit_id": "code",
+    "crps": "CRPS",
+    "log_score": "log score",
+    "coverage90": "90 % coverage",
+    "coverage50": "50 % coverage",
+    "mis90": "interval score (90 %)",
+    "rule_skill": "measured skill of those rules",
+    "recent_events": "recent attacks",
+    "peak_level": "highest level",
+}
+
+
+def column_label(name: Any) -> str:
+    """The header a report table shows for a data column.
+
+    Examples
+    --------
+    >>> column_label("coverage90"), column_label("held_until"), column_label("expected next week")
+    ('90 % coverage', 'held until', 'expected next week')
+    """
+    return COLUMN_LABELS.get(str(name), str(name).replace("_", " "))
+
+
 def html_table(
     frame: pd.DataFrame | Sequence[Mapping[str, Any]],
     *,
@@ -120,7 +145,7 @@ def html_table(
     float_format: str = "{:,.3g}",
     index: bool = False,
 ) -> str:
-    """An HTML table in which every header and cell is escaped.
+    """An HTML table in which every header and cell is escaped; headers as people read them (:func:`column_label`).
 
     Parameters
     ----------
@@ -164,7 +189,7 @@ def html_table(
     parts = [f'<table class="{css_class}">']
     if caption:
         parts.append(f"<caption>{escape(caption)}</caption>")
-    parts.append("<thead><tr>" + "".join(f"<th>{escape(name)}</th>" for name in shown.columns) + "</tr></thead>")
+    parts.append("<thead><tr>" + "".join(f"<th>{escape(column_label(name))}</th>" for name in shown.columns) + "</tr></thead>")
     parts.append("<tbody>")
     for row in shown.itertuples(index=False, name=None):
         cells = (

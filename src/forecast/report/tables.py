@@ -6,6 +6,7 @@ import pandas as pd
 
 from forecast.data.dataset import Dataset
 from forecast.geo.gazetteer import Gazetteer
+from forecast.panel import period_word
 
 
 def coverage_table(data: Dataset) -> pd.DataFrame:
@@ -218,6 +219,75 @@ def forecast_table(
     names = gazetteer.units.set_index("unit_id")["name"]
     table.insert(0, "name", names.reindex(table.index).fillna(pd.Series(table.index, index=table.index)))
     return table.reset_index().sort_values(["mean_total", "unit_id"], ascending=[False, True]).reset_index(drop=True)
+
+
+def _fallback_parts(text: object) -> list[tuple[str, str]]:
+    """``(member, what it did instead)`` per part of a ``fallback`` cell.
+
+    A cell reads ``"glm_negbin (weight 0.07): <why>: used hist_mean(window=52); ..."``
+    (:class:`forecast.models.Ensemble` puts the member and its weight first,
+    :class:`forecast.models.base.SeriesModel` the replacement last).
+    """
+    if not isinstance(text, str) or not text:
+        return []
+    pieces, depth, start = [], 0, 0
+    for at, char in enumerate(text):  # "; " between members, not inside a reason's brackets
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and text.startswith("; ", at):
+            pieces.append(text[start:at])
+            start = at + 2
+    pieces.append(text[start:])
+    parts = []
+    for part in pieces:
+        member, _, detail = part.partition(": ") if ": " in part else ("", "", part)
+        parts.append((member, detail.rsplit(": ", 1)[-1]))
+    return parts
+
+
+def readable_forecast_table(table: pd.DataFrame, freq: str, horizon: int) -> tuple[pd.DataFrame, str | None]:
+    """:func:`forecast_table` with column names a reader understands, and what fell back, once.
+
+    Parameters
+    ----------
+    table
+        :func:`forecast_table` output.
+    freq, horizon
+        The panel's frequency and the forecast's steps, for the headers
+        ("expected next week", "expected over 8 weeks").
+
+    Returns
+    -------
+    (pandas.DataFrame, str or None)
+        The table to show, with the 90 % interval as one ``low-high`` column and
+        a short ``fell back`` cell (member and what it used instead), and one
+        sentence counting the fallbacks per member and replacement (None when
+        no model fell back): the full reason per province is long and the same
+        for most provinces, so it is told once.
+    """
+    word = period_word(freq)
+    plural = f"{horizon} {word}s" if horizon != 1 else f"1 {word}"
+    shown = pd.DataFrame({
+        "province": table["name"],
+        f"expected next {word}": table["mean_next"],
+        f"90 % range next {word}": [f"{low:.0f}-{high:.0f}" for low, high in zip(table["q05_next"], table["q95_next"],
+                                                                              strict=True)],
+        f"P(at least one) next {word}": table["p_ge_1_next"],
+        f"expected over {plural}": table["mean_total"],
+        f"P(at least one) in {word} {horizon}": table["p_ge_1_last"],
+    })
+    note = None
+    if "fallback" in table.columns:
+        parts = [_fallback_parts(cell) for cell in table["fallback"]]
+        if any(parts):
+            shown["fell back"] = ["; ".join(f"{member.split(' (')[0] or 'model'}: {what}" for member, what in row)
+                                  for row in parts]
+            tally = pd.Series([pair for row in parts for pair in row]).value_counts(sort=False)
+            said = [f"{member or 'the model'} {what} in {count} of {len(table)} provinces"
+                    for (member, what), count in tally.items()]
+            note = ("Where a model could not be fitted as specified (too few events for its terms, no "
+                    "over-dispersion) it fell back to a simpler one; the weight is the model's share of the mixture: "
+                    + "; ".join(said) + ".")
+    return shown, note
 
 
 def fan_chart_units(

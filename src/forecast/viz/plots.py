@@ -150,7 +150,8 @@ class ReportFigure(Figure):
 
     def _repr_png_(self) -> bytes:
         buffer = io.BytesIO()
-        self.savefig(buffer, format="png")
+        # At the figure's own resolution: maps are drawn finer than charts (see new_figure).
+        self.savefig(buffer, format="png", dpi=self.dpi)
         return buffer.getvalue()
 
 
@@ -165,9 +166,13 @@ def styled(function: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def new_figure(width: float = REPORT_WIDTH, height: float = 3.6) -> ReportFigure:
-    """An empty figure with constrained layout (call inside :func:`styled` code)."""
-    return ReportFigure(figsize=(width, height), layout="constrained")
+def new_figure(width: float = REPORT_WIDTH, height: float = 3.6, dpi: float | None = None) -> ReportFigure:
+    """An empty figure with constrained layout (call inside :func:`styled` code).
+
+    ``dpi`` (default the style's 100) is the resolution it shows at: a map of
+    34 named provinces needs more pixels than a chart for its labels to be read.
+    """
+    return ReportFigure(figsize=(width, height), layout="constrained", dpi=dpi or STYLE["figure.dpi"])
 
 
 def period_label(*dates: Iterable[Any]) -> str:
