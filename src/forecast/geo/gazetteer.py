@@ -224,6 +224,12 @@ def _read_country(iso3: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, 
     return units, aliases, adjacency, points
 
 
+#: Where each shipped country's population figures come from (captions name it).
+POPULATION_SOURCES = {
+    "AFG": "2021 estimates (NSIA/OCHA)",
+    "PAK": "census (PBS 2023; 2017 for Gilgit-Baltistan and Azad Kashmir)",
+}
+
 #: Pairs of units on both sides of a country border (``unit_id, neighbour_id, source``), both directions.
 CROSS_BORDER_TABLE = "cross_border_adjacency.csv"
 
@@ -454,6 +460,22 @@ class Gazetteer:
         if not self._by_country:
             return self.country_iso3
         return str(self.units.set_index("unit_id").at[unit_id, "country"])
+
+    @property
+    def population_source(self) -> str:
+        """Where the population figures come from, per country for several.
+
+        Examples
+        --------
+        >>> Gazetteer.load("AFG").population_source
+        '2021 estimates (NSIA/OCHA)'
+        >>> Gazetteer.load("AFG,PAK").population_source
+        'AFG 2021 estimates (NSIA/OCHA); PAK census (PBS 2023; 2017 for Gilgit-Baltistan and Azad Kashmir)'
+        """
+        sources = [POPULATION_SOURCES.get(c, "the gazetteer's table") for c in self.countries]
+        if len(sources) == 1:
+            return sources[0]
+        return "; ".join(f"{c} {s}" for c, s in zip(self.countries, sources, strict=True))
 
     def __repr__(self) -> str:
         pairs = sum(len(v) for v in self._neighbours.values()) // 2

@@ -247,12 +247,40 @@ class GlobalParameter:
     keys
         For a mapping: the sub-keys it may hold (``-p name.key=value`` may add
         any of them), or ``None`` when only the file's own keys may be set.
+    normalise
+        Turns another accepted spelling into the one notebooks receive (the
+        list ``country: [AFG, PAK]`` into ``"AFG,PAK"``), before the type checks.
     """
 
     types: tuple[type, ...]
     help: str
     check: Callable[[Any], str | None] | None = None
     keys: Callable[[], Sequence[str]] | None = None
+    normalise: Callable[[Any], Any] | None = None
+
+
+def _country_key(value: Any) -> Any:
+    """A list of countries (or "AFG, PAK") as the one string every entry point takes: ``"AFG,PAK"``."""
+    from forecast.checks import countries
+
+    if isinstance(value, list | tuple) or (isinstance(value, str) and ("," in value or "+" in value)):
+        try:
+            return countries(value, "country")
+        except ForecastError:
+            return value  # the check below names what is wrong
+    return value
+
+
+def _check_country(value: Any) -> str | None:
+    if value is None:
+        return None
+    from forecast.checks import countries
+
+    try:
+        countries(value, "country")
+    except ForecastError as exc:
+        return f"is not valid: {exc.detail}"
+    return None
 
 
 def _threshold_names() -> list[str]:
@@ -282,7 +310,10 @@ GLOBAL_PARAMETERS: dict[str, GlobalParameter] = {
     "boundaries_path": GlobalParameter(
         (str, NoneType), "province boundaries for maps (GeoJSON/shapefile); null = cached download, else the shipped simplified geoBoundaries provinces, else a schematic"
     ),
-    "country": GlobalParameter((str, NoneType), "ISO3 code or name of the country"),
+    "country": GlobalParameter(
+        (str, NoneType), "ISO3 code or name of the country; several in one panel: [AFG, PAK] or AFG,PAK",
+        _check_country, normalise=_country_key,
+    ),
     "columns": GlobalParameter(
         (dict,), "generic CSV column mapping, e.g. {admin1: Province, date: Date} (source csv)", _check_columns,
         keys=_csv_fields,
@@ -820,6 +851,8 @@ def validate_parameters(
         ):
             value = raw.strip()  # type: ignore[union-attr]  # YAML read a bare word as a bool/number
             values[name] = value
+        if glob is not None and glob.normalise is not None:
+            value = values[name] = glob.normalise(value)
         if glob is not None:
             if not accepts(glob.types, value):
                 users = f" (used by {', '.join(spec.path.name for spec in specs)})" if specs else ""
