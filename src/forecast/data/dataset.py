@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from forecast.checks import countries, date, frequency
+from forecast.checks import date, frequency
 from forecast.errors import ParameterError
 from forecast.panel import events_country, panel_as_of, period_end, period_range
 from forecast.sources import COUNT_SOURCES, SOURCE_NAMES, SOURCES
@@ -216,7 +216,7 @@ def load_dataset(
 
     check_parameters(actor=actor)  # a broken regex is refused whatever the source (synthetic ignores a valid one)
     if country is not None:
-        country = countries(country) if _several(country) else resolve_country(country)
+        country = resolve_country(country)
     if source not in DATASET_SOURCES:
         raise ParameterError(f"source '{source}' is not known; use one of {', '.join(DATASET_SOURCES)}")
     if level not in LEVELS:
@@ -320,11 +320,6 @@ def load_dataset(
         ingest_summary=summary,
         notes=reader_notes + notes,
     )
-
-
-def _several(country: Any) -> bool:
-    """True for a list of countries or a comma/plus-separated string of them."""
-    return not isinstance(country, str) or "," in country or "+" in country
 
 
 def _published_until(path: str | Path) -> pd.Timestamp | None:
