@@ -266,8 +266,8 @@ def _country_key(value: Any) -> Any:
     if isinstance(value, list | tuple) or (isinstance(value, str) and ("," in value or "+" in value)):
         try:
             return countries(value, "country")
-        except ForecastError:
-            return value  # the check below names what is wrong
+        except ForecastError as exc:
+            raise ParameterError(f"parameter 'country' is not valid: {exc.detail}") from None
     return value
 
 
