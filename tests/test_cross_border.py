@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -234,3 +235,21 @@ def test_run_parameter_country_takes_a_list_or_a_comma_string(tmp_path):
     with pytest.raises(ParameterError, match="parameter 'country' is not valid"):
         plan_run(ROOT / "config" / "default.yaml", ["country=[AFG, Atlantis]"], notebooks_dir=ROOT / "notebooks",
                  project_root=ROOT, reports_dir=tmp_path / "reports")
+
+
+@pytest.mark.slow
+def test_the_early_warning_notebook_runs_on_the_afg_pak_panel(tmp_path):
+    """The real report notebook with ``country: [AFG, PAK]``: 40 units assessed, Balochistan raised."""
+    from forecast.runner.run import run_reports
+
+    result = run_reports(
+        ROOT / "config" / "default.yaml", ["country=[AFG, PAK]", "horizon=2"], notebooks_dir=ROOT / "notebooks",
+        select=["04"], reports_dir=tmp_path / "reports", project_root=ROOT,
+    )
+    assert result.ok
+    summary = json.loads(next((tmp_path / "reports").rglob("04_early_warning.alerts.json")).read_text(encoding="utf-8"))
+    assert summary["n_units"] == 40  # 34 + 7 units, less the stronghold
+    raised = {row["unit"]: row["level"] for row in summary["top"]}
+    assert raised.get("Balochistan") == "alert"
+    page = next((tmp_path / "reports").rglob("04_early_warning.html")).read_text(encoding="utf-8")
+    assert "Country: AFG,PAK" in " ".join(re.sub(r"<[^>]+>", " ", page).split())
