@@ -115,6 +115,22 @@ def test_an_event_files_country_column_decides_where_a_name_resolves(tmp_path):
     assert afghan.panel["unit_id"].nunique() == 34 and int(afghan.panel["y"].sum()) == 2
 
 
+def test_a_ucdp_file_with_pakistani_rows_reads_both_countries_and_unknown_ones_are_refused(tmp_path):
+    from forecast.data import read_events
+    from forecast.errors import InputError
+
+    result = read_events("ucdp", ROOT / "tests" / "data" / "ucdp_ged_sample.csv")
+    pakistani = result.events[result.events["country_iso3"] == "PAK"]
+    # UCDP writes "Khyber Pakhtunkhwa province"; both rows land in PK-KP, none in Afghanistan.
+    assert pakistani["admin1_code"].tolist() == ["PK-KP", "PK-KP"]
+    assert result.events["country_iso3"].value_counts().to_dict()["AFG"] >= 15
+    path = tmp_path / "events.csv"
+    path.write_text("date,country,admin1,actor,fatalities\n2021-01-04,Afghanistan,Nangarhar,IS,2\n"
+                    "2021-01-05,Iran,Sistan and Baluchestan,IS,1\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"column 'country'.*only for AFG, PAK"):
+        read_events("csv", path)
+
+
 def test_country_parameter_spellings_and_errors():
     assert countries("AFG") == "AFG"
     assert countries(["PAK", "AFG"]) == countries("afg, pak") == countries("AFG+PAK") == "AFG,PAK"
