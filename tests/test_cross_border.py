@@ -131,6 +131,18 @@ def test_a_ucdp_file_with_pakistani_rows_reads_both_countries_and_unknown_ones_a
         read_events("csv", path)
 
 
+def test_the_pakistan_tables_are_rebuilt_byte_identically(tmp_path):
+    import subprocess
+    import sys
+
+    script = ROOT / "scripts" / "build_gazetteer_pak.py"
+    subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], check=True, capture_output=True)
+    shipped = ROOT / "src" / "forecast" / "geo" / "tables"
+    names = ["PAK_units.csv", "PAK_aliases.csv", "PAK_adjacency.csv", "PAK_points.csv", "cross_border_adjacency.csv"]
+    for name in names:
+        assert (tmp_path / name).read_bytes() == (shipped / name).read_bytes(), name
+
+
 def test_country_parameter_spellings_and_errors():
     assert countries("AFG") == "AFG"
     assert countries(["PAK", "AFG"]) == countries("afg, pak") == countries("AFG+PAK") == "AFG,PAK"

@@ -1,10 +1,13 @@
 """Administrative units: codes, names, aliases, centroids, adjacency, population.
 
 A :class:`Gazetteer` holds one country's first-level units (Afghanistan's 34
-provinces to start with) as small fact tables shipped with the package under
-``forecast/gazetteer/<ISO3>_*.csv``. They were derived from public reference
-data by ``scripts/build_gazetteer.py``; the sources and licences are listed in
-``forecast/gazetteer/README.md`` and in the header line of every table.
+provinces, Pakistan's 7 units) as small fact tables shipped with the package under
+``forecast/geo/tables/<ISO3>_*.csv``. They were derived from public reference
+data by ``scripts/build_gazetteer.py`` (and ``scripts/build_gazetteer_pak.py``); the sources and licences are listed in
+``forecast/geo/tables/README.md`` and in the header line of every table.
+``Gazetteer.load("AFG,PAK")`` holds several countries in one: names resolve
+within an event's own country, and adjacency runs across the borders
+(``cross_border_adjacency.csv``).
 
 Event data spell the same province many ways (Hilmand/Helmand, Sar-e-Pul/Sari
 Pul/Sar-e Pol, "Nangarhar province"). :func:`normalise_name` folds case,
