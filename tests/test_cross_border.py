@@ -131,6 +131,21 @@ def test_a_ucdp_file_with_pakistani_rows_reads_both_countries_and_unknown_ones_a
         read_events("csv", path)
 
 
+def test_a_boundary_layers_gazetteer_is_the_same_multi_country_gazetteer():
+    from forecast.geo.derive import gazetteer_from_boundaries
+
+    layer = gazetteer_from_boundaries(
+        ROOT / "tests" / "data" / "two_countries.geojson", id_column="shapeID", name_column="shapeName",
+        country_column="shapeGroup", cache_dir=None,
+    )
+    combined = layer.combined
+    assert isinstance(combined, Gazetteer) and combined.countries == ["AFG", "PAK"]
+    assert combined.neighbours("AFG-3") == layer.neighbours("AFG-3") == ["AFG-2", "PAK-1"]
+    # Both countries have a "Central": only the event's country tells which.
+    assert combined.resolve("Central") is None
+    assert (combined.resolve("Central", country="AFG"), combined.resolve("Central", country="PAK")) == ("AFG-3", "PAK-2")
+
+
 def test_the_pakistan_tables_are_rebuilt_byte_identically(tmp_path):
     import subprocess
     import sys
