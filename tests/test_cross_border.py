@@ -201,6 +201,22 @@ def test_predict_forecasts_units_of_both_countries(capsys):
     assert np.isfinite(table["mean"]).all()
 
 
+def test_backtest_scores_both_countries(capsys):
+    doc = cli_json(
+        capsys, "backtest", "--country", "AFG,PAK", "--models", "hist_mean,endemic_epidemic(lags=4)",
+        "--horizon", "2", "--n-draws", "100", "--start", "2021-10-04", "--end", "2021-12-06", "--every", "4",
+        "--no-progress",
+    )
+    assert "synthetic" in doc["source"] and doc["failures"] == 0
+    # 41 units x 3 origins x 2 steps scored per model.
+    assert doc["cutoffs"] == ["2021-10-04", "2021-11-01", "2021-11-29"]
+    assert {model: scores["n"] for model, scores in doc["models"].items()} == {
+        "zero": 246, "hist_mean": 246, "endemic_epidemic": 246
+    }
+    # The spread model, with its cross-border neighbours, beats the historical mean.
+    assert doc["models"]["endemic_epidemic"]["crps"] < doc["models"]["hist_mean"]["crps"]
+
+
 def test_warn_assesses_pakistani_units_across_the_border(capsys):
     doc = cli_json(capsys, "warn", "--country", "AFG,PAK")
     units = {u["unit_id"]: u for u in doc["units"]}
