@@ -50,8 +50,9 @@ $(BENCH_VENV)/.installed: pyproject.toml
 bench: $(BENCH_VENV)/.installed ## Run the benchmarks (own venv, .venv-bench); figures go to bench/RESULTS.md
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BENCH_VENV)/bin/python $$script || exit 1; done
 
-gazetteer: $(STAMP) ## Rebuild the gazetteer fact tables from ../shared/data/afghanistan
+gazetteer: $(STAMP) ## Rebuild the gazetteer fact tables from ../shared/data/afghanistan (and Pakistan's)
 	$(BIN)/python scripts/build_gazetteer.py
+	$(BIN)/python scripts/build_gazetteer_pak.py
 
 clean: ## Remove the virtual environment and caches (never data/raw or reports)
 	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .ruff_cache src/*.egg-info

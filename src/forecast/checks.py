@@ -38,6 +38,8 @@ from forecast.schema import FREQUENCIES
 __all__ = [
     "boolean",
     "choice",
+    "countries",
+    "country_list",
     "date",
     "draw_budget",
     "draw_count",
@@ -156,6 +158,57 @@ def date(value: Any, name: str) -> pd.Timestamp:
     if not EARLIEST_DATE <= stamp <= LATEST_DATE + pd.Timedelta(days=1) - pd.Timedelta(1):
         raise ParameterError(out_of_range)
     return stamp
+
+
+def countries(value: Any, name: str = "country") -> str:
+    """One country or several as the canonical key: ISO3 codes joined by commas (``"AFG,PAK"``).
+
+    Accepts a code or name (``"AFG"``, ``"af"``, ``"Afghanistan"``), a comma- or
+    plus-separated string (``"AFG,PAK"``, ``"afg + pak"``) or a list
+    (``["AFG", "PAK"]``, the YAML form). One country stays its ISO3 code, so a
+    one-country run is spelled as before; several are sorted and deduplicated,
+    so ``"PAK,AFG"`` and ``["AFG", "PAK"]`` name the same panel.
+
+    Examples
+    --------
+    >>> countries("afghanistan"), countries(["PAK", "AFG"]), countries("AFG, PAK,AFG")
+    ('AFG', 'AFG,PAK', 'AFG,PAK')
+    >>> countries("AFG,Atlantis")
+    Traceback (most recent call last):
+    ...
+    forecast.errors.ParameterError: country 'Atlantis' is not a country name or ISO code; write e.g. AFG, or AFG,PAK for several
+    """
+    import pycountry
+
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.replace("+", ",").split(",")]
+    elif isinstance(value, Iterable) and not isinstance(value, bytes):
+        parts = [str(p).strip() for p in value]
+    else:
+        raise ParameterError(f"{name} must be an ISO3 code, a comma-separated list or a list of codes, got {value!r}")
+    parts = [p for p in parts if p]
+    if not parts:
+        raise ParameterError(f"{name} is empty; write e.g. AFG, or AFG,PAK for several")
+    codes = []
+    for part in parts:
+        try:
+            codes.append(str(pycountry.countries.lookup(part).alpha_3))
+        except LookupError:
+            raise ParameterError(
+                f"{name} '{part}' is not a country name or ISO code; write e.g. AFG, or AFG,PAK for several"
+            ) from None
+    return ",".join(sorted(set(codes)))
+
+
+def country_list(value: str) -> list[str]:
+    """The ISO3 codes of a canonical country key (see :func:`countries`).
+
+    Examples
+    --------
+    >>> country_list("AFG,PAK"), country_list("AFG")
+    (['AFG', 'PAK'], ['AFG'])
+    """
+    return [p for p in str(value).split(",") if p]
 
 
 def frequency(value: Any, name: str = "frequency") -> str:

@@ -26,7 +26,7 @@ __all__ = [
     "default_stronghold",
 ]
 
-#: ISO3 code of the country analysed.
+#: ISO3 code of the country analysed (several in one panel: ``"AFG,PAK"``, or a list in YAML).
 COUNTRY = "AFG"
 #: Period of the panel: weeks starting Monday.
 FREQ = "W-MON"
@@ -55,8 +55,19 @@ STRONGHOLDS = {"AFG": "Nangarhar"}
 
 
 def default_stronghold(country: str | None) -> str:
-    """The stronghold a run assumes for ``country`` when none is given (``"auto"`` if unknown)."""
-    return STRONGHOLDS.get((country or COUNTRY).strip().upper(), "auto")
+    """The stronghold a run assumes for ``country`` when none is given (``"auto"`` if unknown).
+
+    A panel of several countries (``"AFG,PAK"``) keeps the strongholds of the
+    countries that have one, comma-separated; ``"auto"`` when none has.
+
+    Examples
+    --------
+    >>> default_stronghold("AFG,PAK"), default_stronghold("PAK,IRN")
+    ('Nangarhar', 'auto')
+    """
+    codes = [c.strip().upper() for c in (country or COUNTRY).replace("+", ",").split(",") if c.strip()]
+    found = [STRONGHOLDS[c] for c in codes if c in STRONGHOLDS]
+    return ",".join(found) if found else "auto"
 
 
 #: The shared defaults by parameter name (as in config/default.yaml and the notebooks).

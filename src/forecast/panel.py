@@ -125,7 +125,7 @@ def events_country(events: pd.DataFrame) -> str:
         found = ", ".join(countries) if countries else "none"
         raise ParameterError(
             f"the events come from {len(countries)} countries ({found}); name the panel's country, "
-            "e.g. country='AFG' (--country AFG)"
+            "e.g. country='AFG' (--country AFG), or all of them in one panel (--country AFG,PAK)"
         )
     return str(countries[0])
 
@@ -188,7 +188,7 @@ def build_panel(
     dropped: dict[str, int] = {}
     kept = events
     if country is not None and len(kept):
-        in_country = kept["country_iso3"] == country
+        in_country = kept["country_iso3"].isin(str(country).split(","))  # "AFG,PAK": several countries
         dropped["other_country"] = int((~in_country).sum())
         kept = kept[in_country]
     unlocated = kept["admin1_code"].isna() | ~kept["admin1_code"].isin(units)

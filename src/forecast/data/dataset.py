@@ -156,7 +156,7 @@ def load_dataset(
     events_path: str | Path | None = None,
     *,
     actor: str | None = None,
-    country: str | None = None,
+    country: str | list[str] | None = None,
     freq: str = "W-MON",
     as_of: str | pd.Timestamp | None = None,
     start: str | None = None,
@@ -181,7 +181,10 @@ def load_dataset(
         Passed to the reader (see :func:`forecast.data.read_events`):
         ``columns`` maps a generic CSV's columns (``{"admin1": "Province"}``),
         ``aliases`` adds province spellings (``{"Nangahar": "Nangarhar"}``).
-        ``country`` None: the one country the events are from.
+        ``country`` None: the one country the events are from. Several
+        countries in one panel: ``"AFG,PAK"`` or ``["AFG", "PAK"]``; each
+        event's place is then resolved within its own country (its
+        ``country_iso3``), and adjacency runs across the borders.
     freq
         Panel frequency, ``W-MON`` or ``MS``.
     as_of
@@ -193,6 +196,7 @@ def load_dataset(
         Overrides of :class:`forecast.data.synthetic.ScenarioConfig` for the synthetic source.
     seed
         Seed of the synthetic scenario (shortcut for ``synthetic={"seed": ...}``).
+        With ``country="AFG,PAK"`` the scenario runs over both countries' units.
     level
         1: a province panel (default); 2: a district panel, for sources that
         name districts (``hdx``). District panels have no adjacency here, so
@@ -203,6 +207,9 @@ def load_dataset(
     >>> data = load_dataset("synthetic", freq="MS", as_of="2021-12-31")
     >>> data.synthetic, data.panel["unit_id"].nunique(), f"{data.panel['ds'].max():%F}"
     (True, 34, '2021-12-01')
+    >>> both = load_dataset("synthetic", country=["AFG", "PAK"], freq="MS", as_of="2021-12-31")
+    >>> both.country, both.panel["unit_id"].nunique(), "PK-KP" in both.neighbours["AF-NAN"]
+    ('AFG,PAK', 41, True)
     """
     frequency(freq)
     from forecast.data.ingest import check_parameters, resolve_country
@@ -257,6 +264,8 @@ def load_dataset(
         overrides = dict(synthetic or {})
         if seed is not None:
             overrides.setdefault("seed", seed)
+        if country is not None:
+            overrides.setdefault("country", country)
         scenario = generate_scenario(**overrides)
         events = scenario.events
         label = f"synthetic scenario (seed {scenario.config.seed})"

@@ -356,8 +356,22 @@ def country_iso3(value: str | None) -> str | None:
         return None
 
 
-def resolve_country(country: str) -> str:
-    """ISO3 code of the ``country`` parameter, or a :class:`ParameterError`."""
+def resolve_country(country: str | Sequence[str]) -> str:
+    """ISO3 code of the ``country`` parameter, or a :class:`ParameterError`.
+
+    Several countries (``"AFG,PAK"``, ``["Afghanistan", "PK"]``) give the
+    canonical key of :func:`forecast.checks.countries`, ``"AFG,PAK"``.
+
+    Examples
+    --------
+    >>> resolve_country("Afghanistan"), resolve_country(["pk", "AFG"])
+    ('AFG', 'AFG,PAK')
+    """
+    if not isinstance(country, str) or "," in country or "+" in country:
+        from forecast.checks import countries
+
+        parts = [p.strip() for p in country.replace("+", ",").split(",")] if isinstance(country, str) else list(country)
+        return countries([country_iso3(str(p)) or str(p) for p in parts if str(p).strip()], "--country")
     iso3 = country_iso3(str(country))
     if iso3 is None:
         raise ParameterError(
@@ -1063,7 +1077,7 @@ def apply_filters(
     dropped = dict.fromkeys(DROP_REASONS, 0)
     kept = staged
     steps: list[tuple[str, pd.Series | None]] = [
-        ("country", None if filters.country is None else kept["country_iso3"].eq(filters.country)),
+        ("country", None if filters.country is None else kept["country_iso3"].isin(filters.country.split(","))),
         ("actor", None if filters.actor is None else matches_any(raw, fmt.actor_columns, filters.actor)),
         ("date_range", None),
     ]
@@ -1146,7 +1160,9 @@ def check_country_has_gazetteer(iso3: str | None, given: Gazetteer | None) -> No
             raise ParameterError(f"--country {iso3} but the gazetteer given covers {covered}; pass a matching gazetteer")
         return
     available = list(Gazetteer.available_countries())
-    if iso3 not in available:
+    missing = [c for c in iso3.split(",") if c not in available]
+    if missing:
+        iso3 = ",".join(missing)
         raise ParameterError(
             f"--country {iso3}: no gazetteer for this country; available: {', '.join(available)} "
             "(add one under src/forecast/geo/tables/ to read other countries)"

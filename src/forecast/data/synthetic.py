@@ -37,6 +37,11 @@ from forecast.schema import EVENT_COLUMNS, EVENTS, validate
 #: The label every synthetic product carries.
 #: The country the synthetic scenario is set in: its units, adjacency and geometry are real.
 SCENARIO_COUNTRY = "AFG"
+#: Spread targets a scenario over several countries adds per extra country (synthetic dates):
+#: the Khorasan claim reaches across the Durand Line into Khyber Pakhtunkhwa, later Balochistan.
+CROSS_BORDER_SPREAD: dict[str, dict[str, str]] = {
+    "PAK": {"Khyber Pakhtunkhwa": "2021-07-05", "Balochistan": "2021-10-18"},
+}
 SYNTHETIC_LABEL = "synthetic"
 
 #: Default onsets, after the pattern of ISIS-K's strikes in 2021 (synthetic dates).
@@ -82,6 +87,11 @@ class ScenarioConfig:
         the week before, from the onset on.
     fatality_mean
         Mean fatalities per event (negative binomial, size 1).
+    country
+        The country or countries the process runs over (``"AFG"``, or
+        ``"AFG,PAK"``: one process over the combined adjacency, cross-border
+        pairs included). With the default ``spread``, each extra country adds
+        its targets of :data:`CROSS_BORDER_SPREAD`.
     """
 
     seed: int = 20211
@@ -98,8 +108,17 @@ class ScenarioConfig:
     spread_rate: float = 0.4
     import_strength: float = 0.1
     fatality_mean: float = 4.0
+    country: str = SCENARIO_COUNTRY
 
     def __post_init__(self) -> None:
+        from forecast.checks import countries, country_list
+
+        key = countries(self.country, "synthetic scenario parameter 'country'")
+        object.__setattr__(self, "country", key)
+        if dict(self.spread) == DEFAULT_SPREAD:
+            extra = {name: onset for iso3 in country_list(key) for name, onset in CROSS_BORDER_SPREAD.get(iso3, {}).items()}
+            if extra:
+                object.__setattr__(self, "spread", {**DEFAULT_SPREAD, **extra})
         for name in ("stronghold_rate", "background_rate", "autoregression", "neighbour_coupling",
                      "overdispersion", "spread_rate", "import_strength", "fatality_mean"):
             number(getattr(self, name), f"synthetic scenario parameter '{name}'", minimum=0)
@@ -140,7 +159,9 @@ class Scenario:
             "events": int(len(self.events)),
             "stronghold": self.stronghold,
             "spread": {row.unit_id: f"{row.onset:%F}" for row in self.truth.itertuples()},
-            "config": {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in asdict(self.config).items()},
+            # A one-country (Afghan) scenario is described as it always was.
+            "config": {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in asdict(self.config).items()
+                       if k != "country" or v != SCENARIO_COUNTRY},
         }
 
 
@@ -171,7 +192,7 @@ def generate_scenario(config: ScenarioConfig | None = None, **overrides) -> Scen
             raise ParameterError(f"unknown synthetic scenario parameter(s) {unknown}; valid: {sorted(fields)}")
         config = ScenarioConfig(**{**asdict(config), **overrides})
 
-    gazetteer = Gazetteer.load(SCENARIO_COUNTRY)
+    gazetteer = Gazetteer.load(config.country)
     units = gazetteer.unit_ids
     position = {unit: i for i, unit in enumerate(units)}
     stronghold = [_resolve(gazetteer, name, "stronghold") for name in config.stronghold]
@@ -210,8 +231,17 @@ def _resolve(gazetteer: Gazetteer, name: str, role: str) -> str:
     unit = gazetteer.resolve(name)
     if unit is None:
         close = ", ".join(gazetteer.closest(name))
-        raise ParameterError(f"{role} province '{name}' is not an Afghan province; did you mean {close}?")
+        where = "an Afghan province" if gazetteer.country_iso3 == SCENARIO_COUNTRY else f"a unit of {gazetteer.country_iso3}"
+        raise ParameterError(f"{role} province '{name}' is not {where}; did you mean {close}?")
     return unit
+
+
+def _countries_of(gazetteer: Gazetteer, unit_ids: np.ndarray) -> str | np.ndarray:
+    """Each event's country: the scenario's one country, or per unit when it spans several."""
+    if len(gazetteer.countries) == 1:
+        return gazetteer.country_iso3
+    country = gazetteer.units.set_index("unit_id")["country"]
+    return country.reindex(unit_ids).to_numpy(dtype=object)
 
 
 def _simulate_counts(config, rng, units, position, stronghold, weeks, onsets, gazetteer):
@@ -273,7 +303,7 @@ def _counts_to_events(config, rng, counts, units, weeks, gazetteer) -> pd.DataFr
             "source": SYNTHETIC_LABEL,
             "date": pd.to_datetime(dates[order]),
             "date_precision": "day",
-            "country_iso3": SCENARIO_COUNTRY,
+            "country_iso3": _countries_of(gazetteer, unit_ids[order]),
             "admin1_code": unit_ids[order],
             "admin1_name": names.reindex(unit_ids[order]).to_numpy(),
             "admin2_name": None,

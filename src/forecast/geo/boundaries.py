@@ -462,6 +462,45 @@ def gazetteer_label(gazetteer: Gazetteer) -> str:
     return "project"
 
 
+def _several_countries(
+    gazetteer: Gazetteer, raw_dir: str | Path, level: int, column: str | None
+) -> tuple[gpd.GeoDataFrame, str]:
+    """A panel of several countries: each country's cached or shipped geometry, else the schematic.
+
+    Real polygons of every country (a download such as ``forecast fetch
+    boundaries PAK``, or the shipped Afghan file) are drawn together; when one
+    country has none, the whole map is the schematic layout over all units,
+    since real borders beside schematic cells would overlap (a map never mixes the two).
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    frames, kinds = [], []
+    for iso3 in gazetteer.countries:
+        own = gazetteer.country_gazetteer(iso3)
+        cached = boundary_cache_path(iso3, level, raw_dir)
+        if cached.exists():
+            frames.append(read_boundary_file(cached, own, column=column))
+            kinds.append(CACHED)
+            continue
+        shipped = shipped_boundaries(own)
+        if shipped is None or not set(shipped["unit_id"]) >= set(own.unit_ids):
+            logger.info("no geometry for %s: drawing the schematic layout of %s", iso3, gazetteer.country_iso3)
+            frame = schematic_boundaries(gazetteer)
+            return frame, SCHEMATIC
+        frames.append(shipped)
+        kinds.append(SHIPPED)
+    frame = gpd.GeoDataFrame(
+        pd.concat(frames, ignore_index=True).sort_values("unit_id", ignore_index=True), geometry="geometry", crs=4326
+    )
+    kind = CACHED if CACHED in kinds else SHIPPED
+    source = "; ".join(
+        f"{iso3}: " + ("geoBoundaries download (public domain)" if k == CACHED else SHIPPED_SOURCE)
+        for iso3, k in zip(gazetteer.countries, kinds, strict=True)
+    )
+    return _tag(frame, kind, source), kind
+
+
 def load_boundaries(
     country: str,
     path: str | Path | None = None,
@@ -506,6 +545,9 @@ def load_boundaries(
     if path is not None:
         frame = read_boundary_file(path, gazetteer, column=column)
         return _tag(frame, USER, f"boundaries from {Path(path).name}"), USER
+
+    if len(getattr(gazetteer, "countries", [country])) > 1:
+        return _several_countries(gazetteer, raw_dir, level, column)
 
     cached = boundary_cache_path(country, level, raw_dir)
     if cached.exists():

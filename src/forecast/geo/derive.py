@@ -461,24 +461,21 @@ class LayerGazetteer:
     source_sha256: str
     cache_dir: Path | None = None
     from_cache: bool = False
-    _gazetteers: dict[str, Gazetteer] = field(init=False, repr=False)
+    _combined: Gazetteer = field(init=False, repr=False)
     _country_of: dict[str, str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        gazetteers = {}
-        country_of = dict(zip(self.units["unit_id"], self.units["country"], strict=True))
-        for iso3, units in self.units.groupby("country", sort=True):
-            ids = set(units["unit_id"])
-            inside = self.adjacency["unit_id"].isin(ids) & self.adjacency["neighbour_id"].isin(ids)
-            gazetteers[str(iso3)] = Gazetteer(
-                str(iso3),
-                units.reset_index(drop=True),
-                self.aliases[self.aliases["country"] == iso3].drop(columns="country"),
-                self.adjacency.loc[inside, ["unit_id", "neighbour_id"]].reset_index(drop=True),
-                self.points[self.points["unit_id"].isin(ids)].reset_index(drop=True),
-            )
-        object.__setattr__(self, "_gazetteers", gazetteers)
-        object.__setattr__(self, "_country_of", country_of)
+        # One Gazetteer of all the layer's countries: names per country, adjacency across borders.
+        codes = sorted(self.units["country"].astype(str).unique())
+        combined = Gazetteer(
+            ",".join(codes),
+            self.units.reset_index(drop=True),
+            self.aliases,
+            self.adjacency,
+            self.points,
+        )
+        object.__setattr__(self, "_combined", combined)
+        object.__setattr__(self, "_country_of", dict(zip(self.units["unit_id"], self.units["country"], strict=True)))
 
     def __repr__(self) -> str:
         return (
@@ -489,7 +486,12 @@ class LayerGazetteer:
     @property
     def countries(self) -> list[str]:
         """ISO3 codes of the layer's countries, sorted."""
-        return list(self._gazetteers)
+        return self._combined.countries
+
+    @property
+    def combined(self) -> Gazetteer:
+        """All the layer's units as one :class:`Gazetteer` (names per country, adjacency across borders)."""
+        return self._combined
 
     @property
     def unit_ids(self) -> list[str]:
@@ -499,20 +501,20 @@ class LayerGazetteer:
     def gazetteer(self, country: str | None = None) -> Gazetteer:
         """The :class:`Gazetteer` of one country (of the only one when ``country`` is None)."""
         if country is None:
-            if len(self._gazetteers) != 1:
+            if len(self.countries) != 1:
                 raise ParameterError(
                     f"the layer holds {', '.join(self.countries)}; name the country"
                 )
-            return next(iter(self._gazetteers.values()))
+            return self._combined.country_gazetteer(self.countries[0])
         try:
             iso3 = country_iso3(country)
         except InputError as exc:
             raise ParameterError(exc.detail) from None
-        if iso3 not in self._gazetteers:
+        if iso3 not in self.countries:
             raise ParameterError(
                 f"country {iso3} is not in {Path(self.source).name}; it holds {', '.join(self.countries)}"
             )
-        return self._gazetteers[iso3]
+        return self._combined.country_gazetteer(iso3)
 
     def summary(self) -> str:
         """What the layer holds, for people: units per country, adjacency, cross-border pairs, islands.
@@ -566,8 +568,7 @@ class LayerGazetteer:
         """Ids of the units adjacent to ``unit_id`` in any country, sorted."""
         if unit_id not in self._country_of:
             raise UnknownUnitError(f"'{unit_id}' is not a unit of {Path(self.source).name}")
-        table = self.adjacency
-        return sorted(table.loc[table["unit_id"] == unit_id, "neighbour_id"])
+        return self._combined.neighbours(unit_id)
 
     def adjacency_matrix(self, order: Iterable[str] | None = None) -> np.ndarray:
         """0/1 matrix over the whole layer (cross-border pairs included), rows in ``order``."""
@@ -575,12 +576,7 @@ class LayerGazetteer:
         unknown = [u for u in ids if u not in self._country_of]
         if unknown:
             raise UnknownUnitError(f"not units of {Path(self.source).name}: {unknown[:10]}")
-        position = {u: i for i, u in enumerate(ids)}
-        matrix = np.zeros((len(ids), len(ids)), dtype=np.int64)
-        for a, b in zip(self.adjacency["unit_id"], self.adjacency["neighbour_id"], strict=True):
-            if a in position and b in position:
-                matrix[position[a], position[b]] = 1
-        return matrix
+        return self._combined.adjacency_matrix(ids)
 
 
 def _population_table(population: pd.DataFrame | pd.Series | str | Path) -> pd.Series:

@@ -1,10 +1,13 @@
 """Administrative units: codes, names, aliases, centroids, adjacency, population.
 
 A :class:`Gazetteer` holds one country's first-level units (Afghanistan's 34
-provinces to start with) as small fact tables shipped with the package under
-``forecast/gazetteer/<ISO3>_*.csv``. They were derived from public reference
-data by ``scripts/build_gazetteer.py``; the sources and licences are listed in
-``forecast/gazetteer/README.md`` and in the header line of every table.
+provinces, Pakistan's 7 units) as small fact tables shipped with the package under
+``forecast/geo/tables/<ISO3>_*.csv``. They were derived from public reference
+data by ``scripts/build_gazetteer.py`` (and ``scripts/build_gazetteer_pak.py``); the sources and licences are listed in
+``forecast/geo/tables/README.md`` and in the header line of every table.
+``Gazetteer.load("AFG,PAK")`` holds several countries in one: names resolve
+within an event's own country, and adjacency runs across the borders
+(``cross_border_adjacency.csv``).
 
 Event data spell the same province many ways (Hilmand/Helmand, Sar-e-Pul/Sari
 Pul/Sar-e Pol, "Nangarhar province"). :func:`normalise_name` folds case,
@@ -224,6 +227,21 @@ def _read_country(iso3: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, 
     return units, aliases, adjacency, points
 
 
+#: Where each shipped country's population figures come from (captions name it).
+POPULATION_SOURCES = {
+    "AFG": "2021 estimates (NSIA/OCHA)",
+    "PAK": "census (PBS 2023; 2017 for Gilgit-Baltistan and Azad Kashmir)",
+}
+
+#: Pairs of units on both sides of a country border (``unit_id, neighbour_id, source``), both directions.
+CROSS_BORDER_TABLE = "cross_border_adjacency.csv"
+
+
+@functools.lru_cache(maxsize=1)
+def _read_cross_border() -> pd.DataFrame:
+    return _read_table(CROSS_BORDER_TABLE, {"unit_id": str, "neighbour_id": str, "source": str})
+
+
 def _country_iso3(country: str) -> str:
     """ISO 3166-1 alpha-3 code for a code or name; ParameterError when unknown."""
     text = str(country).strip()
@@ -292,6 +310,7 @@ class Gazetteer:
     _compact_lookup: dict[str, str] = field(init=False, repr=False, compare=False)
     _names: dict[str, str] = field(init=False, repr=False, compare=False)
     _neighbours: dict[str, list[str]] = field(init=False, repr=False, compare=False)
+    _by_country: dict[str, Gazetteer] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         where = f"{self.country_iso3} gazetteer"
@@ -327,6 +346,11 @@ class Gazetteer:
         object.__setattr__(self, "units", units)
         object.__setattr__(self, "aliases", aliases)
 
+        if "country" in units.columns and units["country"].nunique() > 1:
+            self._init_countries(units, aliases)
+            return
+        object.__setattr__(self, "_by_country", {})
+
         # Every way of naming a unit, folded: code, P-code, names, aliases.
         lookup: dict[str, str] = {}
         compact: dict[str, str | None] = {}
@@ -359,6 +383,103 @@ class Gazetteer:
                 neighbours[b].append(a)
         object.__setattr__(self, "_neighbours", {u: sorted(v) for u, v in neighbours.items()})
 
+    def _init_countries(self, units: pd.DataFrame, aliases: pd.DataFrame) -> None:
+        """Several countries: one gazetteer per country for names, adjacency over all of them.
+
+        A name is looked up among its own country's units when the country is
+        known (:meth:`resolve` with ``country=``); without one, only keys that
+        name a unit in exactly one country resolve.
+        """
+        country_of = dict(zip(units["unit_id"], units["country"], strict=True))
+        aliases = aliases.copy()
+        if "country" not in aliases.columns:
+            aliases["country"] = aliases["unit_id"].map(country_of)
+        by_country: dict[str, Gazetteer] = {}
+        for iso3, rows in units.groupby("country", sort=True):
+            ids = set(rows["unit_id"])
+            inside = self.adjacency["unit_id"].isin(ids) & self.adjacency["neighbour_id"].isin(ids)
+            by_country[str(iso3)] = Gazetteer(
+                str(iso3),
+                rows.drop(columns="country").reset_index(drop=True),
+                aliases.loc[aliases["unit_id"].isin(ids), ["unit_id", "alias", "source"]].reset_index(drop=True),
+                self.adjacency.loc[inside, ADJACENCY_COLUMNS].reset_index(drop=True),
+                self.points[self.points["unit_id"].isin(ids)].reset_index(drop=True),
+            )
+        lookup: dict[str, str | None] = {}
+        compact: dict[str, str | None] = {}
+        for gazetteer in by_country.values():
+            for source, target in ((gazetteer._lookup, lookup), (gazetteer._compact_lookup, compact)):
+                for key, unit_id in source.items():
+                    target[key] = unit_id if target.get(key, unit_id) == unit_id else None
+        object.__setattr__(self, "aliases", aliases)
+        object.__setattr__(self, "_by_country", by_country)
+        object.__setattr__(self, "_lookup", {k: v for k, v in lookup.items() if v is not None})
+        object.__setattr__(self, "_compact_lookup", {k: v for k, v in compact.items() if v is not None})
+        object.__setattr__(self, "_names", dict(zip(units["unit_id"], units["name"], strict=True)))
+        neighbours: dict[str, set[str]] = {u: set() for u in units["unit_id"]}
+        for a, b in zip(self.adjacency["unit_id"], self.adjacency["neighbour_id"], strict=True):
+            if a != b:
+                neighbours[a].add(b)
+                neighbours[b].add(a)
+        object.__setattr__(self, "_neighbours", {u: sorted(v) for u, v in neighbours.items()})
+
+    @property
+    def countries(self) -> list[str]:
+        """ISO3 codes of the countries the gazetteer covers, sorted.
+
+        Examples
+        --------
+        >>> Gazetteer.load("AFG").countries, Gazetteer.load("AFG,PAK").countries
+        (['AFG'], ['AFG', 'PAK'])
+        """
+        return list(self._by_country) or [self.country_iso3]
+
+    def country_gazetteer(self, country: str) -> Gazetteer:
+        """The gazetteer of one of the covered countries (itself when it covers only that one).
+
+        Examples
+        --------
+        >>> Gazetteer.load("AFG,PAK").country_gazetteer("PAK").unit_ids[:2]
+        ['PK-BA', 'PK-GB']
+        """
+        iso3 = str(country).strip().upper()
+        if not self._by_country and iso3 == self.country_iso3:
+            return self
+        if iso3 not in self._by_country:
+            raise ParameterError(
+                f"country {country!r} is not in the {self.country_iso3} gazetteer; it covers {', '.join(self.countries)}"
+            )
+        return self._by_country[iso3]
+
+    def country_of(self, unit_id: str) -> str:
+        """ISO3 code of a unit's country.
+
+        Examples
+        --------
+        >>> Gazetteer.load("AFG,PAK").country_of("PK-KP")
+        'PAK'
+        """
+        self.name_of(unit_id)
+        if not self._by_country:
+            return self.country_iso3
+        return str(self.units.set_index("unit_id").at[unit_id, "country"])
+
+    @property
+    def population_source(self) -> str:
+        """Where the population figures come from, per country for several.
+
+        Examples
+        --------
+        >>> Gazetteer.load("AFG").population_source
+        '2021 estimates (NSIA/OCHA)'
+        >>> Gazetteer.load("AFG,PAK").population_source
+        'AFG 2021 estimates (NSIA/OCHA); PAK census (PBS 2023; 2017 for Gilgit-Baltistan and Azad Kashmir)'
+        """
+        sources = [POPULATION_SOURCES.get(c, "the gazetteer's table") for c in self.countries]
+        if len(sources) == 1:
+            return sources[0]
+        return "; ".join(f"{c} {s}" for c, s in zip(self.countries, sources, strict=True))
+
     def __repr__(self) -> str:
         pairs = sum(len(v) for v in self._neighbours.values()) // 2
         return (
@@ -388,11 +509,36 @@ class Gazetteer:
         >>> Gazetteer.load("af").country_iso3
         'AFG'
         """
+        parts = [p for p in re.split(r"[,+]", str(country)) if p.strip()]
+        if len(parts) > 1:
+            return cls._load_several(sorted({_country_iso3(p) for p in parts}))
         iso3 = _country_iso3(country)
         # Tables are cached; each instance gets copies so a caller mutating one
         # DataFrame in place cannot corrupt the next load().
         units, aliases, adjacency, points = (t.copy() for t in _read_country(iso3))
         return cls(iso3, units, aliases, adjacency, points)
+
+    @classmethod
+    def _load_several(cls, codes: list[str]) -> Gazetteer:
+        """The shipped tables of several countries in one gazetteer, with the pairs across their borders."""
+        if len(codes) == 1:
+            return cls.load(codes[0])
+        tables: list[list[pd.DataFrame]] = [[], [], [], []]
+        for iso3 in codes:
+            units, aliases, adjacency, points = (t.copy() for t in _read_country(iso3))
+            units.insert(0, "country", iso3)
+            aliases.insert(0, "country", iso3)
+            for store, table in zip(tables, (units, aliases, adjacency, points), strict=True):
+                store.append(table)
+        units, aliases, adjacency, points = (pd.concat(t, ignore_index=True) for t in tables)
+        if units["unit_id"].duplicated().any():
+            dupes = sorted(units.loc[units["unit_id"].duplicated(), "unit_id"])
+            raise InputError(f"unit ids {dupes} are used by two countries of {', '.join(codes)}; ids must be unique")
+        ids = set(units["unit_id"])
+        border = _read_cross_border()
+        border = border[border["unit_id"].isin(ids) & border["neighbour_id"].isin(ids)]
+        adjacency = pd.concat([adjacency, border[ADJACENCY_COLUMNS]], ignore_index=True)
+        return cls(",".join(codes), units, aliases, adjacency, points)
 
     @staticmethod
     def available_countries() -> list[str]:
@@ -476,12 +622,15 @@ class Gazetteer:
                 f"codes look like {self.unit_ids[0]}"
             ) from None
 
-    def resolve(self, name: str | None) -> str | None:
+    def resolve(self, name: str | None, country: str | None = None) -> str | None:
         """Unit code for any known name, alias or code, or ``None``.
 
         Accepts English and local names, ISO 3166-2 codes, P-codes and every
         alias, in any case, with or without diacritics, word breaks or
-        "province" affixes. Missing values give ``None``.
+        "province" affixes. Missing values give ``None``. In a gazetteer of
+        several countries ``country`` (ISO3) limits the search to that
+        country's units, so "Khyber" in Pakistan is never an Afghan unit;
+        without it a name resolves only when one country has it.
 
         Examples
         --------
@@ -491,6 +640,8 @@ class Gazetteer:
         >>> gaz.resolve("Atlantis") is None, gaz.resolve(None) is None
         (True, True)
         """
+        if country is not None and self._by_country:
+            return self.country_gazetteer(country).resolve(name)
         if name is None or (not isinstance(name, str) and pd.isna(name)):
             return None
         key = normalise_name(str(name))
@@ -499,8 +650,11 @@ class Gazetteer:
         found = self._lookup.get(key)
         return found if found is not None else self._compact_lookup.get(_compact(key))
 
-    def resolve_names(self, names: pd.Series) -> pd.Series:
+    def resolve_names(self, names: pd.Series, country: str | pd.Series | None = None) -> pd.Series:
         """Vectorised :meth:`resolve`: unit codes, missing where unknown, same index.
+
+        ``country``: one ISO3 code or one per row (an events table's
+        ``country_iso3``), for a gazetteer of several countries.
 
         Each distinct value is resolved once, so a million event rows with
         34 distinct names cost 34 lookups.
@@ -512,6 +666,12 @@ class Gazetteer:
         ['AF-HEL', 'AF-HEL', nan]
         """
         names = pd.Series(names)
+        if country is not None and self._by_country:
+            per_row = pd.Series(country, index=names.index) if isinstance(country, str) else pd.Series(country).set_axis(names.index)
+            out = pd.Series(None, index=names.index, dtype=object, name="unit_id")
+            for iso3, rows in names.groupby(per_row.astype(str).str.upper()):
+                out.loc[rows.index] = self.country_gazetteer(str(iso3)).resolve_names(rows).astype(object)
+            return out.astype(self.units["unit_id"].dtype)
         mapping = {value: self.resolve(value) for value in names.dropna().unique()}
         resolved = names.map(mapping).astype(object).rename("unit_id")
         return resolved.astype(self.units["unit_id"].dtype)

@@ -282,11 +282,15 @@ def population_shares(units: Sequence[str]) -> pd.Series | None:
     1.0
     >>> population_shares(["A", "B"]) is None
     True
+    >>> bool(population_shares(["AF-NAN", "PK-KP"])["PK-KP"] > 0.5)
+    True
     """
     from forecast.geo.gazetteer import Gazetteer
 
     wanted = [str(u) for u in units]
-    for iso3 in Gazetteer.available_countries():
+    available = Gazetteer.available_countries()
+    # One country's gazetteer first; units of several countries (AF-NAN, PK-KP) then all of them.
+    for iso3 in [*available, ",".join(available)]:
         shares = Gazetteer.load(iso3).population_fraction()
         if set(wanted) <= set(shares.index):
             chosen = shares.loc[wanted].astype(float)

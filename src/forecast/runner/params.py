@@ -247,22 +247,50 @@ class GlobalParameter:
     keys
         For a mapping: the sub-keys it may hold (``-p name.key=value`` may add
         any of them), or ``None`` when only the file's own keys may be set.
-    from_text
-        For a list: how text becomes the list, so ``-p models=a,b`` means what
-        ``--models a,b`` means (and ``-p 'models=[a, b]'`` stays a YAML list).
+    normalise
+        Turns another accepted spelling into the one notebooks receive, before
+        the type checks: the list ``country: [AFG, PAK]`` into ``"AFG,PAK"``,
+        the text ``-p models=a,b`` into the list ``--models a,b`` means.
     """
 
     types: tuple[type, ...]
     help: str
     check: Callable[[Any], str | None] | None = None
     keys: Callable[[], Sequence[str]] | None = None
-    from_text: Callable[[str], list[Any]] | None = None
+    normalise: Callable[[Any], Any] | None = None
 
 
-def _model_list(text: str) -> list[str]:
+def _country_key(value: Any) -> Any:
+    """A list of countries (or "AFG, PAK") as the one string every entry point takes: ``"AFG,PAK"``."""
+    from forecast.checks import countries
+
+    if isinstance(value, list | tuple) or (isinstance(value, str) and ("," in value or "+" in value)):
+        try:
+            return countries(value, "country")
+        except ForecastError as exc:
+            raise ParameterError(f"parameter 'country' is not valid: {exc.detail}") from None
+    return value
+
+
+def _check_country(value: Any) -> str | None:
+    if value is None:
+        return None
+    from forecast.checks import countries
+
+    try:
+        countries(value, "country")
+    except ForecastError as exc:
+        return f"is not valid: {exc.detail}"
+    return None
+
+
+def _model_list(value: Any) -> Any:
+    """``-p models=a,b`` (text) as the list ``--models a,b`` gives; a YAML list stays as it is."""
+    if not isinstance(value, str):
+        return value
     from forecast.models.registry import parse_model_list
 
-    return parse_model_list(text)
+    return parse_model_list(value)
 
 
 def _threshold_names() -> list[str]:
@@ -292,7 +320,10 @@ GLOBAL_PARAMETERS: dict[str, GlobalParameter] = {
     "boundaries_path": GlobalParameter(
         (str, NoneType), "province boundaries for maps (GeoJSON/shapefile); null = cached download, else the shipped simplified geoBoundaries provinces, else a schematic"
     ),
-    "country": GlobalParameter((str, NoneType), "ISO3 code or name of the country"),
+    "country": GlobalParameter(
+        (str, NoneType), "ISO3 code or name of the country; several in one panel: [AFG, PAK] or AFG,PAK",
+        _check_country, normalise=_country_key,
+    ),
     "columns": GlobalParameter(
         (dict,), "generic CSV column mapping, e.g. {admin1: Province, date: Date} (source csv)", _check_columns,
         keys=_csv_fields,
@@ -301,7 +332,7 @@ GLOBAL_PARAMETERS: dict[str, GlobalParameter] = {
     "freq": GlobalParameter((str,), "period of the panel (pandas alias, e.g. W-MON)", _check_freq),
     "horizon": GlobalParameter((int,), "periods ahead to forecast", _check_horizon),
     "models": GlobalParameter((list,), "model spec strings (a list, or comma-separated as for --models)", _check_models,
-                              from_text=_model_list),
+                              normalise=_model_list),
     "selection": GlobalParameter(
         (str,), "how the reported forecaster is chosen: stack (backtest log-score stacking), best or none", _check_selection
     ),
@@ -831,8 +862,8 @@ def validate_parameters(
         ):
             value = raw.strip()  # type: ignore[union-attr]  # YAML read a bare word as a bool/number
             values[name] = value
-        if glob is not None and glob.from_text is not None and isinstance(value, str):
-            value = values[name] = glob.from_text(value)
+        if glob is not None and glob.normalise is not None:
+            value = values[name] = glob.normalise(value)
         if glob is not None:
             if not accepts(glob.types, value):
                 users = f" (used by {', '.join(spec.path.name for spec in specs)})" if specs else ""

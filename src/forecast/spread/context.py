@@ -39,15 +39,25 @@ def gazetteer_for(units: Iterable[str], gazetteer: Gazetteer | None = None) -> G
     """The gazetteer given, or the one of the country the ISO 3166-2 unit ids belong to.
 
     Unit ids look like ``AF-NAN``; their prefix is the country's alpha-2 code.
+    Units of several countries (``AF-NAN``, ``PK-KP``) get the gazetteer of
+    all of them, adjacency across their borders included.
+
+    Examples
+    --------
+    >>> gazetteer_for(["AF-NAN", "PK-KP"]).country_iso3
+    'AFG,PAK'
     """
     if gazetteer is not None:
         return gazetteer
-    prefixes = {str(u).split("-")[0] for u in units}
-    if len(prefixes) != 1:
+    prefixes = sorted({str(u).split("-")[0] for u in units})
+    if not prefixes:
+        raise ParameterError("no units, so no country; pass gazetteer=Gazetteer.load(...)")
+    try:
+        return Gazetteer.load(",".join(prefixes))
+    except ParameterError:
         raise ParameterError(
-            f"cannot tell the country of units with prefixes {sorted(prefixes)[:5]}; pass gazetteer=Gazetteer.load(...)"
-        )
-    return Gazetteer.load(prefixes.pop())
+            f"cannot tell the country of units with prefixes {prefixes[:5]}; pass gazetteer=Gazetteer.load(...)"
+        ) from None
 
 
 def _name_of(gazetteer: Gazetteer | None, unit: str) -> str:

@@ -213,13 +213,29 @@ def spillover_share(
                     "the spread model could not estimate how influence decays beyond adjacent "
                     "provinces (the data show none), so it uses first-order adjacency"
                 )]))
-            components = fit.fitted_components()
             recent = pd.DatetimeIndex(periods[-int(recent_periods):])
             baseline = pd.DatetimeIndex(periods[-int(recent_periods + baseline_periods):-int(recent_periods)])
             baseline = baseline[baseline > pd.Timestamp(periods[0])]  # the first period has no lag
-            attribution = fit.attribution(
-                periods=list(baseline.append(recent)), n_draws=n_draws, level=level, seed=seed
-            )
+            try:
+                attribution = fit.attribution(
+                    periods=list(baseline.append(recent)), n_draws=n_draws, level=level, seed=seed
+                )
+            except ModelError:
+                if fit.config.weights != "powerlaw":
+                    raise
+                # Many quiet units (a panel of several countries) can leave the decay's
+                # estimate without a usable covariance: first-order adjacency, as above.
+                fit = EndemicEpidemic(replace(chosen, weights="adjacency")).fit(
+                    window[["unit_id", "ds", "y"]], neighbourhood, offsets
+                )
+                decay_note = "; ".join(filter(None, [decay_note, (
+                    "the spread model could not estimate how influence decays beyond adjacent "
+                    "provinces with usable uncertainty, so it uses first-order adjacency"
+                )]))
+                attribution = fit.attribution(
+                    periods=list(baseline.append(recent)), n_draws=n_draws, level=level, seed=seed
+                )
+            components = fit.fitted_components()
     except ForecastError as exc:
         return Spillover.unavailable(f"the spread model could not be fitted ({exc}); imported risk was not assessed")
     except (np.linalg.LinAlgError, ValueError) as exc:

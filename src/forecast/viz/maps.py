@@ -517,6 +517,11 @@ def event_counts(events_or_counts: pd.Series | pd.DataFrame) -> tuple[pd.Series,
 
 
 @styled
+def _population_source(gazetteer: Gazetteer) -> str:
+    # A gazetteer built at run time (or by hand) may not say where its figures come from.
+    return str(getattr(gazetteer, "population_source", "the gazetteer's table"))
+
+
 def events_per_100k_map(
     events_or_counts: pd.Series | pd.DataFrame,
     gazetteer: Gazetteer,
@@ -577,7 +582,7 @@ def events_per_100k_map(
         actor=actor,
         period=period or data_period,
         synthetic=synthetic,
-        caption=_join([f"{total:,} events; population: 2021 estimates (NSIA/OCHA)."], caption),
+        caption=_join([f"{total:,} events; population: {_population_source(gazetteer)}."], caption),
     )
 
 
