@@ -33,17 +33,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from forecast.errors import InputError
 from forecast.geo.gazetteer import Gazetteer, normalise_name
 
-if TYPE_CHECKING:  # geopandas is slow to import
-    import geopandas as gpd
-
-__all__ = ["DistrictLayer", "district_layer", "name_skeleton"]
+__all__ = ["DistrictLayer", "district_layer", "districts_without_layer", "name_skeleton"]
 
 #: Columns that name a district's province in common layers (ESOC, OCHA COD-AB, geoBoundaries-extended, GADM).
 PROVINCE_COLUMNS = ("PROV_34_NA", "ADM1_EN", "admin1Name_en", "NAME_1", "ADM1_NAME")
@@ -296,3 +293,33 @@ def district_layer(
     unused = sorted(set(layer_ids) - set(to_unit))
     return DistrictLayer(gazetteer, boundaries, matched_by, crosswalk.reset_index(drop=True), unused, str(path))
 
+
+
+def districts_without_layer(units: pd.DataFrame, country: str) -> Gazetteer:
+    """The districts of a panel as a gazetteer without adjacency, each at its province's centroid.
+
+    What a district panel has without a boundary file: names for the tables,
+    no neighbours (so no spread terms and no adjacency-based alarms).
+
+    Examples
+    --------
+    >>> units = pd.DataFrame({"unit_id": ["AF0601"], "name": ["Jalalabad"], "parent_id": ["AF-NAN"]})
+    >>> districts_without_layer(units, "AFG").neighbours("AF0601")
+    []
+    """
+    provinces = Gazetteer.load(country).units.set_index("unit_id")
+    table = pd.DataFrame({
+        "unit_id": units["unit_id"].astype(str),
+        "pcode": units["unit_id"].astype(str),
+        "name": units["name"].astype(str),
+        "name_local": "",
+        "region": units["parent_id"].astype(str),
+        "latitude": units["parent_id"].map(provinces["latitude"]).astype(float),
+        "longitude": units["parent_id"].map(provinces["longitude"]).astype(float),
+        "population": pd.array([pd.NA] * len(units), dtype="Int64"),
+    })
+    aliases = pd.DataFrame({"unit_id": table["unit_id"], "alias": table["unit_id"], "source": "P-code"})
+    empty = pd.DataFrame({"unit_id": pd.Series(dtype=str), "neighbour_id": pd.Series(dtype=str)})
+    points = pd.DataFrame({"unit_id": pd.Series(dtype=str), "latitude": pd.Series(dtype=float),
+                           "longitude": pd.Series(dtype=float)})
+    return Gazetteer(country, table, aliases, empty, points)
