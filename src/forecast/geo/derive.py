@@ -839,7 +839,6 @@ def _derive(
     seed: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     import geopandas as gpd
-    import shapely
 
     index = frame.index
     ids = _text(_column(frame, id_column, path, "id"), index)
