@@ -25,7 +25,10 @@ Matching, first that applies:
    match counting only when it is unique in the province on both sides.
 
 Panel districts the layer does not match are an error naming the file, the
-districts and the fix; layer districts the panel lacks are simply unused.
+districts and the fix; layer districts the panel lacks are simply unused. The
+adjacency is the layer's restricted to the panel; a panel district none of
+whose neighbours is in the panel is linked to the nearest panel district (as
+:func:`~forecast.geo.derive.contiguity_pairs` links islands).
 """
 
 from __future__ import annotations
@@ -92,6 +95,10 @@ class DistrictLayer:
         Layer ids no panel district matched.
     source
         The boundary file.
+    pairs
+        ``unit_id, neighbour_id, basis``: ``"contiguity"`` from the layer, or
+        ``"nearest"`` for a district none of whose neighbours is in the panel,
+        linked to the nearest panel district.
     """
 
     gazetteer: Gazetteer
@@ -100,6 +107,7 @@ class DistrictLayer:
     crosswalk: pd.DataFrame
     unused: list[str] = field(default_factory=list)
     source: str = ""
+    pairs: pd.DataFrame | None = None
 
     def neighbours(self) -> dict[str, list[str]]:
         """Each district's adjacent districts (``forecast_panel(neighbours=...)``)."""
@@ -108,8 +116,15 @@ class DistrictLayer:
     def describe(self) -> str:
         """One sentence for the report: the file, how it was matched, the adjacency."""
         pairs = sum(len(v) for v in self.neighbours().values()) // 2
-        return (f"District adjacency, centroids and shapes from {Path(self.source).name} ({self.matched_by}): "
-                f"{len(self.crosswalk)} districts, {pairs} adjacent pairs among them.")
+        text = (f"District adjacency, centroids and shapes from {Path(self.source).name} ({self.matched_by}): "
+                f"{len(self.crosswalk)} districts, {pairs} adjacent pairs among them")
+        if self.pairs is not None:
+            names = dict(zip(self.gazetteer.units["unit_id"], self.gazetteer.units["name"], strict=True))
+            far = self.pairs[(self.pairs["basis"] == "nearest") & (self.pairs["unit_id"] < self.pairs["neighbour_id"])]
+            if len(far):
+                text += "; no neighbour in the panel, linked to the nearest panel district: " + ", ".join(
+                    f"{names[a]} - {names[b]}" for a, b in zip(far["unit_id"], far["neighbour_id"], strict=True))
+        return text + "."
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -209,7 +224,7 @@ def district_layer(
     import geopandas as gpd
 
     from forecast.geo.boundaries import USER, _tag, read_vector_file
-    from forecast.geo.derive import gazetteer_from_boundaries, repair_polygons
+    from forecast.geo.derive import contiguity_pairs, gazetteer_from_boundaries, repair_polygons
 
     path = Path(path)
     frame = read_vector_file(path)
@@ -262,10 +277,6 @@ def district_layer(
     layer = gazetteer_from_boundaries(path, id_column=id_column, name_column=id_column, country=country,
                                       cache_dir=cache_dir)
 
-    adjacency = layer.adjacency.assign(unit_id=lambda t: t["unit_id"].map(to_unit),
-                                       neighbour_id=lambda t: t["neighbour_id"].map(to_unit)).dropna()
-    adjacency = adjacency[adjacency["unit_id"] != adjacency["neighbour_id"]]
-    adjacency = adjacency[["unit_id", "neighbour_id"]].drop_duplicates().reset_index(drop=True)
     centroids = (layer.units.assign(unit_id=layer.units["unit_id"].map(to_unit)).dropna(subset=["unit_id"])
                  .groupby("unit_id")[["latitude", "longitude"]].mean())
     points = layer.points.assign(unit_id=layer.points["unit_id"].map(to_unit)).dropna(subset=["unit_id"])
@@ -280,7 +291,6 @@ def district_layer(
         "population": pd.array([pd.NA] * len(units), dtype="Int64"),
     })
     aliases = pd.DataFrame({"unit_id": table["unit_id"], "alias": table["unit_id"], "source": "P-code"})
-    gazetteer = Gazetteer(str(layer.countries[0]), table, aliases, adjacency, points.reset_index(drop=True))
 
     shapes = frame.assign(unit_id=layer_ids.map(to_unit)).dropna(subset=["unit_id"])
     if shapes.crs is None:
@@ -290,8 +300,25 @@ def district_layer(
     boundaries = shapes.dissolve(by="unit_id", as_index=False).sort_values("unit_id").reset_index(drop=True)
     boundaries = _tag(gpd.GeoDataFrame(boundaries, geometry="geometry", crs=4326), USER,
                       f"district boundaries from {path.name}")
+
+    adjacency = layer.adjacency.assign(unit_id=lambda t: t["unit_id"].map(to_unit),
+                                       neighbour_id=lambda t: t["neighbour_id"].map(to_unit)).dropna()
+    adjacency = adjacency[adjacency["unit_id"] != adjacency["neighbour_id"]]
+    adjacency = adjacency[["unit_id", "neighbour_id"]].drop_duplicates().assign(basis="contiguity")
+    # A panel district none of whose neighbours is in the panel (a workbook of some districts only) is
+    # linked to the nearest panel district, as the layer links islands: no unit is cut off from the spread terms.
+    isolated = set(units["unit_id"].astype(str)) - set(adjacency["unit_id"])
+    if isolated and len(boundaries) > 1:
+        nearest = contiguity_pairs(boundaries.geometry, boundaries["unit_id"].tolist())
+        nearest = nearest[(nearest["basis"] == "nearest") & (nearest["unit_id"].isin(isolated)
+                                                             | nearest["neighbour_id"].isin(isolated))]
+        adjacency = pd.concat([adjacency, nearest], ignore_index=True).drop_duplicates(["unit_id", "neighbour_id"])
+    adjacency = adjacency.sort_values(["unit_id", "neighbour_id"], ignore_index=True)
+    gazetteer = Gazetteer(str(layer.countries[0]), table, aliases, adjacency[["unit_id", "neighbour_id"]],
+                          points.reset_index(drop=True))
     unused = sorted(set(layer_ids) - set(to_unit))
-    return DistrictLayer(gazetteer, boundaries, matched_by, crosswalk.reset_index(drop=True), unused, str(path))
+    return DistrictLayer(gazetteer, boundaries, matched_by, crosswalk.reset_index(drop=True), unused, str(path),
+                         adjacency.reset_index(drop=True))
 
 
 
