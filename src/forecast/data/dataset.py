@@ -162,7 +162,10 @@ class Dataset:
 
     @property
     def neighbours(self) -> dict[str, list[str]]:
-        """Each panel unit's adjacent units, from the country's gazetteer (``forecast_panel(neighbours=...)``).
+        """Each panel unit's adjacent units (``forecast_panel(neighbours=...)``).
+
+        Provinces: from the country's gazetteer. Districts: from the district
+        boundary file (``boundaries``); without one, an error saying so.
 
         Examples
         --------
@@ -177,6 +180,7 @@ class Dataset:
         if self.level != 1:
             raise ParameterError(
                 f"this is a district (level {self.level}) panel and no district boundary file gives its adjacency; "
+                "load it with boundaries=<district boundary file> (boundaries_path, --boundaries), or "
                 "use models that need no neighbours (zero, last, hist_mean, bootstrap, seasonal_naive, glm_poisson, "
                 "glm_negbin, ingarch) or build a province panel (level=1)"
             )

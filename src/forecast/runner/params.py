@@ -286,7 +286,7 @@ GLOBAL_PARAMETERS: dict[str, GlobalParameter] = {
     "events_path": GlobalParameter((str, NoneType), "provider file or canonical parquet; null for synthetic"),
     "actor": GlobalParameter((str, NoneType), "actor filter (regex on actor names); null = all actors"),
     "boundaries_path": GlobalParameter(
-        (str, NoneType), "province boundaries for maps (GeoJSON/shapefile); null = cached download, else the shipped simplified geoBoundaries provinces, else a schematic"
+        (str, NoneType), "province boundaries for maps (GeoJSON/shapefile); null = cached download, else the shipped simplified geoBoundaries provinces, else a schematic; at level 2 the district boundary file (adjacency, centroids, maps)"
     ),
     "country": GlobalParameter((str, NoneType), "ISO3 code or name of the country"),
     "columns": GlobalParameter(
