@@ -631,13 +631,20 @@ def alert_summary_table(summary: Mapping[str, Any] | None, caption: str = "Alert
 
 
 def run_description(parameters: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Label/value pairs describing a run's data: source, actor, country, as-of, freq, horizon."""
+    """Label/value pairs describing a run's data: source, actor, country, units, as-of, freq, horizon.
+
+    Examples
+    --------
+    >>> dict(run_description({"source": "hdx", "level": 2}))["Units"]
+    'districts'
+    """
     actor = parameters.get("actor")
     as_of = parameters.get("as_of")
     pairs = [
         ("Data source", str(parameters.get("source", "synthetic"))),
         ("Actor", str(actor) if actor else "all actors"),
         ("Country", str(parameters.get("country") or "—")),
+        ("Units", "districts" if parameters.get("level", 1) == 2 else "provinces"),
         ("As of", _as_of_text(as_of, parameters.get("freq"))),
     ]
     for key, label in (("freq", "Period"), ("horizon", "Horizon")):
