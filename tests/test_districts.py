@@ -189,7 +189,7 @@ def test_the_reports_run_on_a_district_panel_without_boundaries(tmp_path, workbo
     assert "endemic_epidemic" not in pages["03_backtest"].split("left out")[1]
     for name in ("04_early_warning", "05_spread_attribution"):
         assert "this page stands aside" in pages[name], name
-    assert "Nahri Sarraj" in pages["02_province_forecasts"]
+    assert "Nahri Sarraj" in pages["02_province_forecasts"] and "no map of the district forecasts" in pages["02_province_forecasts"]
 
 
 @pytest.mark.slow
