@@ -208,3 +208,23 @@ def test_the_reports_run_on_a_district_panel_with_its_boundary_file(tmp_path, wo
         assert "stands aside" not in text, name
     assert "Stronghold: Jalalabad and Behsud" in pages["04_early_warning"]
     assert "Stronghold: Jalalabad and Behsud" in pages["05_spread_attribution"]
+
+
+def test_all_398_districts_match_with_the_layers_own_adjacency(district398):
+    """At scale: a panel naming every district398 district gets the layer's 1,090 pairs, repeated names told apart."""
+    from forecast.geo.districts import districts_without_layer
+    from forecast.geo.gazetteer import Gazetteer
+
+    layer = gpd.read_file(district398)
+    provinces = Gazetteer.load("AFG")
+    parents = provinces.resolve_names(layer["PROV_34_NA"])
+    pcodes = parents.map(provinces.units.set_index("unit_id")["pcode"])
+    units = pd.DataFrame({"unit_id": [f"{p}{d % 100:02d}" for p, d in zip(pcodes, layer["DISTID"], strict=True)],
+                          "name": layer["DIST_34_NA"], "parent_id": parents})
+
+    matched = district_layer(district398, units, "AFG")
+    assert len(matched.crosswalk) == 398 and (matched.pairs["basis"] == "contiguity").all()
+    assert len(matched.pairs) == 2 * 1090
+    names = matched.gazetteer.units.set_index("unit_id")["name"]
+    assert {"Qarabagh (Kabul)", "Qarabagh (Ghazni)"} <= set(names)  # one name, two provinces
+    assert len(districts_without_layer(units, "AFG").units) == 398

@@ -43,7 +43,7 @@ import pandas as pd
 from forecast.errors import InputError
 from forecast.geo.gazetteer import Gazetteer, normalise_name
 
-__all__ = ["DistrictLayer", "district_layer", "districts_without_layer", "name_skeleton"]
+__all__ = ["DistrictLayer", "display_names", "district_layer", "districts_without_layer", "name_skeleton"]
 
 #: Columns that name a district's province in common layers (ESOC, OCHA COD-AB, geoBoundaries-extended, GADM).
 PROVINCE_COLUMNS = ("PROV_34_NA", "ADM1_EN", "admin1Name_en", "NAME_1", "ADM1_NAME")
@@ -167,6 +167,29 @@ def _id_column(frame: pd.DataFrame, prefer: list[str | None]) -> str | None:
     return None
 
 
+def display_names(units: pd.DataFrame, country: str) -> pd.Series:
+    """District names that tell districts apart: a name used in two provinces gets its province.
+
+    District names repeat across provinces (Qarabagh in Kabul and in Ghazni),
+    and a gazetteer's names each name one unit.
+
+    Examples
+    --------
+    >>> units = pd.DataFrame({"unit_id": ["AF0105", "AF1105", "AF0601"], "name": ["Qarabagh", "Qarabagh", "Jalalabad"],
+    ...                       "parent_id": ["AF-KAB", "AF-GHA", "AF-NAN"]})
+    >>> display_names(units, "AFG").tolist()
+    ['Qarabagh (Kabul)', 'Qarabagh (Ghazni)', 'Jalalabad']
+    """
+    provinces = Gazetteer.load(country)
+    names = units["name"].astype(str)
+    keys = names.map(normalise_name)
+    repeated = keys.duplicated(keep=False)
+    parents = units["parent_id"].map(lambda code: provinces.name_of(code) if code in provinces.unit_ids else code)
+    names = names.where(~repeated, names + " (" + parents.astype(str) + ")")
+    still = names.map(normalise_name).duplicated(keep=False)
+    return names.where(~still, names + " (" + units["unit_id"].astype(str) + ")")
+
+
 def _match_names(
     layer_names: pd.Series, layer_provinces: pd.Series, units: pd.DataFrame
 ) -> pd.Series:
@@ -283,7 +306,7 @@ def district_layer(
     table = pd.DataFrame({
         "unit_id": units["unit_id"].astype(str),
         "pcode": units["unit_id"].astype(str),
-        "name": units["name"].astype(str),
+        "name": display_names(units, country),
         "name_local": "",
         "region": units["parent_id"].astype(str),
         "latitude": units["unit_id"].map(centroids["latitude"]).astype(float),
@@ -338,7 +361,7 @@ def districts_without_layer(units: pd.DataFrame, country: str) -> Gazetteer:
     table = pd.DataFrame({
         "unit_id": units["unit_id"].astype(str),
         "pcode": units["unit_id"].astype(str),
-        "name": units["name"].astype(str),
+        "name": display_names(units, country),
         "name_local": "",
         "region": units["parent_id"].astype(str),
         "latitude": units["parent_id"].map(provinces["latitude"]).astype(float),
