@@ -54,9 +54,7 @@ def test_the_province_panel_is_the_district_panel_summed_per_province(workbook):
     provinces = load_dataset("hdx", workbook, freq="MS", as_of="2021-12-31")
     districts = load_dataset("hdx", workbook, freq="MS", as_of="2021-12-31", level=2)
 
-    parent = districts.units.set_index("unit_id")["parent_id"]
-    summed = (districts.panel.assign(unit_id=districts.panel["unit_id"].map(parent))
-              .groupby(["unit_id", "ds"])[["y", "fatalities_best"]].sum())
+    summed = districts.province_panel().set_index(["unit_id", "ds"])[["y", "fatalities_best"]]
     panel = provinces.panel.set_index(["unit_id", "ds"])[["y", "fatalities_best"]]
     assert len(summed) == 4 * 24 and panel["y"].sum() == summed["y"].sum() == sum(r[8] for r in fake.hdx_rows())
     pd.testing.assert_frame_equal(panel.loc[summed.index].astype(float), summed.astype(float))

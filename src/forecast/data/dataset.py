@@ -123,6 +123,20 @@ class Dataset:
 
         return districts_without_layer(self.units, self.country)
 
+    def province_panel(self) -> pd.DataFrame:
+        """The panel summed per province: a district panel's districts added into their province.
+
+        The province panel itself at level 1. At level 2 only the provinces
+        that have districts in the data appear (the level-1 panel of the same
+        workbook also has the others, at zero).
+        """
+        if self.level == 1:
+            return self.panel
+        parents = self.units.set_index("unit_id")["parent_id"]
+        columns = [c for c in ("y", "fatalities_best") if c in self.panel.columns]
+        return (self.panel.assign(unit_id=self.panel["unit_id"].map(parents))
+                .groupby(["unit_id", "ds"], as_index=False)[columns].sum())
+
     def stronghold_units(self, stronghold: str | list[str]) -> str | list[str]:
         """A stronghold given by province names, as the panel's units.
 

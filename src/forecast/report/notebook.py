@@ -279,15 +279,6 @@ class ReportContext:
                   "boundaries AFG --level 2), or use level=1 for provinces.")
         return True
 
-    def province_panel(self, panel: pd.DataFrame) -> pd.DataFrame:
-        """A district panel summed per province (the panel itself at level 1)."""
-        if self.data.level == 1:
-            return panel
-        parents = self.data.units.set_index("unit_id")["parent_id"]
-        columns = [c for c in ("y", "fatalities_best") if c in panel.columns]
-        summed = panel.assign(unit_id=panel["unit_id"].map(parents)).groupby(["unit_id", "ds"], as_index=False)[columns].sum()
-        return summed
-
 
 def project_path(path: str | Path | None, start: str | Path | None = None) -> str | None:
     """A relative path read as the runner reads it: from the project folder.
@@ -389,7 +380,7 @@ def events_map(report: ReportContext) -> Any:
         return events_per_100k_map(data.panel, report.gazetteer, report.boundaries, **data.figure_labels)
     if data.districts is None:
         return events_per_100k_map(
-            report.province_panel(data.panel), Gazetteer.load(data.country), report.boundaries,
+            data.province_panel(), Gazetteer.load(data.country), report.boundaries,
             title="Events per 100,000 people by province (district counts summed)", caption=report.map_note,
             **data.figure_labels,
         )
