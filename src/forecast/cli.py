@@ -24,6 +24,10 @@ _STRONGHOLD_HELP = (
     f"(default: {', '.join(f'{k}: {v}' for k, v in defaults.STRONGHOLDS.items())}; auto elsewhere)."
 )
 
+_LEVEL_HELP = "Units: 1 provinces, 2 districts (--source hdx; districts get adjacency from --boundaries)."
+_BOUNDARIES_HELP = ("District boundary file (GeoJSON/shapefile) for --level 2: the districts' adjacency and centroids, "
+                    "matched to the workbook's P-codes (without it only models without neighbour terms run).")
+
 app = typer.Typer(
     name="forecast",
     help="Early-warning forecasts of insurgent and terrorist attacks per province.",
@@ -548,6 +552,24 @@ def _events_for(source: str, events: Path | None) -> Path | None:
     return events
 
 
+def _models_for(data, models: str | list[str]):  # -> (models, neighbours)
+    """The models a panel can run, and its adjacency: a district panel without --boundaries drops neighbour terms."""
+    if data.has_adjacency:
+        return models, data.neighbours
+    from forecast.models.registry import without_neighbour_terms
+
+    kept, left = without_neighbour_terms(models)
+    if left:
+        typer.echo(f"warning: {', '.join(left)} left out: they need neighbours and this district panel has no "
+                   "adjacency; pass --boundaries <district boundary file> to run them", err=True)
+    if not kept:
+        from forecast.errors import ParameterError
+
+        raise ParameterError("every model given needs neighbours and this district panel has no adjacency; add "
+                             "models without neighbour terms (--models hist_mean,glm_negbin) or pass --boundaries PATH")
+    return kept, None
+
+
 @app.command()
 def predict(
     source: Annotated[str, typer.Option(help="synthetic, or the format of --events: ucdp, acled, gtd, csv, canonical.")] = "synthetic",
@@ -565,13 +587,14 @@ def predict(
     events: Annotated[Path | None, typer.Option(help="Event file in the --source format (not for synthetic).")] = None,
     columns: Annotated[str | None, typer.Option(help="Generic CSV column mapping: admin1=Province,date=Date.")] = None,
     aliases: Annotated[str | None, typer.Option(help="Extra province spellings: 'Nangahar=Nangarhar,Spin Boldak=Kandahar'.")] = None,
+    level: Annotated[int, typer.Option(help=_LEVEL_HELP)] = defaults.LEVEL,
+    boundaries: Annotated[Path | None, typer.Option(help=_BOUNDARIES_HELP)] = None,
 ) -> None:
-    """Forecast event counts per province with one or more models."""
+    """Forecast event counts per province (or district) with one or more models."""
     import pandas as pd
 
     from forecast.checks import draw_count, output_path, steps_ahead, whole_number
     from forecast.data.dataset import load_dataset
-    from forecast.geo.gazetteer import Gazetteer
     from forecast.models import forecast_panel
     from forecast.report.tables import step_means_table
 
@@ -582,10 +605,12 @@ def predict(
     if out is not None:
         output_path(out, "--out", inputs=[events], example="data/processed/forecasts.parquet")
     data = load_dataset(source, _events_for(source, events), actor=actor, country=country, freq=freq, as_of=as_of,
-                        columns=_parse_columns(columns), aliases=_parse_aliases(aliases))
+                        columns=_parse_columns(columns), aliases=_parse_aliases(aliases), level=level,
+                        boundaries=boundaries)
+    models, neighbours = _models_for(data, models)
     forecasts = forecast_panel(
         data.panel, models, horizon, n_draws=n_draws, seed=seed, progress=progress, freq=freq,
-        neighbours=data.neighbours, skip_failures=True,
+        neighbours=neighbours, skip_failures=True,
     )
     for alias, reason in (forecasts.meta.get("failures") or {}).items():
         typer.echo(f"warning: {alias} left out, its fit failed: {reason}", err=True)
@@ -610,7 +635,7 @@ def predict(
         f"{data.caption}: {table['unit_id'].nunique()} units, steps 1-{horizon} after "
         f"{forecasts.meta['last_ds']:%Y-%m-%d} ({freq}), models {', '.join(forecasts.models)}"
     )
-    gazetteer = Gazetteer.load(data.country)
+    gazetteer = data.gazetteer
     for model in forecasts.models:
         steps = step_means_table(forecasts, model, gazetteer)
         fallbacks = steps.pop("fallback") if "fallback" in steps else pd.Series(dtype=str)
@@ -650,6 +675,8 @@ def backtest_command(
     out: Annotated[Path | None, typer.Option(help="Write the score table (one row per unit, cutoff, step, model) to this parquet.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar over the origins on stderr.", metavar="")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the per-model scorecard as JSON.", metavar="")] = False,
+    level: Annotated[int, typer.Option(help=_LEVEL_HELP)] = defaults.LEVEL,
+    boundaries: Annotated[Path | None, typer.Option(help=_BOUNDARIES_HELP)] = None,
 ) -> None:
     """Rolling-origin backtest: forecast from every origin, score against what happened."""
     from forecast.checks import draw_count, output_path, steps_ahead, whole_number
@@ -665,12 +692,14 @@ def backtest_command(
         output_path(out, "--out", inputs=[events], example="data/processed/backtest.parquet")
     model_list = with_baselines(models)  # a misspelt model fails before the data are read
     data = load_dataset(source, _events_for(source, events), actor=actor, country=country, freq=freq,
-                        columns=_parse_columns(columns), aliases=_parse_aliases(aliases))
+                        columns=_parse_columns(columns), aliases=_parse_aliases(aliases), level=level,
+                        boundaries=boundaries)
+    model_list, neighbours = _models_for(data, model_list)
     with get_executor(executor, address=address, workers=workers) as pool:
         result = backtest(
             data.panel, model_list, horizon, start=start, end=end, every=every,
             n_draws=n_draws, seed=seed, executor=pool, progress=progress, freq=freq,
-            neighbours=data.neighbours,
+            neighbours=neighbours,
         )
     if out is not None:
         result.to_parquet(out, inputs=[events] if events else None, source=data.label, input_sha256=data.input_sha256)
@@ -776,16 +805,23 @@ def warn(
     freq: Annotated[str, typer.Option(help="Period: W-MON (weeks from Monday) or MS (months).")] = defaults.FREQ,
     stronghold: Annotated[str | None, typer.Option(help=_STRONGHOLD_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the assessment as JSON (schema: forecast/schemas/warn.schema.json).", metavar="")] = False,
+    level: Annotated[int, typer.Option(help=_LEVEL_HELP)] = defaults.LEVEL,
+    boundaries: Annotated[Path | None, typer.Option(help=_BOUNDARIES_HELP)] = None,
 ) -> None:
-    """Alert level and plain-language reason for every province outside the group's stronghold."""
+    """Alert level and plain-language reason for every province (or district) outside the group's stronghold."""
     from forecast.alarms import WarningConfig, evaluate_warnings
     from forecast.data.dataset import load_dataset
-    from forecast.geo.gazetteer import Gazetteer
+    from forecast.errors import ParameterError
 
     data = load_dataset(source, _events_for(source, events), actor=actor, country=country, freq=freq, as_of=as_of,
-                        columns=_parse_columns(columns), aliases=_parse_aliases(aliases))
-    gazetteer = Gazetteer.load(data.country)
-    stronghold = stronghold or defaults.default_stronghold(data.country)
+                        columns=_parse_columns(columns), aliases=_parse_aliases(aliases), level=level,
+                        boundaries=boundaries)
+    if not data.has_adjacency:
+        raise ParameterError("the warning rules need the districts' adjacency (new ground next to active districts); "
+                             "pass --boundaries <district boundary file>, e.g. from forecast fetch boundaries AFG "
+                             "--level 2, or use --level 1")
+    gazetteer = data.gazetteer
+    stronghold = data.stronghold_units(stronghold or defaults.default_stronghold(data.country))
     result = evaluate_warnings(data.panel, data.last_day, stronghold, WarningConfig.for_freq(freq), gazetteer)
     # The stale-data line supersedes the panel's note about the same gap.
     result.notes.extend(n for n in data.notes if result.stale is None or not n.startswith("the last event is dated"))

@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULTS",
     "FREQ",
     "HORIZON",
+    "LEVEL",
     "MODELS",
     "N_DRAWS",
     "SEED",
@@ -30,6 +31,8 @@ __all__ = [
 COUNTRY = "AFG"
 #: Period of the panel: weeks starting Monday.
 FREQ = "W-MON"
+#: Units of the panel: 1 provinces (2 districts, for sources that name them).
+LEVEL = 1
 #: Periods ahead forecast (8 weeks).
 HORIZON = 8
 #: Candidate models. The endemic-epidemic models carry the mean of the last 4
@@ -74,6 +77,7 @@ def default_stronghold(country: str | None) -> str:
 DEFAULTS = {
     "country": COUNTRY,
     "freq": FREQ,
+    "level": LEVEL,
     "horizon": HORIZON,
     "models": list(MODELS),
     "selection": SELECTION,

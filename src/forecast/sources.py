@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["COUNT_SOURCES", "EVENT_ROW_SOURCES", "SOURCES", "SOURCE_NAMES", "Source"]
+__all__ = ["COUNT_SOURCES", "DISTRICT_SOURCES", "EVENT_ROW_SOURCES", "SOURCES", "SOURCE_NAMES", "Source"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,9 @@ class Source:
     event_rows
         Whether events carry this name in their ``source`` column (a
         canonical table keeps its rows' original sources).
+    districts
+        Whether its files name districts (admin-2 units with codes), so a
+        district panel (``level=2``) can be built from them.
     """
 
     name: str
@@ -50,6 +53,7 @@ class Source:
     licence: str
     fetch: bool = False
     event_rows: bool = True
+    districts: bool = False
 
 
 #: Every source, in the order commands list them.
@@ -72,7 +76,7 @@ SOURCES: dict[str, Source] = {
         Source(
             "hdx", "ACLED sub-national aggregates via HDX", "counts",
             "ACLED Terms of Use (published openly on HDX by OCHA; attribution required, no redistribution)",
-            fetch=True, event_rows=False,
+            fetch=True, event_rows=False, districts=True,
         ),
     )
 }
@@ -81,5 +85,7 @@ SOURCES: dict[str, Source] = {
 SOURCE_NAMES: tuple[str, ...] = tuple(SOURCES)
 #: Sources that hold count tables rather than events.
 COUNT_SOURCES: tuple[str, ...] = tuple(n for n, s in SOURCES.items() if s.kind == "counts")
+#: Sources whose files name districts: the ones a district panel (``level=2``) can be built from.
+DISTRICT_SOURCES: tuple[str, ...] = tuple(n for n, s in SOURCES.items() if s.districts)
 #: Values an event's ``source`` column may take.
 EVENT_ROW_SOURCES: tuple[str, ...] = tuple(n for n, s in SOURCES.items() if s.event_rows)

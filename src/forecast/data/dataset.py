@@ -19,7 +19,7 @@ import pandas as pd
 from forecast.checks import date, frequency
 from forecast.errors import ParameterError
 from forecast.panel import events_country, panel_as_of, period_end, period_range
-from forecast.sources import COUNT_SOURCES, SOURCE_NAMES, SOURCES
+from forecast.sources import COUNT_SOURCES, DISTRICT_SOURCES, SOURCE_NAMES, SOURCES
 
 #: ``source`` values :func:`load_dataset` accepts: every source of :mod:`forecast.sources`.
 DATASET_SOURCES = SOURCE_NAMES
@@ -63,6 +63,10 @@ class Dataset:
         districts of an HDX workbook), else ``None`` (the gazetteer's).
     level
         1 (provinces) or 2 (districts).
+    districts
+        The district boundary layer matched to the panel
+        (:class:`forecast.geo.districts.DistrictLayer`: adjacency, centroids,
+        shapes) when a district panel was loaded with ``boundaries``, else ``None``.
     """
 
     events: pd.DataFrame
@@ -82,6 +86,76 @@ class Dataset:
     counts: pd.DataFrame | None = None
     units: pd.DataFrame | None = None
     level: int = 1
+    districts: Any = None
+
+    @property
+    def has_adjacency(self) -> bool:
+        """Whether the panel's units have an adjacency (provinces, or districts with a boundary file)."""
+        return self.level == 1 or self.districts is not None
+
+    @property
+    def unit_word(self) -> str:
+        """``"province"`` or ``"district"``, for sentences about the panel's units."""
+        return "province" if self.level == 1 else "district"
+
+    @property
+    def gazetteer(self) -> Any:
+        """The panel's units as a :class:`~forecast.geo.gazetteer.Gazetteer`.
+
+        Provinces: the country's gazetteer. Districts: the boundary layer's
+        (adjacency, centroids) when one was given, else the workbook's
+        districts without adjacency, placed at their province's centroid.
+
+        Examples
+        --------
+        >>> load_dataset("synthetic", freq="MS", as_of="2021-12-31").gazetteer.country_iso3
+        'AFG'
+        """
+        from forecast.geo.gazetteer import Gazetteer
+
+        if self.country is None:
+            raise ParameterError("the dataset has no country, so no gazetteer; load it with country='AFG' (or another)")
+        if self.level == 1:
+            return Gazetteer.load(self.country)
+        if self.districts is not None:
+            return self.districts.gazetteer
+        from forecast.geo.districts import districts_without_layer
+
+        return districts_without_layer(self.units, self.country)
+
+    def province_panel(self) -> pd.DataFrame:
+        """The panel summed per province: a district panel's districts added into their province.
+
+        The province panel itself at level 1. At level 2 only the provinces
+        that have districts in the data appear (the level-1 panel of the same
+        workbook also has the others, at zero).
+        """
+        if self.level == 1:
+            return self.panel
+        parents = self.units.set_index("unit_id")["parent_id"]
+        columns = [c for c in ("y", "fatalities_best") if c in self.panel.columns]
+        return (self.panel.assign(unit_id=self.panel["unit_id"].map(parents))
+                .groupby(["unit_id", "ds"], as_index=False)[columns].sum())
+
+    def stronghold_units(self, stronghold: str | list[str]) -> str | list[str]:
+        """A stronghold given by province names, as the panel's units.
+
+        On a district panel a province name (``"Nangarhar"``) stands for the
+        province's districts; other names (a district's P-code or name) and
+        ``"auto"`` are kept. On a province panel ``stronghold`` is returned as is.
+        """
+        if self.level == 1 or stronghold == "auto" or self.units is None:
+            return stronghold
+        from forecast.geo.gazetteer import Gazetteer
+
+        names = [stronghold] if isinstance(stronghold, str) else list(stronghold)
+        provinces = Gazetteer.load(self.country)
+        parents = self.units.groupby("parent_id")["unit_id"].apply(list).to_dict()
+        out: list[str] = []
+        for name in names:
+            province = provinces.resolve(name)
+            out.extend(parents.get(province, []) if province in parents else [name])
+        return list(dict.fromkeys(out))
 
     @property
     def last_day(self) -> pd.Timestamp:
@@ -102,7 +176,10 @@ class Dataset:
 
     @property
     def neighbours(self) -> dict[str, list[str]]:
-        """Each panel unit's adjacent units, from the country's gazetteer (``forecast_panel(neighbours=...)``).
+        """Each panel unit's adjacent units (``forecast_panel(neighbours=...)``).
+
+        Provinces: from the country's gazetteer. Districts: from the district
+        boundary file (``boundaries``); without one, an error saying so.
 
         Examples
         --------
@@ -112,9 +189,12 @@ class Dataset:
         """
         from forecast.geo.gazetteer import Gazetteer
 
+        if self.level != 1 and self.districts is not None:
+            return self.districts.neighbours()
         if self.level != 1:
             raise ParameterError(
                 f"this is a district (level {self.level}) panel and no district boundary file gives its adjacency; "
+                "load it with boundaries=<district boundary file> (boundaries_path, --boundaries), or "
                 "use models that need no neighbours (zero, last, hist_mean, bootstrap, seasonal_naive, glm_poisson, "
                 "glm_negbin, ingarch) or build a province panel (level=1)"
             )
@@ -151,6 +231,29 @@ class Dataset:
         return citations_for([self.source])
 
 
+def check_level(level: Any, source: str) -> int:
+    """``level`` checked: 1 or 2, and 2 only for a source whose files name districts.
+
+    Examples
+    --------
+    >>> check_level(2, "hdx")
+    2
+    >>> check_level(2, "ucdp")
+    Traceback (most recent call last):
+    ...
+    forecast.errors.ParameterError: level=2 (districts) needs a source whose files name districts (hdx); ucdp files name provinces only: use level=1, or an HDX workbook (forecast fetch hdx --country AFG) with source=hdx
+    """
+    if isinstance(level, bool) or level not in LEVELS:
+        raise ParameterError(f"level {level!r} is not an administrative level; use 1 (provinces) or 2 (districts)")
+    if level != 1 and source not in DISTRICT_SOURCES:
+        raise ParameterError(
+            f"level={level} (districts) needs a source whose files name districts ({', '.join(DISTRICT_SOURCES)}); "
+            f"{source} files name provinces only: use level=1, or an HDX workbook (forecast fetch hdx --country AFG) "
+            "with source=hdx"
+        )
+    return int(level)
+
+
 def load_dataset(
     source: str = "synthetic",
     events_path: str | Path | None = None,
@@ -166,6 +269,8 @@ def load_dataset(
     synthetic: Mapping[str, Any] | None = None,
     seed: int | None = None,
     level: int = 1,
+    boundaries: str | Path | None = None,
+    boundaries_cache: str | Path | None = None,
 ) -> Dataset:
     """Load events for a run and count them into a panel, cut at ``as_of``.
 
@@ -199,8 +304,16 @@ def load_dataset(
         With ``country="AFG,PAK"`` the scenario runs over both countries' units.
     level
         1: a province panel (default); 2: a district panel, for sources that
-        name districts (``hdx``). District panels have no adjacency here, so
-        only models without neighbour terms run on them.
+        name districts (``hdx``). A district panel has adjacency only with
+        ``boundaries``; without, only models without neighbour terms run on it.
+    boundaries
+        District boundary file (level 2): matched to the workbook's P-codes by
+        :func:`forecast.geo.districts.district_layer`, it gives the districts'
+        adjacency, centroids and map shapes. Ignored at level 1 (province maps
+        take it in :func:`forecast.report.notebook.open_report`).
+    boundaries_cache
+        Folder caching the layer's derived tables (by the file's sha256);
+        None: derived on every load.
 
     Examples
     --------
@@ -219,10 +332,7 @@ def load_dataset(
         country = resolve_country(country)
     if source not in DATASET_SOURCES:
         raise ParameterError(f"source '{source}' is not known; use one of {', '.join(DATASET_SOURCES)}")
-    if level not in LEVELS:
-        raise ParameterError(f"level {level!r} is not an administrative level; use 1 (provinces) or 2 (districts)")
-    if level != 1 and source != "hdx":
-        raise ParameterError(f"level={level} needs a source that names districts (hdx), not {source}; use level=1")
+    check_level(level, source)
     as_of_ts = date(as_of, "as_of") if as_of not in (None, "") else None
 
     scenario = None
@@ -298,6 +408,11 @@ def load_dataset(
         events, freq=freq, as_of=as_of_ts, start=panel_start, country=country,
         complete_until=panel_end, units=None if unit_table is None else list(unit_table["unit_id"]),
     )
+    districts = None
+    if level == 2 and boundaries:
+        from forecast.geo.districts import district_layer
+
+        districts = district_layer(boundaries, unit_table, country, cache_dir=boundaries_cache)
     counts = None
     if source in COUNT_SOURCES:
         counts, events = events, pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in _EVENT_DTYPES.items()})
@@ -306,6 +421,7 @@ def load_dataset(
         counts=counts,
         units=unit_table,
         level=level,
+        districts=districts,
         events=events,
         panel=panel,
         source=source,

@@ -106,10 +106,19 @@ def run_scope(parameters: Mapping[str, Any]) -> dict[str, Any]:
 
     Examples
     --------
+    A district run (``level`` 2) is its own scope: its units are not the
+    provinces'. Province runs carry no ``level``, so their scope is what it
+    was before district panels existed.
+
     >>> run_scope({"source": "synthetic", "country": "AFG", "freq": "W-MON", "horizon": 8})
     {'source': 'synthetic', 'country': 'AFG', 'freq': 'W-MON', 'actor': None}
+    >>> run_scope({"source": "hdx", "country": "AFG", "freq": "MS", "level": 2})["level"]
+    2
     """
-    return {key: parameters.get(key) for key in SCOPE_KEYS}
+    scope = {key: parameters.get(key) for key in SCOPE_KEYS}
+    if parameters.get("level", 1) not in (None, 1):
+        scope["level"] = parameters["level"]
+    return scope
 
 
 def read_meta(ledger_dir: str | Path, run_id: str) -> dict[str, Any]:

@@ -57,6 +57,7 @@ __all__ = [
     "interior_points",
     "iso_subdivisions",
     "simplified_geojson",
+    "repair_polygons",
     "write_table",
 ]
 
@@ -579,6 +580,32 @@ class LayerGazetteer:
         return self._combined.adjacency_matrix(ids)
 
 
+def repair_polygons(geometries: Any) -> np.ndarray:
+    """Invalid polygons repaired (``make_valid``), keeping only their polygonal parts.
+
+    ``make_valid`` can turn a self-touching polygon into a collection of a
+    polygon and a stray line (district398 has one such district); contiguity
+    is defined on polygons, so the line is dropped.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> bow = shapely.Polygon([(0, 0), (2, 2), (2, 0), (0, 2)])  # a bow tie, invalid
+    >>> [g.geom_type for g in repair_polygons([bow])], round(repair_polygons([bow])[0].area, 3)
+    (['MultiPolygon'], 2.0)
+    """
+    import shapely
+
+    repaired = shapely.make_valid(np.asarray(geometries, dtype=object))
+    out = []
+    for geometry in repaired:
+        if geometry is not None and geometry.geom_type == "GeometryCollection":
+            parts = [p for p in shapely.get_parts(geometry) if p.geom_type in ("Polygon", "MultiPolygon")]
+            geometry = shapely.union_all(parts) if parts else geometry
+        out.append(geometry)
+    return np.asarray(out, dtype=object)
+
+
 def _population_table(population: pd.DataFrame | pd.Series | str | Path) -> pd.Series:
     """``unit_id -> population`` from a Series, a frame or a CSV with columns ``unit_id, population``."""
     where = "population table"
@@ -808,7 +835,6 @@ def _derive(
     seed: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     import geopandas as gpd
-    import shapely
 
     index = frame.index
     ids = _text(_column(frame, id_column, path, "id"), index)
@@ -877,9 +903,7 @@ def _derive(
     geometry = frame.geometry
     if frame.crs is None:
         geometry = geometry.set_crs(4326)  # GeoJSON without a CRS is WGS84 by specification
-    geometry = gpd.GeoSeries(
-        shapely.make_valid(geometry.to_crs(4326).to_numpy()), index=index, crs=4326
-    )
+    geometry = gpd.GeoSeries(repair_polygons(geometry.to_crs(4326).to_numpy()), index=index, crs=4326)
     shapes = gpd.GeoDataFrame(table[["unit_id"]], geometry=geometry).dissolve(
         by="unit_id", sort=True
     )

@@ -440,6 +440,41 @@ def make_model(spec: str | ModelSpec | CountModel) -> CountModel:
     raise ParameterError(f"a model is a name like 'glm_negbin(season=52)', a ModelSpec or a model; got {spec!r}")
 
 
+def needs_neighbours(model: str | ModelSpec | CountModel) -> bool:
+    """Whether a model has a neighbour term (and so needs the units' adjacency); an ensemble if any member has.
+
+    Examples
+    --------
+    >>> needs_neighbours("endemic_epidemic"), needs_neighbours("glm_negbin"), needs_neighbours("ingarch(neighbours=True)")
+    (True, False, True)
+    """
+    built = make_model(model)
+    members = getattr(built, "members", None)
+    if members:
+        return any(needs_neighbours(member) for member in members)
+    return getattr(built, "ne", False) is True or getattr(built, "neighbours", False) is True
+
+
+def without_neighbour_terms(models: str | Sequence[str | ModelSpec | CountModel]) -> tuple[list, list[str]]:
+    """The models that run without an adjacency, and the aliases of those left out.
+
+    Examples
+    --------
+    >>> without_neighbour_terms(["hist_mean", "endemic_epidemic(lags=4)", "glm_negbin"])
+    (['hist_mean', 'glm_negbin'], ['endemic_epidemic'])
+    """
+    if isinstance(models, str):
+        models = parse_model_list(models)
+    kept, left = [], []
+    for model in models:
+        if needs_neighbours(model):
+            spec = model if isinstance(model, CountModel) else ModelSpec.parse(model) if isinstance(model, str) else model
+            left.append(getattr(spec, "alias", None) or str(model))
+        else:
+            kept.append(model)
+    return kept, left
+
+
 def _is_ensemble(model: str | ModelSpec | CountModel) -> tuple[bool, bool]:
     """Whether ``model`` is an ensemble, and whether it is a bare one (no members given)."""
     from forecast.models.ensemble import Ensemble

@@ -254,12 +254,55 @@ def show_figure(figure: Any, *, dpi: int = 110) -> None:
 
 @dataclass
 class ReportContext:
-    """What every report notebook starts from: the data, the country's units and the map geometry."""
+    """What every report notebook starts from: the data, the units' gazetteer and the map geometry.
+
+    On a district panel (``level=2``) with a district boundary file the
+    gazetteer and the boundaries are the districts'; without one the
+    gazetteer has the districts without adjacency and the boundaries are the
+    provinces', on which maps show the district counts summed per province
+    (``map_note`` says so).
+    """
 
     data: Any  # forecast.data.dataset.Dataset
     gazetteer: Any  # forecast.geo.gazetteer.Gazetteer
     boundaries: Any  # geopandas.GeoDataFrame
     boundary_kind: str
+    map_note: str | None = None
+
+    @property
+    def neighbours(self) -> dict[str, list[str]] | None:
+        """The units' adjacency for the models, or None when the panel has none (districts without boundaries)."""
+        return self.data.neighbours if self.data.has_adjacency else None
+
+    @property
+    def maps_units(self) -> bool:
+        """Whether the boundaries are the panel's own units (False: district counts drawn on provinces)."""
+        return self.data.has_adjacency
+
+    def runnable_models(self, models: Sequence[str]) -> list[str]:
+        """``models`` without those needing neighbours when the panel has no adjacency, saying which were left out."""
+        if self.data.has_adjacency:
+            return list(models)
+        from forecast.models.registry import without_neighbour_terms
+
+        kept, left = without_neighbour_terms(list(models))
+        if left:
+            show_text(f"This district panel has no boundary file, so no adjacency: {', '.join(left)} "
+                      f"(neighbour terms) left out; pass boundaries_path=<district boundary file> to run them.")
+        if not kept:
+            raise ParameterError(f"every model of {list(models)} needs neighbours and this district panel has no "
+                                 "adjacency; add models without neighbour terms (hist_mean, glm_negbin) or pass "
+                                 "boundaries_path=<district boundary file>")
+        return kept
+
+    def stands_aside(self, what: str) -> bool:
+        """True (after saying so in one sentence) when ``what`` needs an adjacency the panel lacks."""
+        if self.data.has_adjacency:
+            return False
+        show_text(f"{what} needs the districts' adjacency and this district panel has no boundary file, so this "
+                  "page stands aside; pass boundaries_path=<district boundary file> (e.g. from forecast fetch "
+                  "boundaries AFG --level 2), or use level=1 for provinces.")
+        return True
 
 
 def project_path(path: str | Path | None, start: str | Path | None = None) -> str | None:
@@ -300,12 +343,15 @@ def open_report(
     boundaries_path: str | None = None,
     columns: Mapping[str, str] | None = None,
     aliases: Mapping[str, str] | None = None,
+    level: int = 1,
     show: bool = True,
 ) -> ReportContext:
     """Load the run's data, gazetteer and boundaries, and show the data's caption and citations.
 
     The one opening of every report notebook (it replaces a setup block each
     notebook repeated), so all pages name and cite their data the same way.
+    At ``level=2`` (districts) ``boundaries_path`` is the district boundary
+    file giving adjacency, centroids and maps (:mod:`forecast.geo.districts`).
 
     Examples
     --------
@@ -320,15 +366,55 @@ def open_report(
     events_path, boundaries_path = project_path(events_path), project_path(boundaries_path)
     data = load_dataset(
         source, events_path, actor=actor, country=country, freq=freq, as_of=as_of, synthetic=synthetic,
-        columns=columns or None, aliases=aliases or None,
+        columns=columns or None, aliases=aliases or None, level=level,
+        boundaries=boundaries_path if level == 2 else None,
     )
-    gazetteer = Gazetteer.load(data.country)
-    boundaries, kind = load_boundaries(data.country, path=boundaries_path, gazetteer=gazetteer)
+    gazetteer = data.gazetteer
+    note = None
+    if data.districts is not None:
+        boundaries, kind = data.districts.boundaries, data.districts.boundaries.attrs["boundary_kind"]
+        note = data.districts.describe()
+    elif level == 2:
+        boundaries, kind = load_boundaries(data.country, gazetteer=Gazetteer.load(data.country))
+        note = ("No district boundary file (boundaries_path): maps show the district counts summed per province, "
+                "and the spread models and alarms that need adjacency stand aside.")
+    else:
+        boundaries, kind = load_boundaries(data.country, path=boundaries_path, gazetteer=gazetteer)
     if show:
         show_text(data.caption)
         for line in data.citations():
             show_text(line)
-    return ReportContext(data, gazetteer, boundaries, kind)
+        if note:
+            show_text(note)
+    return ReportContext(data, gazetteer, boundaries, kind, note)
+
+
+def events_map(report: ReportContext) -> Any:
+    """The overview's map: events per 100,000 people per province, or events per district.
+
+    A province panel, or a district panel without a boundary file, is drawn
+    as events per 100,000 people per province (districts summed into their
+    province; the caption says so). A district panel with its boundary file
+    is drawn as events per district (district populations are not known).
+    """
+    from forecast.geo.gazetteer import Gazetteer
+    from forecast.viz.maps import choropleth, event_counts, events_per_100k_map
+
+    data = report.data
+    if data.level == 1:
+        return events_per_100k_map(data.panel, report.gazetteer, report.boundaries, **data.figure_labels)
+    if data.districts is None:
+        return events_per_100k_map(
+            data.province_panel(), Gazetteer.load(data.country), report.boundaries,
+            title="Events per 100,000 people by province (district counts summed)", caption=report.map_note,
+            **data.figure_labels,
+        )
+    counts, period = event_counts(data.panel)
+    return choropleth(
+        counts.reindex(report.gazetteer.unit_ids, fill_value=0.0), report.boundaries, gazetteer=report.gazetteer,
+        vmin=0.0, scale="sqrt", legend_title="events (square-root scale)", title="Events by district",
+        period=period, caption=report.map_note, **data.figure_labels,
+    )
 
 
 def _records(alarms: pd.DataFrame | Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -561,13 +647,20 @@ def alert_summary_table(summary: Mapping[str, Any] | None, caption: str = "Alert
 
 
 def run_description(parameters: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Label/value pairs describing a run's data: source, actor, country, as-of, freq, horizon."""
+    """Label/value pairs describing a run's data: source, actor, country, units, as-of, freq, horizon.
+
+    Examples
+    --------
+    >>> dict(run_description({"source": "hdx", "level": 2}))["Units"]
+    'districts'
+    """
     actor = parameters.get("actor")
     as_of = parameters.get("as_of")
     pairs = [
         ("Data source", str(parameters.get("source", "synthetic"))),
         ("Actor", str(actor) if actor else "all actors"),
         ("Country", str(parameters.get("country") or "—")),
+        ("Units", "districts" if parameters.get("level", 1) == 2 else "provinces"),
         ("As of", _as_of_text(as_of, parameters.get("freq"))),
     ]
     for key, label in (("freq", "Period"), ("horizon", "Horizon")):

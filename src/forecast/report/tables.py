@@ -244,7 +244,9 @@ def _fallback_parts(text: object) -> list[tuple[str, str]]:
     return parts
 
 
-def readable_forecast_table(table: pd.DataFrame, freq: str, horizon: int) -> tuple[pd.DataFrame, str | None]:
+def readable_forecast_table(
+    table: pd.DataFrame, freq: str, horizon: int, unit_word: str = "province"
+) -> tuple[pd.DataFrame, str | None]:
     """:func:`forecast_table` with column names a reader understands, and what fell back, once.
 
     Parameters
@@ -254,6 +256,8 @@ def readable_forecast_table(table: pd.DataFrame, freq: str, horizon: int) -> tup
     freq, horizon
         The panel's frequency and the forecast's steps, for the headers
         ("expected next week", "expected over 8 weeks").
+    unit_word
+        What a unit is called (``Dataset.unit_word``: province or district).
 
     Returns
     -------
@@ -267,7 +271,7 @@ def readable_forecast_table(table: pd.DataFrame, freq: str, horizon: int) -> tup
     word = period_word(freq)
     plural = f"{horizon} {word}s" if horizon != 1 else f"1 {word}"
     shown = pd.DataFrame({
-        "province": table["name"],
+        unit_word: table["name"],
         f"expected next {word}": table["mean_next"],
         f"90 % range next {word}": [f"{low:.0f}-{high:.0f}" for low, high in zip(table["q05_next"], table["q95_next"],
                                                                               strict=True)],
@@ -282,7 +286,7 @@ def readable_forecast_table(table: pd.DataFrame, freq: str, horizon: int) -> tup
             shown["fell back"] = ["; ".join(f"{member.split(' (')[0] or 'model'}: {what}" for member, what in row)
                                   for row in parts]
             tally = pd.Series([pair for row in parts for pair in row]).value_counts(sort=False)
-            said = [f"{member or 'the model'} {what} in {count} of {len(table)} provinces"
+            said = [f"{member or 'the model'} {what} in {count} of {len(table)} {unit_word}s"
                     for (member, what), count in tally.items()]
             note = ("Where a model could not be fitted as specified (too few events for its terms, no "
                     "over-dispersion) it fell back to a simpler one; the weight is the model's share of the mixture: "

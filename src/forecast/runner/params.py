@@ -46,7 +46,7 @@ import yaml
 
 from forecast import checks
 from forecast.errors import ForecastError, ParameterError
-from forecast.sources import SOURCE_NAMES
+from forecast.sources import DISTRICT_SOURCES, SOURCE_NAMES
 
 NoneType = type(None)
 
@@ -154,6 +154,12 @@ def _check_freq(value: Any) -> str | None:
     # The panel's own check, so a frequency the notebooks cannot build (e.g. 'D')
     # is refused here, before any notebook runs.
     return _problem(checks.frequency, value, "freq")
+
+
+def _check_level(value: Any) -> str | None:
+    if isinstance(value, bool) or value not in (1, 2):
+        return f"is {value!r}; use 1 (provinces) or 2 (districts)"
+    return None
 
 
 def _check_horizon(value: Any) -> str | None:
@@ -318,7 +324,7 @@ GLOBAL_PARAMETERS: dict[str, GlobalParameter] = {
     "events_path": GlobalParameter((str, NoneType), "provider file or canonical parquet; null for synthetic"),
     "actor": GlobalParameter((str, NoneType), "actor filter (regex on actor names); null = all actors"),
     "boundaries_path": GlobalParameter(
-        (str, NoneType), "province boundaries for maps (GeoJSON/shapefile); null = cached download, else the shipped simplified geoBoundaries provinces, else a schematic"
+        (str, NoneType), "province boundaries for maps (GeoJSON/shapefile); null = cached download, else the shipped simplified geoBoundaries provinces, else a schematic; at level 2 the district boundary file (adjacency, centroids, maps)"
     ),
     "country": GlobalParameter(
         (str, NoneType), "ISO3 code or name of the country; several in one panel: [AFG, PAK] or AFG,PAK",
@@ -330,6 +336,7 @@ GLOBAL_PARAMETERS: dict[str, GlobalParameter] = {
     ),
     "aliases": GlobalParameter((dict,), "extra province spellings, e.g. {Nangahar: Nangarhar}", _check_aliases),
     "freq": GlobalParameter((str,), "period of the panel (pandas alias, e.g. W-MON)", _check_freq),
+    "level": GlobalParameter((int,), "units of the panel: 1 provinces, 2 districts (source hdx)", _check_level),
     "horizon": GlobalParameter((int,), "periods ahead to forecast", _check_horizon),
     "models": GlobalParameter((list,), "model spec strings (a list, or comma-separated as for --models)", _check_models,
                               normalise=_model_list),
@@ -891,6 +898,11 @@ def validate_parameters(
     source = values.get("source", "synthetic")
     if source != "synthetic" and not values.get("events_path"):
         raise ParameterError(f"source '{source}' needs events_path: the provider's file (or the canonical parquet)")
+    if values.get("level", 1) != 1 and source not in DISTRICT_SOURCES:
+        raise ParameterError(
+            f"parameter 'level' is {values['level']} (districts) and source '{source}' names provinces only; use "
+            f"level=1, or source={DISTRICT_SOURCES[0]} with an HDX workbook (forecast fetch hdx --country AFG)"
+        )
 
     per_notebook: dict[str, dict[str, Any]] = {}
     for spec in notebooks:
