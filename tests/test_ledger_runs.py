@@ -120,7 +120,7 @@ def test_three_runs_score_past_forecasts_list_revisions_and_a_failed_run_adds_no
     assert (scores["y"].to_numpy() == truth.loc[list(zip(scores["unit_id"], scores["ds"], strict=True))].to_numpy()).all()
     text = shown_text(r3.folder)
     assert f"{len(scores):,} forecasts from 2 earlier run(s)" in text
-    assert "skill_crps_vs_last" in text and "4 new period(s) observed" in text
+    assert "skill crps vs last" in text and "4 new period(s) observed" in text
     # Tables reach the page as tables, never as a Python repr of what the helpers return.
     assert "{'runs':" not in text and "'scores':" not in text
 

@@ -174,17 +174,28 @@ def test_ucdp_point_outside_every_boundary(boundaries):
     assert len(result.events) == 12
 
 
-def test_ucdp_several_countries_need_a_country_filter():
+def test_ucdp_several_countries_are_matched_each_in_its_own_gazetteer_and_the_panel_asks_which():
+    from forecast.data.dataset import load_dataset
+
+    events = read_ucdp(UCDP, actor="^IS$").events
+    assert events["country_iso3"].value_counts().to_dict() == {"AFG": 12, "PAK": 1}
+    assert events.loc[events["country_iso3"] == "PAK", "admin1_code"].str.startswith("PK-").all()
+    with pytest.raises(ParameterError, match=r"the events come from 2 countries \(AFG, PAK\).*--country AFG,PAK"):
+        load_dataset("ucdp", UCDP, actor="^IS$")
+
+
+def test_events_in_a_country_without_gazetteer_name_the_countries(tmp_path):
+    text = UCDP.read_text(encoding="utf-8").replace("Pakistan", "Iran")
+    (tmp_path / "ged.csv").write_text(text, encoding="utf-8")
     with pytest.raises(InputError) as caught:
-        read_ucdp(UCDP, actor="^IS$")
+        read_ucdp(tmp_path / "ged.csv", actor="^IS$")
     message = str(caught.value)
-    assert "ucdp_ged_sample.csv" in message and "column 'country'" in message
-    assert "AFG 14" in message and "PAK 1" in message and "--country AFG" in message
+    assert "ged.csv" in message and "column 'country'" in message and "--country AFG" in message
 
 
 def test_country_without_gazetteer_is_a_parameter_error():
-    with pytest.raises(ParameterError, match=r"--country PAK: no gazetteer.*available: AFG"):
-        read_ucdp(UCDP, country="Pakistan")
+    with pytest.raises(ParameterError, match=r"--country IRN: no gazetteer.*available: AFG, PAK"):
+        read_ucdp(UCDP, country="Iran")
 
 
 def test_explicit_gazetteer_is_used():
