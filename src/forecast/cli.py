@@ -635,6 +635,9 @@ def predict(
         f"{data.caption}: {table['unit_id'].nunique()} units, steps 1-{horizon} after "
         f"{forecasts.meta['last_ds']:%Y-%m-%d} ({freq}), models {', '.join(forecasts.models)}"
     )
+    if len(forecasts.models) > 1 and not any(m.startswith("ensemble") for m in forecasts.models):
+        typer.echo("each model on its own: the report forecasts with their mixture weighted by a backtest "
+                   "(forecast run); add ensemble to --models for an equal-weight mixture here")
     gazetteer = data.gazetteer
     for model in forecasts.models:
         steps = step_means_table(forecasts, model, gazetteer)
@@ -643,7 +646,8 @@ def predict(
         typer.echo(steps.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
         fell_back = int((fallbacks.fillna("") != "").sum())
         if fell_back:
-            typer.echo(f"{model} used a simpler model for {fell_back} of {len(steps)} units (reasons: --json or --out)")
+            typer.echo(f"{model} used a simpler model for {fell_back} of {len(steps)} units; the reason for each "
+                       "is in the --json output or the --out file")
     if out is not None:
         typer.echo(f"wrote {out}")
 

@@ -12,7 +12,33 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ["count_sf", "draw_counts", "moment_size", "scipy_negbin"]
+__all__ = ["MAX_MEAN", "check_means", "count_sf", "draw_counts", "moment_size", "scipy_negbin"]
+
+#: The largest mean a count is drawn with: beyond it a fitted process has exploded (numpy's Poisson
+#: sampler itself refuses means above about 9e18 with a bare ValueError).
+MAX_MEAN = 1e12
+
+
+def check_means(mu: np.ndarray, what: str = "a predictive mean") -> np.ndarray:
+    """``mu`` when every mean is finite and at most :data:`MAX_MEAN`; a :class:`ModelError` otherwise.
+
+    The error is a :class:`~forecast.errors.ForecastError`, so a backtest or a
+    report leaves the exploding model out and names it instead of stopping.
+
+    Examples
+    --------
+    >>> check_means(np.array([0.5, 3.0])).tolist()
+    [0.5, 3.0]
+    """
+    mu = np.asarray(mu, dtype=float)
+    bad = ~np.isfinite(mu) | (mu > MAX_MEAN)
+    if bad.any():
+        from forecast.errors import ModelError
+
+        worst = mu[bad].flat[0]
+        raise ModelError(f"{what} of {worst:.3g} events per period: the fitted process explodes (its own-lag "
+                         "and neighbour terms grow without bound); it cannot be simulated")
+    return mu
 
 
 def scipy_negbin(mu: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,14 +82,14 @@ def draw_counts(mu: np.ndarray, size: np.ndarray | float | None, rng: np.random.
     >>> round(float(x.mean()), 1), round(float(x.var()), 0)
     (4.0, 12.0)
     """
-    mu = np.clip(np.nan_to_num(np.asarray(mu, dtype=float), nan=0.0), 0.0, None)
+    mu = check_means(np.clip(np.nan_to_num(np.asarray(mu, dtype=float), nan=0.0), 0.0, None))
     if size is None:
         return rng.poisson(mu)
     size = np.asarray(size, dtype=float)
     finite = np.isfinite(size) & (size > 0)
     safe = np.where(finite, size, 1.0)
     gamma = rng.gamma(shape=safe, scale=1.0 / safe, size=np.broadcast_shapes(mu.shape, safe.shape))
-    return rng.poisson(mu * np.where(finite, gamma, 1.0))
+    return rng.poisson(check_means(mu * np.where(finite, gamma, 1.0), "a drawn gamma-Poisson mean"))
 
 
 def count_sf(k: np.ndarray, mean: np.ndarray, size: np.ndarray) -> np.ndarray:

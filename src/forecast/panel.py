@@ -456,6 +456,9 @@ def panel_as_of(
     end = None
     if cut is not None:
         kept = period_end(dates, freq) <= cut + pd.Timedelta(days=1) if counted else dates <= cut
+        if as_of is not None and not kept.all():
+            notes.append(_ignored_note(events[~kept.to_numpy()], counted, f"after the as-of date {as_of:%Y-%m-%d}",
+                                       "set a later as-of date, or the data's end (-p as_of=null; no --as-of)"))
         attrs = dict(events.attrs)
         events = events[kept.to_numpy()].reset_index(drop=True)
         events.attrs = attrs
@@ -465,12 +468,43 @@ def panel_as_of(
     panel = build_panel(events, freq=freq, start=start, end=end, country=country, units=units)
     if cut is not None:
         panel = truncate(panel, cut)
+        # Events of a period not complete at the cut are known but not yet judged: say so, or a first
+        # attack in a new province on the last days would vanish without a word.
+        if len(panel) and not counted:
+            complete_end = period_end(pd.Timestamp(panel["ds"].max()), freq)
+            late = events[events["date"] >= complete_end]
+            if len(late):
+                week_end = period_end(complete_end, freq) - pd.Timedelta(days=1)
+                notes.append(_ignored_note(
+                    late, False,
+                    f"in the {period_word(freq)} of {complete_end:%Y-%m-%d}, "
+                    f"not complete at {pd.Timestamp(cut):%Y-%m-%d},",
+                    f"to judge {{them}} now, set the as-of date to that period's end (--as-of {week_end:%Y-%m-%d}, "
+                    f"-p as_of={week_end:%Y-%m-%d}): its remaining days then count as quiet",
+                    verb="not judged yet",
+                ))
     # The last day the data speak for: alarms judged later than a period after it call the data stale.
     data_end = complete_until
     if data_end is None and len(dates):
         data_end = last_event if cut is None else min(last_event, pd.Timestamp(cut))
     panel.attrs["data_end"] = None if data_end is None else pd.Timestamp(data_end)
     return events, panel, notes
+
+
+def _ignored_note(rows: pd.DataFrame, counted: bool, where: str, fix: str, verb: str = "ignored") -> str:
+    """One sentence on events (or counts) left out of a panel: how many, where, the deadliest, the fix."""
+    if counted:
+        n = int(rows["y"].sum())
+        places = rows.loc[rows["y"] > 0, "unit_id"].astype(str)
+    else:
+        n = len(rows)
+        places = rows["admin1_name"].fillna(rows["admin1_code"]).astype(str)
+    shown = list(dict.fromkeys(places))
+    listed = ", ".join(shown[:4]) + (f" and {len(shown) - 4} more" if len(shown) > 4 else "")
+    dead = rows["fatalities_best"].max() if "fatalities_best" in rows and len(rows) else np.nan
+    toll = f"; the deadliest killed {dead:,.0f}" if np.isfinite(dead) and dead > 0 else ""
+    what, be, them = ("event", "is", "it") if n == 1 else ("events", "are", "them")
+    return f"{n} {what} {where} {be} {verb} ({listed}{toll}); {fix.format(them=them)}"
 
 
 def check_counts(y: pd.Series, unit_ids: pd.Series, ds: pd.Series) -> np.ndarray:

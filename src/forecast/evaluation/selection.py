@@ -177,8 +177,8 @@ class ForecasterChoice:
         if self.method == "stack":
             mix = ", ".join(f"{m} {w:.2f}" for m, w in sorted(self.members.items(), key=lambda kv: -kv[1]))
             head = (
-                f"The fans come from a stacked ensemble ({mix}): the weights maximise the log score "
-                f"of the forecasts made at {n} recent origins ({span})."
+                f"The fans come from a stacked ensemble ({mix}): the weights give the mixture the most "
+                f"probability for what happened after {n} recent origins ({span}), i.e. its lowest log score."
             )
         else:
             head = f"The fans come from {self.spec}, the lowest mean CRPS at {n} recent origins ({span})."

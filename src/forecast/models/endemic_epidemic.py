@@ -62,6 +62,7 @@ from scipy import optimize
 from scipy.special import digamma, gammaln, polygamma
 
 from forecast.checks import EARLIEST_DATE, LATEST_DATE, fraction
+from forecast.distributions import MAX_MEAN, check_means
 from forecast.errors import ConvergenceError, InputError, ModelError, ParameterError
 from forecast.geo.adjacency import adjacency_order
 from forecast.panel import check_counts, infer_freq
@@ -2028,7 +2029,7 @@ class EndemicEpidemicFit:
                         * neighbour
                     )
             mu = np.broadcast_to(mu, (model.n_units, n_draws))
-            if not np.all(np.isfinite(mu)):
+            if not np.all(np.isfinite(mu)) or np.any(mu > MAX_MEAN):
                 raise ModelError(
                     f"simulated means overflow at step {step + 1}; the fitted epidemic is explosive "
                     "(ar + ne too large) — forecast fewer steps"
@@ -2037,7 +2038,7 @@ class EndemicEpidemicFit:
                 counts = rng.poisson(mu)
             else:
                 size_b = np.broadcast_to(size, mu.shape)
-                counts = rng.poisson(rng.gamma(size_b, mu / size_b))
+                counts = rng.poisson(check_means(rng.gamma(size_b, mu / size_b), "a drawn gamma-Poisson mean"))
             out[:, step] = counts
             history = np.concatenate([counts[:, None, :].astype(float), history[:, :-1]], axis=1) if n_lags > 1 else counts[:, None, :].astype(float)
         return out
