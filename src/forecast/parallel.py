@@ -44,7 +44,18 @@ from tqdm.auto import tqdm
 from forecast.checks import choice, whole_number
 from forecast.errors import InputError, ParameterError
 
-__all__ = ["EXECUTOR_KINDS", "DaskExecutor", "InProcessExecutor", "get_executor", "run_tasks"]
+__all__ = [
+    "EXECUTOR_KINDS",
+    "MIN_GROUP_SIZE",
+    "TASKS_PER_WORKER",
+    "DaskExecutor",
+    "InProcessExecutor",
+    "executor_workers",
+    "get_executor",
+    "group_count",
+    "run_tasks",
+    "split_evenly",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +66,14 @@ SCHEDULER_TIMEOUT_SECONDS = 5.0
 
 #: Values of ``kind`` that :func:`get_executor` accepts.
 EXECUTOR_KINDS = ("inprocess", "processes", "dask")
+
+#: Tasks per worker a split aims at: enough that a slow task or a busy worker
+#: does not leave the others idle at the end, few enough that the per-task cost
+#: (scheduling, pickling, the set-up inside a task) stays small.
+TASKS_PER_WORKER = 4
+
+#: Fewest items (units) a group gets: below this a task's fixed costs outweigh its work.
+MIN_GROUP_SIZE = 50
 
 
 class InProcessExecutor(concurrent.futures.Executor):
@@ -110,6 +129,60 @@ class DaskExecutor(concurrent.futures.Executor):
 
     def __repr__(self) -> str:
         return f"DaskExecutor(scheduler={self.client.scheduler.address!r})"
+
+
+def executor_workers(executor: concurrent.futures.Executor | None) -> int:
+    """How many tasks ``executor`` runs at once (1 in this process).
+
+    A Dask cluster counts its worker threads now, so an ``--address``
+    cluster reports the workers that have joined it.
+
+    Examples
+    --------
+    >>> executor_workers(None), executor_workers(InProcessExecutor())
+    (1, 1)
+    """
+    if executor is None or isinstance(executor, InProcessExecutor):
+        return 1
+    if isinstance(executor, DaskExecutor):
+        return max(1, sum(executor.client.nthreads().values()))
+    return max(1, int(getattr(executor, "_max_workers", None) or os.cpu_count() or 1))
+
+
+def group_count(n_items: int, n_blocks: int, workers: int, *, min_size: int = MIN_GROUP_SIZE) -> int:
+    """Groups to cut ``n_items`` into when the work already has ``n_blocks`` independent blocks.
+
+    Aims at :data:`TASKS_PER_WORKER` tasks per worker in all (``n_blocks``
+    times the groups), with at least ``min_size`` items a group; 1 (no split)
+    for a single worker.
+
+    Examples
+    --------
+    >>> group_count(3600, 4, 2), group_count(3600, 400, 2), group_count(34, 4, 2), group_count(3600, 4, 1)
+    (2, 1, 1, 1)
+    """
+    if workers <= 1:
+        return 1
+    wanted = -(-TASKS_PER_WORKER * workers // max(n_blocks, 1))
+    return max(1, min(wanted, n_items // max(min_size, 1)))
+
+
+def split_evenly(items: Sequence[T], n_groups: int) -> list[list[T]]:
+    """``items`` cut, in order, into ``n_groups`` contiguous groups whose sizes differ by at most one.
+
+    Examples
+    --------
+    >>> split_evenly(list("abcde"), 2)
+    [['a', 'b', 'c'], ['d', 'e']]
+    """
+    n_groups = max(1, min(int(n_groups), len(items)))
+    size, extra = divmod(len(items), n_groups)
+    groups, start = [], 0
+    for i in range(n_groups):
+        stop = start + size + (i < extra)
+        groups.append(list(items[start:stop]))
+        start = stop
+    return groups
 
 
 def _check_workers(workers: int | None) -> int | None:
