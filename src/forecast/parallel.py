@@ -54,6 +54,7 @@ __all__ = [
     "get_executor",
     "group_count",
     "run_tasks",
+    "share",
     "split_evenly",
 ]
 
@@ -147,6 +148,19 @@ def executor_workers(executor: concurrent.futures.Executor | None) -> int:
     if isinstance(executor, DaskExecutor):
         return max(1, sum(executor.client.nthreads().values()))
     return max(1, int(getattr(executor, "_max_workers", None) or os.cpu_count() or 1))
+
+
+def share(executor: concurrent.futures.Executor | None, values: Sequence[Any]) -> list[Any]:
+    """``values`` made ready for many tasks: scattered to the workers once on Dask, as they are elsewhere.
+
+    Tasks given a scattered value (a Dask future) receive the value itself;
+    a value many tasks need then crosses the network once, not once per task
+    through the scheduler. Process pools pickle arguments per task anyway and
+    in this process nothing is copied, so there the values are returned as is.
+    """
+    if isinstance(executor, DaskExecutor) and len(values):
+        return list(executor.client.scatter(list(values), hash=False))
+    return list(values)
 
 
 def group_count(n_items: int, n_blocks: int, workers: int, *, min_size: int = MIN_GROUP_SIZE) -> int:

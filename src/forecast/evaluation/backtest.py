@@ -99,7 +99,14 @@ from forecast.models.ensemble import weights_from_scores
 from forecast.models.frame import DEFAULT_DRAWS, ForecastFrame, quantile_column
 from forecast.models.registry import ModelSpec, expand_ensembles, make_model, parse_model_list
 from forecast.panel import PanelData, truncate
-from forecast.parallel import executor_workers, get_executor, group_count, run_tasks, split_evenly
+from forecast.parallel import (
+    executor_workers,
+    get_executor,
+    group_count,
+    run_tasks,
+    share,
+    split_evenly,
+)
 
 __all__ = [
     "BASELINES",
@@ -685,8 +692,7 @@ def _task_file(out_dir: str, what: str, cutoff: pd.Timestamp, group: int | None)
 
 def _run_origin(
     cutoff: pd.Timestamp,
-    train: pd.DataFrame,
-    targets: pd.DataFrame,
+    rows: pd.DataFrame,
     aliases: list[str],
     payloads: list[Any],
     horizon: int,
@@ -699,14 +705,24 @@ def _run_origin(
     group: int | None = None,
     out_dir: str | None = None,
 ) -> _OriginOutput:
-    """Fit ``payloads`` at one cutoff on ``train`` (the whole panel or one unit group), forecast and score.
+    """Fit ``payloads`` at one cutoff on ``rows`` (the whole panel or one unit group's), forecast and score.
 
-    Runs wherever the executor puts it. The seed depends on the run seed and
+    Runs wherever the executor puts it; ``rows`` are every period of the
+    units, so one copy serves all cutoffs (scattered once to a Dask cluster).
+    The training data are the periods complete by the cutoff, the targets the
+    ``horizon`` periods after it. The seed depends on the run seed and
     the cutoff only and every unit's draws on its name, so a group's scores are
     the whole panel's rows for those units. With ``out_dir`` the scores (and,
     with ``keep_forecasts``, the draws) are written there atomically and the
     draws are not sent back.
     """
+    next_periods = pd.date_range(cutoff, periods=horizon + 1, freq=freq)
+    rows.attrs = {**rows.attrs, "freq": freq}  # truncate() reads it; a slice or a pickle may have lost it
+    # truncate() keeps the periods complete by the as-of date: up to the cutoff's last day.
+    train = truncate(rows, next_periods[1] - pd.Timedelta(days=1))
+    if train["ds"].max() != cutoff:  # a guard against look-ahead, never expected to fire
+        raise ModelError(f"internal error: training data at cutoff {cutoff:%F} end {train['ds'].max():%F}")
+    targets = rows.loc[rows["ds"].isin(next_periods[1:]), ["unit_id", "ds", "y"]]
     origin_seed = _origin_seed(seed, cutoff)
     frames, seconds, failures = [], {}, []
     for alias, payload in zip(aliases, payloads, strict=True):
@@ -1066,7 +1082,7 @@ def backtest(
             n_groups = 1
         tasks = _backtest_tasks(
             panel, units, cutoffs, n_groups, separable, aliases, payloads,
-            (horizon, n_draws, seed, neighbours, freq, log_floor, keep_forecasts), out_dir,
+            (horizon, n_draws, seed, neighbours, freq, log_floor, keep_forecasts), out_dir, pool,
         )
         outputs = run_tasks(_run_origin, tasks, executor=pool, progress=progress, desc="backtest", unit="task")
     finally:
@@ -1133,39 +1149,36 @@ def _backtest_tasks(
     payloads: list[Any],
     settings: tuple[Any, ...],
     out_dir: str | None,
+    executor: concurrent.futures.Executor | None,
 ) -> list[tuple[Any, ...]]:
     """One task per cutoff, or, with ``n_groups > 1``, per cutoff and unit group (plus one for joint models).
 
-    ``panel`` is complete and sorted by unit then period, so every unit holds
-    the same number of rows at a cutoff and a group's rows are one slice: a
-    task receives only its units' rows.
+    ``panel`` is complete and sorted by unit then period, so a group's rows
+    are one slice. Each group's rows (all periods) are shared once with
+    :func:`forecast.parallel.share` (scattered to the workers on Dask) and
+    every task of the group gets that copy: the panel travels once, not once
+    per cutoff.
     """
     horizon, n_draws, seed, neighbours, freq, log_floor, keep_forecasts = settings
     split = n_groups > 1
     joint = [i for i, s in enumerate(separable) if not s or not split]
     apart = [i for i, s in enumerate(separable) if s and split]
-    sizes = [len(g) for g in split_evenly(units, n_groups)] if split else [len(units)]
-    starts = np.concatenate([[0], np.cumsum(sizes)])
+    sizes = [len(g) for g in split_evenly(units, n_groups)] if split else []
+    per_unit = len(panel) // len(units)
+    starts = np.concatenate([[0], np.cumsum(sizes)]) * per_unit
+    parts = ([panel] if joint else []) + [panel.iloc[a:b] for a, b in zip(starts[:-1], starts[1:], strict=True)]
+    shared = share(executor, parts)
+    whole, groups = (shared[0], shared[1:]) if joint else (None, shared)
+    common = (horizon, n_draws, seed)
     tasks = []
     for cutoff in cutoffs:
-        next_periods = pd.date_range(cutoff, periods=horizon + 1, freq=freq)
-        # truncate() keeps the periods complete by the as-of date: up to the cutoff's last day.
-        train = truncate(panel, next_periods[1] - pd.Timedelta(days=1))
-        if train["ds"].max() != cutoff:  # a guard against look-ahead, never expected to fire
-            raise ModelError(f"internal error: training data at cutoff {cutoff:%F} end {train['ds'].max():%F}")
-        targets = panel.loc[panel["ds"].isin(next_periods[1:]), ["unit_id", "ds", "y"]].reset_index(drop=True)
-        common = (horizon, n_draws, seed)
         if joint:
-            tasks.append((cutoff, train, targets, [aliases[i] for i in joint], [payloads[i] for i in joint],
+            tasks.append((cutoff, whole, [aliases[i] for i in joint], [payloads[i] for i in joint],
                           *common, neighbours, freq, log_floor, keep_forecasts, None, out_dir))
-        if apart:
-            per_train, per_target = len(train) // len(units), len(targets) // len(units)
-            for group in range(len(sizes)):
-                a, b = starts[group], starts[group + 1]
-                # Separable models read no neighbours; the group's slices only travel.
-                tasks.append((cutoff, train.iloc[a * per_train:b * per_train], targets.iloc[a * per_target:b * per_target],
-                              [aliases[i] for i in apart], [payloads[i] for i in apart],
-                              *common, None, freq, log_floor, keep_forecasts, group, out_dir))
+        for group, rows in enumerate(groups):
+            # Separable models read no neighbours; only the group's rows travel.
+            tasks.append((cutoff, rows, [aliases[i] for i in apart], [payloads[i] for i in apart],
+                          *common, None, freq, log_floor, keep_forecasts, group, out_dir))
     return tasks
 
 
