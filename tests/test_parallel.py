@@ -167,15 +167,22 @@ def test_backtest_split_by_unit_groups_scores_like_the_serial_run(tmp_path):
 def test_dask_split_by_units_with_one_and_two_workers_gives_the_serial_backtest(tmp_path):
     pytest.importorskip("distributed")
     from forecast.evaluation.backtest import backtest, read_backtest_scores
+    from forecast.models import forecast_panel
 
     panel, neighbours = grid_panel(11, 40, 4)  # 121 units: 2 groups of >= 50 on 2 workers
     models = "hist_mean,bootstrap,glm_poisson,glm_poisson(neighbours=True, alias='glm_nb')"
     run = dict(horizon=2, start="2020-08-03", every=4, n_draws=40, seed=7, neighbours=neighbours, progress=False)
     serial = backtest(panel, models, **run)
+    forecast_run = dict(n_draws=30, seed=3, neighbours=neighbours, progress=False)
+    here = forecast_panel(panel, models + ",ensemble", 3, **forecast_run)
     with get_executor("dask", workers=2) as executor:
         assert executor_workers(executor) == 2
         automatic = backtest(panel, models, executor=executor, out_dir=tmp_path / "auto", **run)
         fine = backtest(panel, models, executor=executor, unit_groups=7, **run)
+        # predict: the separable models in 2 unit groups on the workers, the same draws as here.
+        there = forecast_panel(panel, models + ",ensemble", 3, executor=executor, **forecast_run)
+    pd.testing.assert_frame_equal(there.index, here.index, check_exact=True)
+    assert np.array_equal(there.draws, here.draws) and there.meta == here.meta
     pd.testing.assert_frame_equal(automatic.scores, serial.scores, check_exact=True)
     pd.testing.assert_frame_equal(fine.scores, serial.scores, check_exact=True)
     pd.testing.assert_frame_equal(read_backtest_scores(tmp_path / "auto"), serial.scores, check_exact=True)

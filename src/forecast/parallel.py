@@ -204,7 +204,7 @@ def _check_workers(workers: int | None) -> int | None:
 
 
 def get_executor(
-    kind: str = "inprocess",
+    kind: str | None = None,
     *,
     address: str | None = None,
     workers: int | None = None,
@@ -215,6 +215,10 @@ def get_executor(
     ----------
     kind
         ``"inprocess"``, ``"processes"`` or ``"dask"`` (see the module docstring).
+        None (the default) follows the other two arguments, as ``--workers`` and
+        ``--address`` do on the command line: ``"dask"`` when either is given
+        (a local cluster of ``workers`` processes, or the scheduler at
+        ``address``), else ``"inprocess"``.
     address
         Dask scheduler address (``tcp://host:8786``); only with ``kind="dask"``.
         Without it a private local cluster is started on 127.0.0.1.
@@ -237,13 +241,15 @@ def get_executor(
 
     Examples
     --------
-    >>> get_executor()
-    InProcessExecutor()
+    >>> get_executor(), get_executor(workers=None, address=None)
+    (InProcessExecutor(), InProcessExecutor())
     >>> get_executor("threads")
     Traceback (most recent call last):
     ...
     forecast.errors.ParameterError: executor kind 'threads' is not known; use one of inprocess, processes, dask
     """
+    if kind is None:
+        kind = "dask" if address or workers is not None else "inprocess"
     kind = str(kind).strip().lower()
     choice(kind, "executor kind", EXECUTOR_KINDS)
     workers = _check_workers(workers)

@@ -1004,9 +1004,11 @@ def backtest(
         Makes the backtest reproducible: each origin's forecasts and PIT use a
         seed derived from ``seed`` and the cutoff date, whatever runs them.
     executor
-        Where the tasks run: ``"inprocess"`` (default), ``"processes"``,
-        ``"dask"`` (started and shut down here, with ``workers``), or an
-        executor from :func:`forecast.parallel.get_executor`, left open.
+        Where the tasks run: ``"inprocess"``, ``"processes"``, ``"dask"``
+        (started and shut down here, with ``workers``), or an executor from
+        :func:`forecast.parallel.get_executor`, left open. None (default): a
+        Dask cluster when ``workers`` or ``address`` is given (as ``forecast
+        backtest --workers 2``), else this process.
     workers, address
         Worker processes, or the Dask scheduler, when ``executor`` is a kind
         (see :func:`forecast.parallel.get_executor`).
@@ -1068,10 +1070,12 @@ def backtest(
     units = list(pd.unique(panel["unit_id"]))
     built = [make_model(p) if isinstance(p, str) else p for p in payloads]
     separable = [bool(getattr(m, "unit_separable", False)) for m in built]
+    made = None
     if out_dir is not None:
-        out_dir = _fresh_folder(out_dir)
+        out_dir, made = _fresh_folder(out_dir)
 
-    own_executor = isinstance(executor, str)
+    # A kind, or workers/address alone (as --workers/--address): an executor started and shut down here.
+    own_executor = isinstance(executor, str) or (executor is None and (workers is not None or bool(address)))
     pool = get_executor(executor, address=address, workers=workers) if own_executor else executor
     try:
         if unit_groups is not None:
@@ -1085,6 +1089,10 @@ def backtest(
             (horizon, n_draws, seed, neighbours, freq, log_floor, keep_forecasts), out_dir, pool,
         )
         outputs = run_tasks(_run_origin, tasks, executor=pool, progress=progress, desc="backtest", unit="task")
+    except BaseException:
+        if out_dir is not None:  # nothing half-written: the tasks' files go, and the folder if made here
+            _remove_outputs(Path(out_dir), made)
+        raise
     finally:
         if own_executor:
             pool.shutdown()
@@ -1127,16 +1135,30 @@ def backtest(
 MANIFEST_NAME = "backtest.json"
 
 
-def _fresh_folder(out_dir: str | Path) -> str:
-    """``out_dir`` made, or checked empty: files of an earlier run must not mix into this one's."""
+def _fresh_folder(out_dir: str | Path) -> tuple[str, Path | None]:
+    """``out_dir`` made, or checked empty (files of an earlier run must not mix into this one's).
+
+    Returns the folder and the outermost folder made here (None if it existed).
+    """
     folder = Path(out_dir)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise ParameterError(
             f"out_dir {folder} is not an empty folder; give a new one (a backtest's per-task files "
             "must not mix with another run's) or delete it"
         )
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
     folder.mkdir(parents=True, exist_ok=True)
-    return str(folder)
+    return str(folder), (missing[-1] if missing else None)
+
+
+def _remove_outputs(folder: Path, made: Path | None) -> None:
+    """Undo a failed run's writes in ``folder``: its task files, and the folders it made."""
+    import shutil
+
+    for what in ("scores", "draws"):
+        shutil.rmtree(folder / what, ignore_errors=True)
+    if made is not None:
+        shutil.rmtree(made, ignore_errors=True)
 
 
 def _backtest_tasks(

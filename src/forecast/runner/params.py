@@ -259,6 +259,19 @@ class GlobalParameter:
     from_text: Callable[[str], list[Any]] | None = None
 
 
+def _check_workers(value: Any) -> str | None:
+    return None if value is None else _problem(checks.whole_number, value, "workers")
+
+
+def _check_address(value: Any) -> str | None:
+    if value is None:
+        return None
+    scheme, sep, rest = str(value).partition("://")
+    if not sep or not rest or scheme not in ("tcp", "tls", "ucx"):
+        return f"'{value}' is not a scheduler address; write tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786"
+    return None
+
+
 def _model_list(text: str) -> list[str]:
     from forecast.models.registry import parse_model_list
 
@@ -313,6 +326,13 @@ GLOBAL_PARAMETERS: dict[str, GlobalParameter] = {
         keys=_threshold_names,
     ),
     "synthetic": GlobalParameter((dict,), "settings of the synthetic scenario", _check_synthetic),
+    "workers": GlobalParameter(
+        (int, NoneType), "Dask worker processes on this machine for backtests and fits; null = in one process",
+        _check_workers,
+    ),
+    "address": GlobalParameter(
+        (str, NoneType), "Dask scheduler to run on (tcp://HOST:8786, several machines); null = none", _check_address,
+    ),
 }
 
 
