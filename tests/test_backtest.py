@@ -412,6 +412,9 @@ def test_a_failed_backtest_leaves_no_out_dir(tmp_path, small_panel):
         def fit(self, panel, **_):
             raise RuntimeError("a bug, not a model failure")
 
+        def predict(self, h, **_):  # pragma: no cover - fit fails first
+            raise AssertionError
+
     with pytest.raises(RuntimeError, match="a bug"):
         backtest(small_panel, ["hist_mean", Broken()], horizon=2, out_dir=tmp_path / "new" / "bt", progress=False)
     assert not (tmp_path / "new").exists()
