@@ -17,11 +17,11 @@ given); the scores must be equal bit for bit, then fits per second, the
 speedup and each process's peak resident memory are reported. A fit is one
 model fitted to one unit at one origin.
 
-A last run streams the scores and every draw to parquet per task
-(``out_dir=``, ``keep_forecasts=True``), the peak resident memory of this
-process and the workers reset just before it (Linux ``clear_refs``), to show
-the draws are never all held at once: each process's peak during that run
-against the size of all the draws.
+A last run, with more draws (``--stream-draws``), streams the scores and
+every draw to parquet per task (``out_dir=``, ``keep_forecasts=True``), the
+peak resident memory of this process and the workers reset just before it
+(Linux ``clear_refs``), to show the draws are never all held at once: each
+process's peak during that run against the size of all the draws.
 
 The figures go into the ``parallel`` section of ``bench/RESULTS.md`` (between
 ``<!-- parallel:start -->`` and ``<!-- parallel:end -->``), leaving the rest
@@ -120,19 +120,24 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def reset_peak() -> None:
-    """Reset this process's peak resident memory (Linux: ``5`` into ``/proc/self/clear_refs``)."""
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def reset_peak() -> float:
+    """Reset this process's peak resident memory (Linux: ``5`` into ``/proc/self/clear_refs``); the MB resident now."""
     with open("/proc/self/clear_refs", "w") as handle:
         handle.write("5")
+    return _status_mb("VmRSS")
 
 
 def peak_since_reset_mb() -> float:
     """Peak resident memory since :func:`reset_peak` (``VmHWM``), in MB."""
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
+    return _status_mb("VmHWM")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default="glm_poisson,hist_mean")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--groups", type=int, default=None, help="unit groups per origin (default: chosen from the workers)")
+    parser.add_argument("--stream-draws", type=int, default=1000, help="draws in the streamed run")
+    parser.add_argument("--stream-groups", type=int, default=8, help="unit groups per origin in the streamed run")
     parser.add_argument("--repeats", type=int, default=3, help="serial/Dask pairs, interleaved")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
@@ -190,16 +197,20 @@ def main(argv: list[str] | None = None) -> int:
         groups = args.groups or group_count(n_units, len(serial.cutoffs), executor_workers(executor))
         # Streamed: scores and every draw to parquet per task, memory traced on both sides.
         with tempfile.TemporaryDirectory() as folder:
-            executor.client.run(reset_peak)
-            reset_peak()
-            streamed = backtest(panel, models, executor=executor, unit_groups=args.groups,
-                                out_dir=f"{folder}/bt", keep_forecasts=True, **run)
-            main_traced = peak_since_reset_mb()
-            worker_traced = sorted(executor.client.run(peak_since_reset_mb).values())
-            pd.testing.assert_frame_equal(read_backtest_scores(f"{folder}/bt"), serial.scores, check_exact=True)
+            worker_base = sorted(executor.client.run(reset_peak).values())
+            main_base = reset_peak()
+            started = time.perf_counter()
+            streamed = backtest(panel, models, executor=executor, unit_groups=args.stream_groups,
+                                out_dir=f"{folder}/bt", keep_forecasts=True, **{**run, "n_draws": args.stream_draws})
+            stream_s = time.perf_counter() - started
+            main_peak = peak_since_reset_mb()
+            worker_peak = sorted(executor.client.run(peak_since_reset_mb).values())
             assert streamed.forecasts is None
+            streamed_back = read_backtest_scores(f"{folder}/bt")
+            pd.testing.assert_frame_equal(streamed_back, streamed.scores, check_exact=True)
             on_disk = sum(f.stat().st_size for f in Path(folder, "bt", "draws").rglob("*.parquet")) / 1e6
-    draws_mb = n_units * args.horizon * len(models) * len(serial.cutoffs) * args.draws * 8 / 1e6
+            n_files = len(list(Path(folder, "bt", "draws").rglob("*.parquet")))
+    draws_mb = n_units * args.horizon * len(models) * len(serial.cutoffs) * args.stream_draws * 8 / 1e6
     load = os.getloadavg()[0]
     fits = n_units * len(models) * len(serial.cutoffs)
     table = pd.DataFrame(rows)
@@ -253,13 +264,15 @@ def main(argv: list[str] | None = None) -> int:
         f"Peak memory: {main_mb:.0f} MB in this process (serial runs), "
         f"{', '.join(f'{m:.0f}' for m in worker_mb)} MB in the workers.",
         "",
-        f"Streamed (`out_dir=`, `keep_forecasts=True`): every task writes its scores and draws to parquet "
-        f"as it finishes. All the draws are {draws_mb:.0f} MB as int64 ({on_disk:.0f} MB of parquet on disk); "
-        f"the peak resident memory during that run (reset just before it) is {main_traced:.0f} MB in this "
-        f"process and {', '.join(f'{m:.0f}' for m in worker_traced)} MB in the workers (most of it the "
-        "interpreter, pandas and the models): a worker holds one task's draws at a time, and no draw comes "
-        "back. The scores read back "
-        "(`read_backtest_scores`) equal the serial run's bit for bit (checked).",
+        f"Streamed: the same backtest with {args.stream_draws:,} draws, `out_dir=` and `keep_forecasts=True`, "
+        f"{args.stream_groups} unit groups per origin ({n_files} tasks, {stream_s:.0f} s): every task writes "
+        f"its scores and draws to parquet as it finishes. All the draws are {draws_mb:,.0f} MB as int64 "
+        f"({on_disk:,.0f} MB of parquet on disk), one task's {draws_mb / n_files:.0f} MB. Peak resident memory "
+        f"during that run (reset just before it; resident then in brackets): {main_peak:.0f} MB ({main_base:.0f}) "
+        f"in this process, {', '.join(f'{m:.0f}' for m in worker_peak)} MB "
+        f"({', '.join(f'{m:.0f}' for m in worker_base)}) in the workers: no process ever held all the draws, "
+        "and none came back to this one. The scores read back (`read_backtest_scores`) equal the "
+        "in-memory table bit for bit (checked).",
         "",
         f"Cluster start-up and imports in the workers ({startup_s:.1f} s) are not in the Dask times "
         "(a long-lived cluster pays them once); both sides import the models before timing. "

@@ -90,8 +90,9 @@ class CountModel(ABC):
 
         Such a model gives every unit the same fit and draws whether it is fitted
         to the whole panel or to any group of units holding that unit, so
-        :func:`forecast.evaluation.backtest.backtest` may split its work by unit
-        groups. Models whose units see each other (neighbour terms, joint
+        :func:`forecast.evaluation.backtest.backtest` and
+        :func:`forecast.models.registry.forecast_panel` may split its work by
+        unit groups (:func:`forecast.parallel.group_count`). Models whose units see each other (neighbour terms, joint
         likelihoods) are not separable and always get the whole panel.
         """
         return False

@@ -582,7 +582,7 @@ def _forecast_in_groups(
     """The forecasts of the unit-separable ``models`` by ``id``, in unit groups on ``executor`` (none with one worker)."""
     from forecast.parallel import executor_workers, group_count, run_tasks, share, split_evenly
 
-    separable = [m for m in models if m.unit_separable]
+    separable = [m for m in models if getattr(m, "unit_separable", False)]
     n_groups = group_count(len(data.units), len(separable), executor_workers(executor))
     if n_groups <= 1 or not separable:
         return {}
