@@ -252,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     lines += [
         "",
         f"Speedup on {args.workers} workers: median {median:.2f}x, best {best['speedup']:.2f}x "
-        f"(target 1.7x). *Model s* is the time the models took inside the tasks, summed: the same "
+        f"(target 1.7x); the machine ceiling measured beside them: median {table['ceiling'].median():.2f}x, "
+        f"range {table['ceiling'].min():.2f}x to {table['ceiling'].max():.2f}x. *Model s* is the time the models took inside the tasks, summed: the same "
         "work on both sides, so a larger Dask figure means the workers did not get a full CPU each. "
         f"*Machine ceiling* is what {args.workers} plain processes (`multiprocessing`, no Dask) "
         "running a numpy kernel like the fits' (small least-squares solves) at the same time gain "

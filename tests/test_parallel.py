@@ -163,6 +163,40 @@ def test_backtest_split_by_unit_groups_scores_like_the_serial_run(tmp_path):
     assert not np.array_equal(other["pit"], serial.scores.loc[serial.scores["model"] == "bootstrap", "pit"])
 
 
+def test_a_model_failing_in_one_unit_group_fails_at_that_cutoff_as_on_the_whole_panel():
+    from dataclasses import dataclass
+
+    from forecast.evaluation.backtest import backtest
+    from forecast.models.base import SeriesFitError
+    from forecast.models.baselines import HistoricalMean
+
+    @dataclass
+    class BreaksOnG05(HistoricalMean):
+        """hist_mean, except that unit G05 cannot be fitted on more than 30 periods (and has no fallback)."""
+
+        alias: str = "breaks"
+
+        def _fit_series(self, y, unit):
+            if self.data_.units[unit] == "G05" and len(y) > 30:
+                raise SeriesFitError("G05 broke")
+            return super()._fit_series(y, unit)
+
+        def _fallback_model(self, data):
+            return None
+
+    panel, _ = grid_panel(3, 40, 8)
+    run = dict(horizon=2, start="2020-06-29", every=4, n_draws=20, seed=1, progress=False)
+    serial = backtest(panel, ["hist_mean", BreaksOnG05()], **run)
+    assert len(serial.cutoffs) == 4
+    # Fitted on 26, 30, 34 and 38 periods: it fails at the last two cutoffs only, for every unit.
+    assert serial.failures["cutoff"].tolist() == list(serial.cutoffs[2:])
+    assert set(serial.scores.loc[serial.scores["model"] == "breaks", "cutoff"]) == set(serial.cutoffs[:2])
+    for groups in (2, 9):
+        split = backtest(panel, ["hist_mean", BreaksOnG05()], unit_groups=groups, **run)
+        pd.testing.assert_frame_equal(split.scores, serial.scores, check_exact=True)
+        pd.testing.assert_frame_equal(split.failures, serial.failures, check_exact=True)
+
+
 @pytest.mark.slow
 def test_dask_split_by_units_with_one_and_two_workers_gives_the_serial_backtest(tmp_path):
     pytest.importorskip("distributed")

@@ -1103,6 +1103,8 @@ def backtest(
     scored = [o.scores for o in outputs if len(o.scores)]
     scores = _drop_failed(pd.concat(scored, ignore_index=True), failures) if scored else pd.DataFrame()
     if not len(scores):
+        if out_dir is not None:
+            _remove_outputs(Path(out_dir), made)
         first = next((f for o in outputs for f in o.failures), None)
         raise ModelError(f"every model failed at every origin; the first error: {first['error'] if first else 'none'}")
     scores = _order_scores(scores, aliases)
