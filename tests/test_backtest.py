@@ -386,6 +386,40 @@ def test_cli_backtest_json(tmp_path, capsys):
     assert len(pd.read_parquet(out)) == 3 * 34 * 2 * 3
 
 
+def test_cli_backtest_out_dir_streams_the_score_table_it_writes(tmp_path, capsys):
+    from forecast.cli import main
+    from forecast.evaluation.backtest import read_backtest_scores
+
+    out, folder = tmp_path / "scores.parquet", tmp_path / "runs" / "bt"
+    code = main(["backtest", "--source", "synthetic", "--freq", "MS", "--horizon", "2", "--models", "last",
+                 "--start", "2021-01-01", "--end", "2021-06-01", "--every", "5", "--n-draws", "30",
+                 "--no-progress", "--out", str(out), "--out-dir", str(folder)])
+    assert code == 0, capsys.readouterr().err
+    streamed = read_backtest_scores(folder)
+    assert len(streamed) == 2 * 34 * 2 * 3  # cutoffs x provinces x steps x (zero, hist_mean, last)
+    pd.testing.assert_frame_equal(streamed, pd.read_parquet(out).astype({"fallback": object}), check_dtype=False)
+    # A second run into the same folder is refused before anything runs, and leaves it as it was.
+    files = sorted(p.relative_to(folder) for p in folder.rglob("*"))
+    code = main(["backtest", "--source", "synthetic", "--models", "last", "--out-dir", str(folder)])
+    assert code == 2 and "is not an empty folder" in capsys.readouterr().err
+    assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == files
+
+
+def test_a_failed_backtest_leaves_no_out_dir(tmp_path, small_panel):
+    class Broken:
+        alias = "broken"
+
+        def fit(self, panel, **_):
+            raise RuntimeError("a bug, not a model failure")
+
+        def predict(self, h, **_):  # pragma: no cover - fit fails first
+            raise AssertionError
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        backtest(small_panel, ["hist_mean", Broken()], horizon=2, out_dir=tmp_path / "new" / "bt", progress=False)
+    assert not (tmp_path / "new").exists()
+
+
 def test_cli_backtest_bad_model_is_one_line(capsys):
     from forecast.cli import main
 

@@ -149,6 +149,14 @@ def test_each_notebook_receives_only_what_it_declares():
     assert set(plan.parameters["02_alerts"]) == {"actor", "thresholds", "output_dir"}
 
 
+def test_where_the_work_runs_is_a_run_parameter():
+    plan = plan_run(CONFIG, ["workers=2", "address=tcp://10.0.0.5:8786"], notebooks_dir=NOTEBOOKS,
+                    project_root=ROOT, reports_dir=ROOT / "reports")
+    assert plan.config.values["workers"] == 2 and plan.config.values["address"] == "tcp://10.0.0.5:8786"
+    default = plan_run(CONFIG, notebooks_dir=NOTEBOOKS, project_root=ROOT, reports_dir=ROOT / "reports")
+    assert default.config.values["workers"] is None and default.config.values["address"] is None
+
+
 def test_bare_words_stay_strings_where_strings_are_expected():
     plan = plan_run(CONFIG, ["country=NO", "actor=yes"], notebooks_dir=NOTEBOOKS, project_root=ROOT, reports_dir=ROOT / "reports")
     assert plan.config.values["country"] == "NO"
@@ -171,6 +179,9 @@ def test_bare_words_stay_strings_where_strings_are_expected():
         ("as_of=9999-12-31", r"'9999-12-31' is outside the supported dates 1900-01-01 to 2199-12-31"),
         ("as_of=0001-01-01", r"'0001-01-01' is outside the supported dates"),
         ("thresholds.alpha=foo", r"parameter 'thresholds' is not valid: WarningConfig.alpha must lie in \(0, 1\], got 'foo'"),
+        ("workers=0", r"parameter 'workers' must be a whole number >= 1, got 0"),
+        ("workers=two", r"parameter 'workers' expects int \| None, got str 'two'"),
+        ("address=localhost:8786", r"parameter 'address' 'localhost:8786' is not a scheduler address; write tcp://HOST:PORT"),
     ],
 )
 def test_bad_parameters_fail_before_anything_is_written(tmp_path, override, message):

@@ -19,6 +19,17 @@ from forecast.errors import ForecastError
 
 # Every verb's defaults come from forecast.defaults, as config/default.yaml's do.
 _DEFAULT_MODELS = ",".join(defaults.MODELS)
+# Where the work runs (forecast.parallel.get_executor): here, unless --workers or --address is given.
+_WorkersOption = Annotated[
+    int | None, typer.Option(help="Run on a private Dask cluster of N worker processes on this machine (127.0.0.1).")
+]
+_AddressOption = Annotated[
+    str | None, typer.Option(help="Run on the Dask scheduler at this address, e.g. tcp://HOST:8786 (several machines).")
+]
+_ExecutorOption = Annotated[
+    str | None,
+    typer.Option(help="inprocess, processes or dask (default: dask with --workers/--address, else inprocess)."),
+]
 _STRONGHOLD_HELP = (
     "auto, or the stronghold's province names: Nangarhar,Kunar "
     f"(default: {', '.join(f'{k}: {v}' for k, v in defaults.STRONGHOLDS.items())}; auto elsewhere)."
@@ -589,6 +600,9 @@ def predict(
     aliases: Annotated[str | None, typer.Option(help="Extra province spellings: 'Nangahar=Nangarhar,Spin Boldak=Kandahar'.")] = None,
     level: Annotated[int, typer.Option(help=_LEVEL_HELP)] = defaults.LEVEL,
     boundaries: Annotated[Path | None, typer.Option(help=_BOUNDARIES_HELP)] = None,
+    workers: _WorkersOption = None,
+    address: _AddressOption = None,
+    executor: _ExecutorOption = None,
 ) -> None:
     """Forecast event counts per province (or district) with one or more models."""
     import pandas as pd
@@ -596,6 +610,7 @@ def predict(
     from forecast.checks import draw_count, output_path, steps_ahead, whole_number
     from forecast.data.dataset import load_dataset
     from forecast.models import forecast_panel
+    from forecast.parallel import get_executor
     from forecast.report.tables import step_means_table
 
     # Bounds before the data are read: --horizon 1000000 costs nothing to refuse.
@@ -608,10 +623,11 @@ def predict(
                         columns=_parse_columns(columns), aliases=_parse_aliases(aliases), level=level,
                         boundaries=boundaries)
     models, neighbours = _models_for(data, models)
-    forecasts = forecast_panel(
-        data.panel, models, horizon, n_draws=n_draws, seed=seed, progress=progress, freq=freq,
-        neighbours=neighbours, skip_failures=True,
-    )
+    with get_executor(executor, address=address, workers=workers) as pool:
+        forecasts = forecast_panel(
+            data.panel, models, horizon, n_draws=n_draws, seed=seed, progress=progress, freq=freq,
+            neighbours=neighbours, skip_failures=True, executor=pool,
+        )
     for alias, reason in (forecasts.meta.get("failures") or {}).items():
         typer.echo(f"warning: {alias} left out, its fit failed: {reason}", err=True)
     if out is not None:
@@ -673,17 +689,20 @@ def backtest_command(
     every: Annotated[int, typer.Option(help="Periods between forecast origins.")] = 1,
     n_draws: Annotated[int, typer.Option(help="Predictive draws per unit and step.")] = defaults.N_DRAWS,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same score table.")] = defaults.SEED,
-    executor: Annotated[str, typer.Option(help="Where origins run: inprocess, processes or dask.")] = "inprocess",
-    workers: Annotated[int | None, typer.Option(help="Worker processes for --executor processes/dask.")] = None,
-    address: Annotated[str | None, typer.Option(help="Dask scheduler address (default: a private local cluster).")] = None,
     out: Annotated[Path | None, typer.Option(help="Write the score table (one row per unit, cutoff, step, model) to this parquet.")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option(help="Stream each task's scores to parquet in this new folder (read back with read_backtest_scores).")
+    ] = None,
+    workers: _WorkersOption = None,
+    address: _AddressOption = None,
+    executor: _ExecutorOption = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar over the origins on stderr.", metavar="")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the per-model scorecard as JSON.", metavar="")] = False,
     level: Annotated[int, typer.Option(help=_LEVEL_HELP)] = defaults.LEVEL,
     boundaries: Annotated[Path | None, typer.Option(help=_BOUNDARIES_HELP)] = None,
 ) -> None:
     """Rolling-origin backtest: forecast from every origin, score against what happened."""
-    from forecast.checks import draw_count, output_path, steps_ahead, whole_number
+    from forecast.checks import draw_count, output_folder, output_path, steps_ahead, whole_number
     from forecast.data.dataset import load_dataset
     from forecast.evaluation.backtest import backtest, with_baselines
     from forecast.parallel import get_executor
@@ -694,6 +713,8 @@ def backtest_command(
     whole_number(every, "--every")
     if out is not None:
         output_path(out, "--out", inputs=[events], example="data/processed/backtest.parquet")
+    if out_dir is not None:
+        output_folder(out_dir, "--out-dir", example="data/processed/backtest_run")
     model_list = with_baselines(models)  # a misspelt model fails before the data are read
     data = load_dataset(source, _events_for(source, events), actor=actor, country=country, freq=freq,
                         columns=_parse_columns(columns), aliases=_parse_aliases(aliases), level=level,
@@ -703,7 +724,7 @@ def backtest_command(
         result = backtest(
             data.panel, model_list, horizon, start=start, end=end, every=every,
             n_draws=n_draws, seed=seed, executor=pool, progress=progress, freq=freq,
-            neighbours=neighbours,
+            neighbours=neighbours, out_dir=out_dir,
         )
     if out is not None:
         result.to_parquet(out, inputs=[events] if events else None, source=data.label, input_sha256=data.input_sha256)

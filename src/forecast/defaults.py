@@ -14,6 +14,7 @@ Examples
 from __future__ import annotations
 
 __all__ = [
+    "ADDRESS",
     "COUNTRY",
     "DEFAULTS",
     "FREQ",
@@ -24,6 +25,7 @@ __all__ = [
     "SEED",
     "SELECTION",
     "STRONGHOLDS",
+    "WORKERS",
     "default_stronghold",
 ]
 
@@ -52,6 +54,11 @@ SELECTION = "stack"
 SEED = 20211
 #: Predictive draws per unit and period.
 N_DRAWS = 1000
+#: Where backtests and fits run (forecast.parallel.get_executor): None here, in
+#: the one process; N a private Dask cluster of N processes on 127.0.0.1.
+WORKERS: int | None = None
+#: A Dask scheduler to run on instead (``tcp://HOST:8786``, several machines); None: none.
+ADDRESS: str | None = None
 #: Where the group has long been concentrated, per country (ISIS-K: Nangarhar).
 #: Elsewhere ``"auto"``: the smallest set of units holding half the events.
 STRONGHOLDS = {"AFG": "Nangarhar"}
@@ -84,4 +91,6 @@ DEFAULTS = {
     "seed": SEED,
     "stronghold": STRONGHOLDS[COUNTRY],
     "n_draws": N_DRAWS,
+    "workers": WORKERS,
+    "address": ADDRESS,
 }

@@ -44,7 +44,19 @@ from tqdm.auto import tqdm
 from forecast.checks import choice, whole_number
 from forecast.errors import InputError, ParameterError
 
-__all__ = ["EXECUTOR_KINDS", "DaskExecutor", "InProcessExecutor", "get_executor", "run_tasks"]
+__all__ = [
+    "EXECUTOR_KINDS",
+    "MIN_GROUP_SIZE",
+    "TASKS_PER_WORKER",
+    "DaskExecutor",
+    "InProcessExecutor",
+    "executor_workers",
+    "get_executor",
+    "group_count",
+    "run_tasks",
+    "share",
+    "split_evenly",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +67,14 @@ SCHEDULER_TIMEOUT_SECONDS = 5.0
 
 #: Values of ``kind`` that :func:`get_executor` accepts.
 EXECUTOR_KINDS = ("inprocess", "processes", "dask")
+
+#: Tasks per worker a split aims at: enough that a slow task or a busy worker
+#: does not leave the others idle at the end, few enough that the per-task cost
+#: (scheduling, pickling, the set-up inside a task) stays small.
+TASKS_PER_WORKER = 4
+
+#: Fewest items (units) a group gets: below this a task's fixed costs outweigh its work.
+MIN_GROUP_SIZE = 50
 
 
 class InProcessExecutor(concurrent.futures.Executor):
@@ -112,12 +132,79 @@ class DaskExecutor(concurrent.futures.Executor):
         return f"DaskExecutor(scheduler={self.client.scheduler.address!r})"
 
 
+def executor_workers(executor: concurrent.futures.Executor | None) -> int:
+    """How many tasks ``executor`` runs at once (1 in this process).
+
+    A Dask cluster counts its worker threads now, so an ``--address``
+    cluster reports the workers that have joined it.
+
+    Examples
+    --------
+    >>> executor_workers(None), executor_workers(InProcessExecutor())
+    (1, 1)
+    """
+    if executor is None or isinstance(executor, InProcessExecutor):
+        return 1
+    if isinstance(executor, DaskExecutor):
+        return max(1, sum(executor.client.nthreads().values()))
+    return max(1, int(getattr(executor, "_max_workers", None) or os.cpu_count() or 1))
+
+
+def share(executor: concurrent.futures.Executor | None, values: Sequence[Any]) -> list[Any]:
+    """``values`` made ready for many tasks: scattered to the workers once on Dask, as they are elsewhere.
+
+    Tasks given a scattered value (a Dask future) receive the value itself;
+    a value many tasks need then crosses the network once, not once per task
+    through the scheduler. Process pools pickle arguments per task anyway and
+    in this process nothing is copied, so there the values are returned as is.
+    """
+    if isinstance(executor, DaskExecutor) and len(values):
+        return list(executor.client.scatter(list(values), hash=False))
+    return list(values)
+
+
+def group_count(n_items: int, n_blocks: int, workers: int, *, min_size: int = MIN_GROUP_SIZE) -> int:
+    """Groups to cut ``n_items`` into when the work already has ``n_blocks`` independent blocks.
+
+    Aims at :data:`TASKS_PER_WORKER` tasks per worker in all (``n_blocks``
+    times the groups), with at least ``min_size`` items a group; 1 (no split)
+    for a single worker.
+
+    Examples
+    --------
+    >>> group_count(3600, 4, 2), group_count(3600, 400, 2), group_count(34, 4, 2), group_count(3600, 4, 1)
+    (2, 1, 1, 1)
+    """
+    if workers <= 1:
+        return 1
+    wanted = -(-TASKS_PER_WORKER * workers // max(n_blocks, 1))
+    return max(1, min(wanted, n_items // max(min_size, 1)))
+
+
+def split_evenly(items: Sequence[T], n_groups: int) -> list[list[T]]:
+    """``items`` cut, in order, into ``n_groups`` contiguous groups whose sizes differ by at most one.
+
+    Examples
+    --------
+    >>> split_evenly(list("abcde"), 2)
+    [['a', 'b', 'c'], ['d', 'e']]
+    """
+    n_groups = max(1, min(int(n_groups), len(items)))
+    size, extra = divmod(len(items), n_groups)
+    groups, start = [], 0
+    for i in range(n_groups):
+        stop = start + size + (i < extra)
+        groups.append(list(items[start:stop]))
+        start = stop
+    return groups
+
+
 def _check_workers(workers: int | None) -> int | None:
     return whole_number(workers, "workers", allow_none=True)
 
 
 def get_executor(
-    kind: str = "inprocess",
+    kind: str | None = None,
     *,
     address: str | None = None,
     workers: int | None = None,
@@ -128,6 +215,10 @@ def get_executor(
     ----------
     kind
         ``"inprocess"``, ``"processes"`` or ``"dask"`` (see the module docstring).
+        None (the default) follows the other two arguments, as ``--workers`` and
+        ``--address`` do on the command line: ``"dask"`` when either is given
+        (a local cluster of ``workers`` processes, or the scheduler at
+        ``address``), else ``"inprocess"``.
     address
         Dask scheduler address (``tcp://host:8786``); only with ``kind="dask"``.
         Without it a private local cluster is started on 127.0.0.1.
@@ -150,13 +241,15 @@ def get_executor(
 
     Examples
     --------
-    >>> get_executor()
-    InProcessExecutor()
+    >>> get_executor(), get_executor(workers=None, address=None)
+    (InProcessExecutor(), InProcessExecutor())
     >>> get_executor("threads")
     Traceback (most recent call last):
     ...
     forecast.errors.ParameterError: executor kind 'threads' is not known; use one of inprocess, processes, dask
     """
+    if kind is None:
+        kind = "dask" if address or workers is not None else "inprocess"
     kind = str(kind).strip().lower()
     choice(kind, "executor kind", EXECUTOR_KINDS)
     workers = _check_workers(workers)

@@ -69,9 +69,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import copy
+import json
 import logging
 import time
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,22 +94,31 @@ from forecast.checks import (
 )
 from forecast.distributions import scipy_negbin
 from forecast.errors import ForecastError, InputError, ModelError, ParameterError
-from forecast.models.base import CountModel, Neighbours
+from forecast.models.base import CountModel, Neighbours, unit_rng
 from forecast.models.ensemble import weights_from_scores
 from forecast.models.frame import DEFAULT_DRAWS, ForecastFrame, quantile_column
 from forecast.models.registry import ModelSpec, expand_ensembles, make_model, parse_model_list
 from forecast.panel import PanelData, truncate
-from forecast.parallel import get_executor, run_tasks
+from forecast.parallel import (
+    executor_workers,
+    get_executor,
+    group_count,
+    run_tasks,
+    share,
+    split_evenly,
+)
 
 __all__ = [
     "BASELINES",
     "outcome_table",
     "LOG_SCORE_FLOOR",
+    "MANIFEST_NAME",
     "SCORE_COLUMNS",
     "BacktestResult",
     "backtest",
     "best_models",
     "ensemble_weights",
+    "read_backtest_scores",
     "rolling_origins",
     "score_forecasts",
     "skill_scores",
@@ -186,8 +195,9 @@ def score_forecasts(
         Panel ``unit_id, ds, y`` holding the outcomes. Forecast rows without an
         outcome are left out.
     seed
-        Seed of the randomised PIT (one stream per model alias, so adding a
-        model does not change the others' values).
+        Seed of the randomised PIT (one stream per model alias and unit, so
+        adding a model or scoring the units in other groups does not change
+        the values).
     log_floor
         Smallest probability the log score gives an outcome (see the module
         docstring).
@@ -276,12 +286,15 @@ def score_forecasts(
         cdf_below[negbin] = stats.nbinom.cdf(y[negbin] - 1, nb_n, nb_p)
     log_score = -np.log(np.maximum(pmf, log_floor))
 
-    # Randomised PIT, one seeded stream per model.
+    # Randomised PIT, one seeded stream per model and unit (keyed by names, as the draws are),
+    # so a unit's values do not depend on which other units were scored with it.
     uniform = np.empty(len(table))
     models = table["model"].astype(str).to_numpy()
-    for model in dict.fromkeys(models):
-        rows = models == model
-        uniform[rows] = np.random.default_rng([int(seed), zlib.crc32(model.encode())]).random(int(rows.sum()))
+    units = table["unit_id"].to_numpy()
+    codes = pd.factorize(pd.MultiIndex.from_arrays([models, units]))[0]
+    order = np.argsort(codes, kind="stable")  # each pair's rows in table order (its steps)
+    for rows in np.split(order, np.flatnonzero(np.diff(codes[order])) + 1) if len(order) else ():
+        uniform[rows] = unit_rng(int(seed), str(models[rows[0]]), str(units[rows[0]])).random(len(rows))
     pit = cdf_below + uniform * (cdf - cdf_below)
 
     out = table.drop(columns=[c for c in ("family", "dist_mu", "dist_size") if c in table])
@@ -654,6 +667,8 @@ class _OriginOutput:
     seconds: dict[str, float]
     failures: list[dict[str, Any]]
     forecast: ForecastFrame | None
+    cutoff: pd.Timestamp | None = None
+    group: int | None = None  # None: the whole panel
 
 
 def _fit_predict(
@@ -669,10 +684,15 @@ def _fit_predict(
     return frame
 
 
+def _task_file(out_dir: str, what: str, cutoff: pd.Timestamp, group: int | None) -> Path:
+    """Where one task's scores or draws go: ``<out_dir>/<what>/<cutoff>/joint.parquet`` or ``group-NNNN.parquet``."""
+    name = "joint.parquet" if group is None else f"group-{group:04d}.parquet"
+    return Path(out_dir) / what / f"{cutoff:%Y-%m-%d}" / name
+
+
 def _run_origin(
     cutoff: pd.Timestamp,
-    train: pd.DataFrame,
-    targets: pd.DataFrame,
+    rows: pd.DataFrame,
     aliases: list[str],
     payloads: list[Any],
     horizon: int,
@@ -682,8 +702,27 @@ def _run_origin(
     freq: str,
     log_floor: float,
     keep_forecasts: bool,
+    group: int | None = None,
+    out_dir: str | None = None,
 ) -> _OriginOutput:
-    """Fit every model at one cutoff, forecast and score. Runs wherever the executor puts it."""
+    """Fit ``payloads`` at one cutoff on ``rows`` (the whole panel or one unit group's), forecast and score.
+
+    Runs wherever the executor puts it; ``rows`` are every period of the
+    units, so one copy serves all cutoffs (scattered once to a Dask cluster).
+    The training data are the periods complete by the cutoff, the targets the
+    ``horizon`` periods after it. The seed depends on the run seed and
+    the cutoff only and every unit's draws on its name, so a group's scores are
+    the whole panel's rows for those units. With ``out_dir`` the scores (and,
+    with ``keep_forecasts``, the draws) are written there atomically and the
+    draws are not sent back.
+    """
+    next_periods = pd.date_range(cutoff, periods=horizon + 1, freq=freq)
+    rows.attrs = {**rows.attrs, "freq": freq}  # truncate() reads it; a slice or a pickle may have lost it
+    # truncate() keeps the periods complete by the as-of date: up to the cutoff's last day.
+    train = truncate(rows, next_periods[1] - pd.Timedelta(days=1))
+    if train["ds"].max() != cutoff:  # a guard against look-ahead, never expected to fire
+        raise ModelError(f"internal error: training data at cutoff {cutoff:%F} end {train['ds'].max():%F}")
+    targets = rows.loc[rows["ds"].isin(next_periods[1:]), ["unit_id", "ds", "y"]]
     origin_seed = _origin_seed(seed, cutoff)
     frames, seconds, failures = [], {}, []
     for alias, payload in zip(aliases, payloads, strict=True):
@@ -700,10 +739,76 @@ def _run_origin(
         frame.index["cutoff"] = cutoff
         frames.append(frame)
     if not frames:
-        return _OriginOutput(pd.DataFrame(), seconds, failures, None)
+        return _OriginOutput(pd.DataFrame(), seconds, failures, None, cutoff, group)
     forecast = ForecastFrame.concat(frames)
+    del frames
     scored = score_forecasts(forecast, targets, seed=origin_seed, log_floor=log_floor)
-    return _OriginOutput(scored, seconds, failures, forecast if keep_forecasts else None)
+    if out_dir is not None:
+        from forecast.files import atomic_path
+
+        with atomic_path(_task_file(out_dir, "scores", cutoff, group)) as tmp:
+            scored.to_parquet(tmp, index=False)
+        if keep_forecasts:
+            forecast.to_parquet(_task_file(out_dir, "draws", cutoff, group))
+        return _OriginOutput(scored, seconds, failures, None, cutoff, group)
+    return _OriginOutput(scored, seconds, failures, forecast if keep_forecasts else None, cutoff, group)
+
+
+def _order_scores(scores: pd.DataFrame, aliases: Sequence[str]) -> pd.DataFrame:
+    """The one order of a score table: cutoff, model (as given), unit, step; the key columns first."""
+    scores = scores.assign(_model_order=scores["model"].map({a: i for i, a in enumerate(aliases)}))
+    scores = scores.sort_values(["cutoff", "_model_order", "unit_id", "step"], kind="stable").drop(columns="_model_order")
+    leading = ["unit_id", "cutoff", "ds", "step", "model", "y"]
+    return scores[leading + [c for c in scores.columns if c not in leading]].reset_index(drop=True)
+
+
+def _drop_failed(scores: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:
+    """Scores less every model at every cutoff where it failed (in any unit group)."""
+    if not len(failures) or not len(scores):
+        return scores
+    failed = pd.MultiIndex.from_frame(failures[["model", "cutoff"]].astype({"cutoff": "datetime64[ns]"}))
+    keys = pd.MultiIndex.from_arrays([scores["model"], pd.to_datetime(scores["cutoff"]).astype("datetime64[ns]")])
+    return scores.loc[~keys.isin(failed)]
+
+
+def read_backtest_scores(out_dir: str | Path) -> pd.DataFrame:
+    """The score table of a backtest written to ``out_dir`` (``backtest(..., out_dir=)``), as it returned it.
+
+    Parameters
+    ----------
+    out_dir
+        The folder given to :func:`backtest`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Equal to :attr:`BacktestResult.scores` of that run: the per-task files
+        put together, less the models at the cutoffs where they failed in any
+        unit group, in the one order (cutoff, model, unit, step).
+
+    Raises
+    ------
+    InputError
+        ``out_dir`` holds no finished backtest (no ``backtest.json``).
+    """
+    folder = Path(out_dir)
+    manifest = folder / MANIFEST_NAME
+    if not manifest.is_file():
+        raise InputError(
+            f"{folder} holds no finished backtest ({MANIFEST_NAME} is missing); "
+            "run backtest(..., out_dir=...) into it, or give the folder of one that finished"
+        )
+    record = json.loads(manifest.read_text())
+    files = sorted((folder / "scores").glob("*/*.parquet"))
+    scores = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame()
+    failures = pd.DataFrame(record.get("failure_rows", []), columns=["model", "cutoff", "error"])
+    failures["cutoff"] = pd.to_datetime(failures["cutoff"])
+    scores = _order_scores(_drop_failed(scores, failures), record["models"])
+    for column, dtype in record.get("dtypes", {}).items():
+        if dtype == "object" and column in scores and scores[column].dtype != object:
+            # Parquet gives text columns back as strings; in memory a text column with gaps holds None.
+            scores[column] = scores[column].astype(object).where(scores[column].notna(), None)
+    return scores
 
 
 @dataclass
@@ -862,6 +967,9 @@ def backtest(
     seed: int = 0,
     executor: str | concurrent.futures.Executor | None = None,
     workers: int | None = None,
+    address: str | None = None,
+    unit_groups: int | None = None,
+    out_dir: str | Path | None = None,
     progress: bool = True,
     neighbours: Neighbours | None = None,
     freq: str | None = None,
@@ -896,13 +1004,34 @@ def backtest(
         Makes the backtest reproducible: each origin's forecasts and PIT use a
         seed derived from ``seed`` and the cutoff date, whatever runs them.
     executor
-        Where origins run: ``"inprocess"`` (default), ``"processes"``,
-        ``"dask"`` (started and shut down here, with ``workers``), or an
-        executor from :func:`forecast.parallel.get_executor`, left open.
-    workers
-        Worker processes when ``executor`` is a kind.
+        Where the tasks run: ``"inprocess"``, ``"processes"``, ``"dask"``
+        (started and shut down here, with ``workers``), or an executor from
+        :func:`forecast.parallel.get_executor`, left open. None (default): a
+        Dask cluster when ``workers`` or ``address`` is given (as ``forecast
+        backtest --workers 2``), else this process.
+    workers, address
+        Worker processes, or the Dask scheduler, when ``executor`` is a kind
+        (see :func:`forecast.parallel.get_executor`).
+    unit_groups
+        Groups of units each origin's work is cut into (default: chosen from
+        the executor's workers with :func:`forecast.parallel.group_count`, a
+        few tasks per worker; 1 in this process). Only models whose units are
+        fitted on their own (``unit_separable``: the baselines, the GLMs and
+        INGARCH without neighbour terms, prophet, ensembles of these) are
+        split, each task receiving only its units' rows; models whose units
+        see each other (neighbour terms, ``endemic_epidemic``) run whole, one
+        task per origin. The scores are the same whatever the split: seeds
+        come from the run seed, the cutoff and the unit's name, and a model
+        that fails in one group is dropped at that cutoff as on the whole panel.
+    out_dir
+        An empty (or new) folder: each task writes its scores there as it
+        finishes (``scores/<cutoff>/<group>.parquet``, atomically; with
+        ``keep_forecasts`` the draws too, under ``draws/``, and they are then
+        not kept in memory), then ``backtest.json`` marks the run finished;
+        :func:`read_backtest_scores` reads the table back. On a cluster of
+        several machines it must be a folder every worker can write.
     progress
-        Progress bar over the origins.
+        Progress bar over the tasks.
     neighbours
         Adjacency for models with neighbour terms (default: the AFG gazetteer).
     freq
@@ -910,7 +1039,8 @@ def backtest(
     log_floor
         Smallest probability the log score gives an outcome.
     keep_forecasts
-        Keep every predictive draw in :attr:`BacktestResult.forecasts`.
+        Keep every predictive draw in :attr:`BacktestResult.forecasts` (or,
+        with ``out_dir``, write them there).
 
     Returns
     -------
@@ -937,36 +1067,47 @@ def backtest(
     panel = panel.assign(unit_id=panel["unit_id"].astype(str), ds=pd.to_datetime(panel["ds"]))
     panel = panel.sort_values(["unit_id", "ds"], kind="stable").reset_index(drop=True)
     panel.attrs = {**panel.attrs, "freq": freq}
-    tasks = []
-    for cutoff in cutoffs:
-        next_periods = pd.date_range(cutoff, periods=horizon + 1, freq=freq)
-        # truncate() keeps the periods complete by the as-of date: up to the cutoff's last day.
-        train = truncate(panel, next_periods[1] - pd.Timedelta(days=1))
-        if train["ds"].max() != cutoff:  # a guard against look-ahead, never expected to fire
-            raise ModelError(f"internal error: training data at cutoff {cutoff:%F} end {train['ds'].max():%F}")
-        targets = panel.loc[panel["ds"].isin(next_periods[1:]), ["unit_id", "ds", "y"]]
-        tasks.append((cutoff, train, targets, aliases, payloads, horizon, n_draws, seed, neighbours, freq, log_floor, keep_forecasts))
+    units = list(pd.unique(panel["unit_id"]))
+    built = [make_model(p) if isinstance(p, str) else p for p in payloads]
+    separable = [bool(getattr(m, "unit_separable", False)) for m in built]
+    made = None
+    if out_dir is not None:
+        out_dir, made = _fresh_folder(out_dir)
 
-    own_executor = isinstance(executor, str)
-    pool = get_executor(executor, workers=workers) if own_executor else executor
+    # A kind, or workers/address alone (as --workers/--address): an executor started and shut down here.
+    own_executor = isinstance(executor, str) or (executor is None and (workers is not None or bool(address)))
+    pool = get_executor(executor, address=address, workers=workers) if own_executor else executor
     try:
-        outputs = run_tasks(_run_origin, tasks, executor=pool, progress=progress, desc="backtest", unit="origin")
+        if unit_groups is not None:
+            n_groups = min(whole_number(unit_groups, "unit_groups", minimum=1), len(units))
+        else:
+            n_groups = group_count(len(units), len(cutoffs), executor_workers(pool))
+        if not any(separable):
+            n_groups = 1
+        tasks = _backtest_tasks(
+            panel, units, cutoffs, n_groups, separable, aliases, payloads,
+            (horizon, n_draws, seed, neighbours, freq, log_floor, keep_forecasts), out_dir, pool,
+        )
+        outputs = run_tasks(_run_origin, tasks, executor=pool, progress=progress, desc="backtest", unit="task")
+    except BaseException:
+        if out_dir is not None:  # nothing half-written: the tasks' files go, and the folder if made here
+            _remove_outputs(Path(out_dir), made)
+        raise
     finally:
         if own_executor:
             pool.shutdown()
 
+    # A model that failed in one unit group fails at that cutoff, as it would have on the whole panel.
+    failures = pd.DataFrame([f for o in outputs for f in o.failures], columns=["model", "cutoff", "error"])
+    failures = failures.drop_duplicates(["model", "cutoff"]).reset_index(drop=True)
     scored = [o.scores for o in outputs if len(o.scores)]
-    if not scored:
+    scores = _drop_failed(pd.concat(scored, ignore_index=True), failures) if scored else pd.DataFrame()
+    if not len(scores):
+        if out_dir is not None:
+            _remove_outputs(Path(out_dir), made)
         first = next((f for o in outputs for f in o.failures), None)
         raise ModelError(f"every model failed at every origin; the first error: {first['error'] if first else 'none'}")
-    scores = pd.concat(scored, ignore_index=True)
-    # One deterministic order: cutoff, model (as given), unit, step.
-    scores["_model_order"] = scores["model"].map({a: i for i, a in enumerate(aliases)})
-    scores = scores.sort_values(["cutoff", "_model_order", "unit_id", "step"], kind="stable").drop(columns="_model_order")
-    leading = ["unit_id", "cutoff", "ds", "step", "model", "y"]
-    scores = scores[leading + [c for c in scores.columns if c not in leading]].reset_index(drop=True)
-
-    failures = pd.DataFrame([f for o in outputs for f in o.failures], columns=["model", "cutoff", "error"])
+    scores = _order_scores(scores, aliases)
     for model, rows in failures.groupby("model", sort=False):  # one line per model, not per origin
         logger.warning(
             "%s failed at %d of %d origins (first %s: %s); its scores cover the other origins only",
@@ -974,9 +1115,10 @@ def backtest(
         )
     seconds = {alias: float(sum(o.seconds.get(alias, 0.0) for o in outputs)) for alias in aliases}
     forecasts = None
-    if keep_forecasts:
-        forecasts = ForecastFrame.concat([o.forecast for o in outputs if o.forecast is not None])
-    return BacktestResult(
+    if keep_forecasts and out_dir is None:
+        forecasts = _ordered_forecasts([o.forecast for o in outputs if o.forecast is not None], aliases, failures)
+    settings = {"horizon": horizon, "n_draws": n_draws, "seed": seed, "freq": freq, "every": every}
+    result = BacktestResult(
         scores=scores,
         cutoffs=cutoffs,
         models=aliases,
@@ -984,5 +1126,119 @@ def backtest(
         failures=failures,
         seconds=seconds,
         forecasts=forecasts,
-        settings={"horizon": horizon, "n_draws": n_draws, "seed": seed, "freq": freq, "every": every},
+        settings=settings,
+    )
+    if out_dir is not None:
+        _write_manifest(out_dir, result, outputs, n_groups)
+    return result
+
+
+#: The file that marks a finished backtest in its ``out_dir``.
+MANIFEST_NAME = "backtest.json"
+
+
+def _fresh_folder(out_dir: str | Path) -> tuple[str, Path | None]:
+    """``out_dir`` made, or checked empty (files of an earlier run must not mix into this one's).
+
+    Returns the folder and the outermost folder made here (None if it existed).
+    """
+    folder = Path(out_dir)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise ParameterError(
+            f"out_dir {folder} is not an empty folder; give a new one (a backtest's per-task files "
+            "must not mix with another run's) or delete it"
+        )
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder), (missing[-1] if missing else None)
+
+
+def _remove_outputs(folder: Path, made: Path | None) -> None:
+    """Undo a failed run's writes in ``folder``: its task files, and the folders it made."""
+    import shutil
+
+    for what in ("scores", "draws"):
+        shutil.rmtree(folder / what, ignore_errors=True)
+    if made is not None:
+        shutil.rmtree(made, ignore_errors=True)
+
+
+def _backtest_tasks(
+    panel: pd.DataFrame,
+    units: list[str],
+    cutoffs: pd.DatetimeIndex,
+    n_groups: int,
+    separable: list[bool],
+    aliases: list[str],
+    payloads: list[Any],
+    settings: tuple[Any, ...],
+    out_dir: str | None,
+    executor: concurrent.futures.Executor | None,
+) -> list[tuple[Any, ...]]:
+    """One task per cutoff, or, with ``n_groups > 1``, per cutoff and unit group (plus one for joint models).
+
+    ``panel`` is complete and sorted by unit then period, so a group's rows
+    are one slice. Each group's rows (all periods) are shared once with
+    :func:`forecast.parallel.share` (scattered to the workers on Dask) and
+    every task of the group gets that copy: the panel travels once, not once
+    per cutoff.
+    """
+    horizon, n_draws, seed, neighbours, freq, log_floor, keep_forecasts = settings
+    split = n_groups > 1
+    joint = [i for i, s in enumerate(separable) if not s or not split]
+    apart = [i for i, s in enumerate(separable) if s and split]
+    sizes = [len(g) for g in split_evenly(units, n_groups)] if split else []
+    per_unit = len(panel) // len(units)
+    starts = np.concatenate([[0], np.cumsum(sizes)]) * per_unit
+    parts = ([panel] if joint else []) + [panel.iloc[a:b] for a, b in zip(starts[:-1], starts[1:], strict=True)]
+    shared = share(executor, parts)
+    whole, groups = (shared[0], shared[1:]) if joint else (None, shared)
+    common = (horizon, n_draws, seed)
+    tasks = []
+    for cutoff in cutoffs:
+        if joint:
+            tasks.append((cutoff, whole, [aliases[i] for i in joint], [payloads[i] for i in joint],
+                          *common, neighbours, freq, log_floor, keep_forecasts, None, out_dir))
+        for group, rows in enumerate(groups):
+            # Separable models read no neighbours; only the group's rows travel.
+            tasks.append((cutoff, rows, [aliases[i] for i in apart], [payloads[i] for i in apart],
+                          *common, None, freq, log_floor, keep_forecasts, group, out_dir))
+    return tasks
+
+
+def _ordered_forecasts(frames: list[ForecastFrame], aliases: list[str], failures: pd.DataFrame) -> ForecastFrame:
+    """The kept draws in the serial run's order (cutoff, model, unit, step), less failed model-cutoffs."""
+    forecast = ForecastFrame.concat(frames)
+    index = forecast.index
+    keep = np.ones(len(index), dtype=bool)
+    if len(failures):
+        failed = pd.MultiIndex.from_frame(failures[["model", "cutoff"]])
+        keep = ~pd.MultiIndex.from_arrays([index["model"], index["cutoff"]]).isin(failed)
+    model_order = index["model"].map({a: i for i, a in enumerate(aliases)}).to_numpy()
+    # Groups arrive in unit order, so a stable sort on cutoff and model restores the serial order.
+    order = np.lexsort((model_order, index["cutoff"].to_numpy()))
+    order = order[keep[order]]
+    return ForecastFrame(index=index.iloc[order].reset_index(drop=True), draws=forecast.draws[order])
+
+
+def _write_manifest(out_dir: str, result: BacktestResult, outputs: list[_OriginOutput], n_groups: int) -> None:
+    """``backtest.json``: what :func:`read_backtest_scores` needs, written last so it marks a finished run."""
+    from forecast.files import write_json_atomic
+
+    rows = result.failures.assign(cutoff=result.failures["cutoff"].map(lambda c: f"{c:%Y-%m-%d}"))
+    write_json_atomic(
+        Path(out_dir) / MANIFEST_NAME,
+        {
+            "kind": "backtest",
+            "models": result.models,
+            "specs": result.specs,
+            "cutoffs": [f"{c:%Y-%m-%d}" for c in result.cutoffs],
+            "unit_groups": n_groups,
+            "tasks": len(outputs),
+            "rows": int(len(result.scores)),
+            "dtypes": {c: str(t) for c, t in result.scores.dtypes.items()},
+            "failure_rows": rows.to_dict("records"),
+            "seconds": result.seconds,
+            **result.settings,
+        },
     )

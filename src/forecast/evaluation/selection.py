@@ -27,6 +27,7 @@ Examples
 
 from __future__ import annotations
 
+import concurrent.futures
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -209,6 +210,7 @@ def choose_forecaster(
     seed: int = 0,
     neighbours: Neighbours | None = None,
     freq: str | None = None,
+    executor: concurrent.futures.Executor | None = None,
 ) -> ForecasterChoice:
     """Backtest ``candidates`` on the most recent origins and choose the forecaster.
 
@@ -229,8 +231,9 @@ def choose_forecaster(
         Periods between origins; default ``max(1, horizon // 2)``.
     method
         ``"stack"`` (log-score stacking) or ``"best"`` (lowest CRPS).
-    n_draws, seed, neighbours, freq
-        As for :func:`forecast.evaluation.backtest.backtest`.
+    n_draws, seed, neighbours, freq, executor
+        As for :func:`forecast.evaluation.backtest.backtest` (``executor``:
+        where its tasks run, e.g. the run's Dask cluster).
 
     Returns
     -------
@@ -257,6 +260,7 @@ def choose_forecaster(
     result = backtest(
         panel, names, horizon, start=cutoffs[0], end=cutoffs[-1], every=every, n_draws=n_draws,
         seed=seed, neighbours=neighbours, freq=data.freq, progress=False, log_floor=LOG_SCORE_FLOOR,
+        executor=executor,
     )
     failed = set(result.failures["model"]) if len(result.failures) else set()
     usable = [a for a in aliases if a not in failed and a in set(result.scores["model"])]
@@ -364,6 +368,7 @@ def report_forecaster(
     seed: int = 0,
     neighbours: Neighbours | None = None,
     freq: str | None = None,
+    executor: concurrent.futures.Executor | None = None,
 ) -> ReportForecaster:
     """The report's forecasters: the listed models plus the one a recent backtest chose.
 
@@ -379,7 +384,7 @@ def report_forecaster(
         The run's panel (as of its as-of date), candidate specs and horizon.
     selection
         ``"stack"``, ``"best"`` or ``"none"``.
-    origins, n_draws, seed, neighbours, freq
+    origins, n_draws, seed, neighbours, freq, executor
         As for :func:`choose_forecaster`.
 
     Returns
@@ -407,7 +412,7 @@ def report_forecaster(
     try:
         chosen = choose_forecaster(
             panel, candidates, horizon, origins=origins, method=selection, n_draws=n_draws, seed=seed,
-            neighbours=neighbours, freq=freq,
+            neighbours=neighbours, freq=freq, executor=executor,
         )
     except InputError as exc:  # too little history for one origin: nothing to choose by
         return ReportForecaster(

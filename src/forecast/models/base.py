@@ -84,6 +84,19 @@ class CountModel(ABC):
         """``fit(panel, **fit_options).predict(h, n_draws=n_draws, seed=seed)`` in one call."""
         return self.fit(panel, **fit_options).predict(h, n_draws=n_draws, seed=seed)
 
+    @property
+    def unit_separable(self) -> bool:
+        """Whether a unit's forecast depends on its own series only (default False).
+
+        Such a model gives every unit the same fit and draws whether it is fitted
+        to the whole panel or to any group of units holding that unit, so
+        :func:`forecast.evaluation.backtest.backtest` and
+        :func:`forecast.models.registry.forecast_panel` may split its work by
+        unit groups (:func:`forecast.parallel.group_count`). Models whose units see each other (neighbour terms, joint
+        likelihoods) are not separable and always get the whole panel.
+        """
+        return False
+
     @classmethod
     def option_names(cls) -> list[str]:
         """The options the model takes (its dataclass fields)."""
@@ -201,6 +214,11 @@ class SeriesModel(CountModel):
     :meth:`_unsuitable` (why a series cannot carry the model) and
     :meth:`_fallback_model` (the simpler model used then).
     """
+
+    @property
+    def unit_separable(self) -> bool:
+        """True: each series is fitted and drawn on its own (its stream keyed by the unit's name)."""
+        return True
 
     # ---------------------------------------------------------------- hooks
     def _prepare(self, data: PanelData, neighbours: Neighbours | None) -> None:

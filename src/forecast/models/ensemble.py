@@ -185,6 +185,11 @@ class Ensemble(CountModel):
         """True when no members were given (the ensemble of the other models in a list)."""
         return self.members is None
 
+    @property
+    def unit_separable(self) -> bool:
+        """Separable when every member is: the mixture picks the same draw columns for every unit."""
+        return bool(self.models_) and all(m.unit_separable for m in self.models_)
+
     def _check_members(self) -> None:
         if self.bare:
             raise ParameterError(

@@ -283,6 +283,11 @@ class CountGLM(SeriesModel):
             boolean(getattr(self, option), f"{self.alias}: option {option}")
 
     # ------------------------------------------------------------- design
+    @property
+    def unit_separable(self) -> bool:
+        """Without the neighbour term each unit is fitted and simulated on its own; with it, jointly."""
+        return not self.neighbours
+
     def _fallback_model(self, data: PanelData) -> SeriesModel:
         # The last season, not all history: a province where activity has just
         # begun must not be forecast from years of quiet.

@@ -406,6 +406,11 @@ class NegBinIngarch(SeriesModel):
         choice(self.family, "ingarch: option family", FAMILIES)
         whole_number(self.min_nonzero, "ingarch: option min_nonzero", minimum=1)
 
+    @property
+    def unit_separable(self) -> bool:
+        """Without the neighbour term each unit is fitted and simulated on its own; with it, jointly."""
+        return not self.neighbours
+
     def _fallback_model(self, data: PanelData) -> SeriesModel:
         return HistoricalMean(window=default_season(data.freq) or 52)
 

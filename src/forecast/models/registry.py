@@ -38,6 +38,7 @@ HistoricalMean(window=52, alias='hist_mean')
 from __future__ import annotations
 
 import ast
+import concurrent.futures
 import dataclasses
 import difflib
 import importlib
@@ -50,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.checks import draw_budget, draw_count, number, steps_ahead, whole_number
-from forecast.errors import ConvergenceError, InputError, ModelError, ParameterError
+from forecast.errors import ConvergenceError, ForecastError, InputError, ModelError, ParameterError
 from forecast.models.base import CountModel, Neighbours
 from forecast.models.frame import DEFAULT_DRAWS, ForecastFrame
 from forecast.panel import PanelData, cut
@@ -594,6 +595,54 @@ def truncate_panel(panel: pd.DataFrame, as_of: str | pd.Timestamp | None, freq: 
     return cut(panel, as_of)[0]
 
 
+def _forecast_units(
+    model: CountModel, rows: pd.DataFrame, horizon: int, n_draws: int, seed: int, freq: str
+) -> ForecastFrame | ForecastError:
+    """Fit a unit-separable ``model`` to one group's ``rows`` and forecast (runs on a worker).
+
+    A model or input error is returned, not raised, so one model failing
+    leaves the other models' tasks running.
+    """
+    try:
+        return model.fit(rows, freq=freq, progress=False).predict(horizon, n_draws=n_draws, seed=seed)
+    except (ModelError, InputError) as exc:
+        return exc
+
+
+def _forecast_in_groups(
+    models: Sequence[CountModel],
+    panel: pd.DataFrame,
+    data: PanelData,
+    horizon: int,
+    n_draws: int,
+    seed: int,
+    executor: concurrent.futures.Executor | None,
+) -> dict[int, ForecastFrame | ForecastError]:
+    """The forecasts of the unit-separable ``models`` by ``id``, in unit groups on ``executor`` (none with one worker)."""
+    from forecast.parallel import executor_workers, group_count, run_tasks, share, split_evenly
+
+    separable = [m for m in models if getattr(m, "unit_separable", False)]
+    n_groups = group_count(len(data.units), len(separable), executor_workers(executor))
+    if n_groups <= 1 or not separable:
+        return {}
+    unit_ids = panel["unit_id"].astype(str)
+    groups = split_evenly(data.units, n_groups)
+    rows = share(executor, [panel.loc[unit_ids.isin(g).to_numpy()] for g in groups])
+    tasks = [(m, part, horizon, n_draws, seed, data.freq) for m in separable for part in rows]
+    outcomes = run_tasks(_forecast_units, tasks, executor=executor, desc="forecast", unit="task")
+    out: dict[int, ForecastFrame | ForecastError] = {}
+    for i, model in enumerate(separable):
+        parts = outcomes[i * len(groups):(i + 1) * len(groups)]
+        error = next((p for p in parts if not isinstance(p, ForecastFrame)), None)
+        if error is not None:
+            out[id(model)] = error
+            continue
+        frame = ForecastFrame.concat(parts)  # groups in unit order: the whole panel's row order
+        frame.meta.update(parts[0].meta)
+        out[id(model)] = frame
+    return out
+
+
 def forecast_panel(
     panel: pd.DataFrame,
     models: str | ModelSpec | CountModel | Sequence[str | ModelSpec | CountModel],
@@ -606,6 +655,7 @@ def forecast_panel(
     neighbours: Neighbours | None = None,
     freq: str | None = None,
     skip_failures: bool = False,
+    executor: concurrent.futures.Executor | None = None,
 ) -> ForecastFrame:
     """Fit every model to every unit and forecast steps ``1..horizon`` after the last period.
 
@@ -642,6 +692,14 @@ def forecast_panel(
         ensemble that has it as a member; ``meta["failures"]`` says which and
         why. A scheduled report then still forecasts with the models that work.
         Raises :class:`ModelError` when every model failed.
+    executor
+        Where the fits run (:func:`forecast.parallel.get_executor`; default
+        here). On an executor with several workers each model whose units are
+        fitted on their own (``unit_separable``) is cut into unit groups, a few
+        tasks per worker (:func:`forecast.parallel.group_count`), each task
+        given only its units' rows; the draws are the same as here, each unit's
+        stream being keyed by its name. Models whose units see each other
+        (neighbour terms, ``endemic_epidemic``) and ensembles run here, whole.
 
     Returns
     -------
@@ -685,7 +743,20 @@ def forecast_panel(
     ensembles = [m for m in built if isinstance(m, Ensemble)]
     frames: dict[int, ForecastFrame] = {}
     failures: dict[str, str] = {}
+    grouped = _forecast_in_groups(singles, panel, data, horizon, n_draws, seed, executor)
     for model in singles:
+        if id(model) not in grouped:
+            continue
+        outcome = grouped[id(model)]
+        if isinstance(outcome, ForecastFrame):
+            frames[id(model)] = outcome
+        elif not skip_failures:
+            raise outcome
+        else:
+            failures[model.alias] = outcome.detail
+    for model in singles:
+        if id(model) in frames or model.alias in failures:
+            continue
         try:
             model.fit(panel, neighbours=neighbours, freq=data.freq, progress=progress)
             frames[id(model)] = model.predict(horizon, n_draws=n_draws, seed=seed)

@@ -266,6 +266,19 @@ class GlobalParameter:
     normalise: Callable[[Any], Any] | None = None
 
 
+def _check_workers(value: Any) -> str | None:
+    return None if value is None else _problem(checks.whole_number, value, "workers")
+
+
+def _check_address(value: Any) -> str | None:
+    if value is None:
+        return None
+    scheme, sep, rest = str(value).partition("://")
+    if not sep or not rest or scheme not in ("tcp", "tls", "ucx"):
+        return f"'{value}' is not a scheduler address; write tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786"
+    return None
+
+
 def _country_key(value: Any) -> Any:
     """A list of countries (or "AFG, PAK") as the one string every entry point takes: ``"AFG,PAK"``."""
     from forecast.checks import countries
@@ -351,6 +364,13 @@ GLOBAL_PARAMETERS: dict[str, GlobalParameter] = {
         keys=_threshold_names,
     ),
     "synthetic": GlobalParameter((dict,), "settings of the synthetic scenario", _check_synthetic),
+    "workers": GlobalParameter(
+        (int, NoneType), "Dask worker processes on this machine for backtests and fits; null = in one process",
+        _check_workers,
+    ),
+    "address": GlobalParameter(
+        (str, NoneType), "Dask scheduler to run on (tcp://HOST:8786, several machines); null = none", _check_address,
+    ),
 }
 
 
