@@ -93,6 +93,130 @@ def default_spillover_config() -> Any:
     return EndemicEpidemicConfig(trend=True, harmonics=1, weights="powerlaw", maxlag=6, family="negbin1")
 
 
+@dataclass(frozen=True)
+class SpilloverSpec:
+    """How the spread model lets the stronghold reach other units.
+
+    Parameters
+    ----------
+    description
+        One line for tables.
+    reach
+        ``"contiguous"``: the neighbour weights of the configuration only
+        (adjacency or power law); ``"all"``: the stronghold is also a
+        first-order source of every unit; ``"active"``: of every unit with at
+        least ``min_events`` events in the last ``active_periods`` periods.
+    coefficients
+        ``"shared"``: one neighbour coefficient; ``"unit"``: one per unit,
+        shrunk towards their mean (sd ``sd``); ``"reached"``: the shared one,
+        times ``exp(b_i)`` for each unit the stronghold reaches beyond its
+        borders, ``b_i`` shrunk towards 0 (ridge, sd ``sd``).
+    weights
+        ``"powerlaw"`` (falls back to adjacency when the decay is unidentified) or ``"adjacency"``.
+    halflife
+        Down-weighting of old periods (:class:`~forecast.models.endemic_epidemic.EndemicEpidemicConfig`).
+    """
+
+    description: str
+    reach: str = "contiguous"
+    coefficients: str = "shared"
+    weights: str = "powerlaw"
+    halflife: float | None = None
+    sd: float = 1.0
+    min_events: int = 1
+    active_periods: int = 13
+    level_sd: float | None = None
+
+    def config(self, reached: Sequence[str] = (), sources: Sequence[str] = ()) -> Any:
+        """The endemic-epidemic configuration, with one indicator term per reached unit."""
+        from forecast.models.endemic_epidemic import ComponentTerms
+
+        config = replace(default_spillover_config(), weights=self.weights, halflife=self.halflife)
+        if self.coefficients == "source":
+            if not len(reached):
+                return config
+            indicators = tuple(_REACHED + u for u in reached)
+            config = replace(
+                config, source=ComponentTerms(covariates=indicators, covariate_sd=self.sd),
+                source_units=tuple(sources), source_reach=tuple(reached),
+            )
+            if self.level_sd is not None:
+                config = replace(config, endemic=replace(
+                    config.endemic_terms(), covariates=indicators, covariate_sd=self.level_sd
+                ))
+            return config
+        if self.coefficients == "unit":
+            return replace(config, ne=ComponentTerms(intercept="unit", intercept_sd=self.sd))
+        if self.coefficients == "reached" and len(reached):
+            indicators = tuple(_REACHED + u for u in reached)
+            config = replace(config, ne=ComponentTerms(covariates=indicators, covariate_sd=self.sd))
+            if self.level_sd is not None:
+                config = replace(config, endemic=replace(
+                    config.endemic_terms(), covariates=indicators, covariate_sd=self.level_sd
+                ))
+        return config
+
+
+#: Prefix of the indicator columns of the units a "reached" specification links to the stronghold.
+_REACHED = "from_stronghold:"
+
+#: Specifications :func:`spillover_share` knows (``spec=``); ``bench/bench_spillover.py``
+#: measures each against the truth of synthetic worlds.
+SPILLOVER_SPECS: dict[str, SpilloverSpec] = {
+    "contiguous": SpilloverSpec(
+        "power law in adjacency order up to 6, decay estimated, first-order adjacency when the decay "
+        "is unidentified; one neighbour coefficient; every period weighs the same"
+    ),
+    "stronghold_all": SpilloverSpec(
+        "the stronghold a first-order source of every province, one shared coefficient",
+        reach="all", weights="adjacency",
+    ),
+    "stronghold_active_units": SpilloverSpec(
+        "the stronghold a first-order source of every province with an event in the last 13 periods; "
+        "one neighbour coefficient per province, shrunk towards their mean (sd 1 on the log scale); "
+        "halflife 13 periods",
+        reach="active", coefficients="unit", weights="adjacency", halflife=13.0,
+    ),
+    "stronghold_reached_3": SpilloverSpec(
+        "the stronghold a first-order source of every province with at least 3 events in the last 13 "
+        "periods, each with its own coefficient (shared x exp(b), b ridge-shrunk to 0, sd 1); halflife 13",
+        reach="active", coefficients="reached", weights="adjacency", halflife=13.0, min_events=3,
+    ),
+    "stronghold_reached_3_level": SpilloverSpec(
+        "as stronghold_reached_3, and each reached province its own endemic level (ridge, sd 2)",
+        reach="active", coefficients="reached", weights="adjacency", halflife=13.0, min_events=3, level_sd=2.0,
+    ),
+    "source_3": SpilloverSpec(
+        "contiguous neighbours (one coefficient, adjacency) plus a source component: the stronghold's "
+        "count imported into every province with at least 3 events in the last 13 periods, coupling "
+        "exp(a + b_i) (b_i ridge-shrunk to 0, sd 1); halflife 13",
+        reach="active", coefficients="source", weights="adjacency", halflife=13.0, min_events=3,
+    ),
+    "source_3_level": SpilloverSpec(
+        "as source_3, each reached province its own endemic level (ridge, sd 2)",
+        reach="active", coefficients="source", weights="adjacency", halflife=13.0, min_events=3, level_sd=2.0,
+    ),
+    "source_4": SpilloverSpec(
+        "as source_3, for provinces with at least 4 events in the last 13 periods",
+        reach="active", coefficients="source", weights="adjacency", halflife=13.0, min_events=4,
+    ),
+    "source_5": SpilloverSpec(
+        "as source_3, for provinces with at least 5 events in the last 13 periods",
+        reach="active", coefficients="source", weights="adjacency", halflife=13.0, min_events=5,
+    ),
+    "source_5_sd2": SpilloverSpec(
+        "as source_5, coupling sd 2",
+        reach="active", coefficients="source", weights="adjacency", halflife=13.0, min_events=5, sd=2.0,
+    ),
+    "source_5_hl26": SpilloverSpec(
+        "as source_5, halflife 26",
+        reach="active", coefficients="source", weights="adjacency", halflife=26.0, min_events=5,
+    ),
+}
+#: The specification :func:`spillover_share` fits when none is given.
+DEFAULT_SPILLOVER_SPEC = "contiguous"
+
+
 def spillover_share(
     panel: pd.DataFrame,
     stronghold: Stronghold | Sequence[str],
@@ -106,6 +230,7 @@ def spillover_share(
     level: float = 0.9,
     n_draws: int = 200,
     seed: int = 0,
+    spec: str | None = None,
 ) -> Spillover:
     """Share of each unit's expected count that the spread model imports from the stronghold.
 
@@ -177,6 +302,16 @@ def spillover_share(
     try:
         gaz = gazetteer_for(units, gazetteer)
         neighbourhood = pd.DataFrame(gaz.adjacency_order(units), index=units, columns=units)
+        from forecast.checks import choice
+
+        chosen_spec = SPILLOVER_SPECS[choice(spec or DEFAULT_SPILLOVER_SPEC, "spillover specification", SPILLOVER_SPECS)]
+        neighbourhood, reached = _reach(neighbourhood, window, strong_ids, chosen_spec)
+        spec_config = chosen_spec.config(reached, strong_ids)
+        columns = ["unit_id", "ds", "y"]
+        if chosen_spec.coefficients in ("reached", "source") and reached:
+            unit_column = window["unit_id"].astype(str)
+            window = window.assign(**{_REACHED + u: (unit_column == u).astype(float) for u in reached})
+            columns += [_REACHED + u for u in reached]
         population = gaz.population_fraction().reindex(units)
     except ForecastError as exc:
         return Spillover.unavailable(f"no adjacency for the units ({exc}); imported risk was not assessed")
@@ -189,17 +324,17 @@ def spillover_share(
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             # Units without events give 0/0 shares inside the model; they are dropped below.
             warnings.simplefilter("ignore", RuntimeWarning)
-            chosen = config or default_spillover_config()
+            chosen = config or spec_config
             offsets = population if population.notna().all() else None
             try:
-                fit = EndemicEpidemic(chosen).fit(window[["unit_id", "ds", "y"]], neighbourhood, offsets)
+                fit = EndemicEpidemic(chosen).fit(window[columns], neighbourhood, offsets)
             except ConvergenceError:
                 if chosen.family != "negbin1":
                     raise
                 # On few events the overdispersion can run to 0 (the Poisson limit),
                 # a boundary the optimiser approaches without reaching: fit that limit.
                 chosen = replace(chosen, family="poisson")
-                fit = EndemicEpidemic(chosen).fit(window[["unit_id", "ds", "y"]], neighbourhood, offsets)
+                fit = EndemicEpidemic(chosen).fit(window[columns], neighbourhood, offsets)
                 decay_note = "too few events to estimate overdispersion; the spread model is Poisson"
             if _decay_unidentified(fit):
                 # The data only say "influence stops at the border": the decay runs to
@@ -207,7 +342,7 @@ def spillover_share(
                 # which would make every interval [0, share]. First-order adjacency is
                 # that limit, with well-defined uncertainty.
                 fit = EndemicEpidemic(replace(chosen, weights="adjacency")).fit(
-                    window[["unit_id", "ds", "y"]], neighbourhood, offsets
+                    window[columns], neighbourhood, offsets
                 )
                 decay_note = "; ".join(filter(None, [decay_note, (
                     "the spread model could not estimate how influence decays beyond adjacent "
@@ -226,7 +361,7 @@ def spillover_share(
                 # Many quiet units (a panel of several countries) can leave the decay's
                 # estimate without a usable covariance: first-order adjacency, as above.
                 fit = EndemicEpidemic(replace(chosen, weights="adjacency")).fit(
-                    window[["unit_id", "ds", "y"]], neighbourhood, offsets
+                    window[columns], neighbourhood, offsets
                 )
                 decay_note = "; ".join(filter(None, [decay_note, (
                     "the spread model could not estimate how influence decays beyond adjacent "
@@ -293,6 +428,30 @@ def spillover_share(
         recent=(recent[0], recent[-1]),
         baseline=(baseline[0], baseline[-1]) if len(baseline) else None,
     )
+
+
+def _reach(
+    orders: pd.DataFrame, window: pd.DataFrame, strong_ids: list[str], spec: SpilloverSpec
+) -> tuple[pd.DataFrame, list[str]]:
+    """The adjacency orders with the stronghold a first-order source of the units it reaches.
+
+    Returns the orders and the units reached (those bordering it among them).
+    """
+    if spec.reach == "contiguous":
+        return orders, []
+    if spec.reach == "all":
+        candidates = list(orders.columns)
+    else:
+        last = np.sort(window["ds"].unique())[-int(spec.active_periods):]
+        recent = window[window["ds"].isin(last)].groupby(window["unit_id"].astype(str))["y"].sum()
+        candidates = sorted(recent.index[recent >= spec.min_events])
+    rows = [u for u in strong_ids if u in orders.index]
+    reached = [u for u in candidates if u not in strong_ids]
+    if spec.coefficients == "source":  # the source component carries the link, not the weights
+        return orders, reached
+    orders = orders.copy()
+    orders.loc[rows, reached] = 1.0
+    return orders, reached
 
 
 def attribution_table(spillover: Spillover, stronghold: Stronghold, gazetteer: Gazetteer | None = None) -> pd.DataFrame:
