@@ -2085,7 +2085,10 @@ class EndemicEpidemicFit:
                 share = phi[cell] * flows
                 if layout.st is not None:
                     share = share + kappa[cell] * (links[source, receiving] * y_lag[source, period])[:, None]
-                share = share / mu[cell]
+                with np.errstate(invalid="ignore"):
+                    share = share / mu[cell]
+                # A draw whose source coupling overflows makes the source the whole mean: inf / inf -> 1.
+                share = np.where(np.isnan(share), 1.0, share)
                 lower[index], upper[index] = np.quantile(share, quantiles, axis=1)
         return lower, upper
 

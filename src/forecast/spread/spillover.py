@@ -214,7 +214,7 @@ SPILLOVER_SPECS: dict[str, SpilloverSpec] = {
     ),
 }
 #: The specification :func:`spillover_share` fits when none is given.
-DEFAULT_SPILLOVER_SPEC = "contiguous"
+DEFAULT_SPILLOVER_SPEC = "source_5_sd2"
 
 
 def spillover_share(
@@ -285,6 +285,9 @@ def spillover_share(
     >>> result.available, bool((result.units["share"] <= 1).all())
     (True, True)
     """
+    from forecast.checks import choice
+
+    chosen_spec = SPILLOVER_SPECS[choice(spec or DEFAULT_SPILLOVER_SPEC, "spillover specification", SPILLOVER_SPECS)]
     strong_ids = list(stronghold.unit_ids) if isinstance(stronghold, Stronghold) else list(stronghold)
     known, _ = panel_bounds(panel, as_of)
     try:
@@ -302,9 +305,6 @@ def spillover_share(
     try:
         gaz = gazetteer_for(units, gazetteer)
         neighbourhood = pd.DataFrame(gaz.adjacency_order(units), index=units, columns=units)
-        from forecast.checks import choice
-
-        chosen_spec = SPILLOVER_SPECS[choice(spec or DEFAULT_SPILLOVER_SPEC, "spillover specification", SPILLOVER_SPECS)]
         neighbourhood, reached = _reach(neighbourhood, window, strong_ids, chosen_spec)
         spec_config = chosen_spec.config(reached, strong_ids)
         columns = ["unit_id", "ds", "y"]
@@ -326,16 +326,44 @@ def spillover_share(
             warnings.simplefilter("ignore", RuntimeWarning)
             chosen = config or spec_config
             offsets = population if population.notna().all() else None
+            base = ["unit_id", "ds", "y"]
             try:
                 fit = EndemicEpidemic(chosen).fit(window[columns], neighbourhood, offsets)
-            except ConvergenceError:
-                if chosen.family != "negbin1":
+            except (ConvergenceError, ModelError) as exc:
+                if chosen.source_terms() is not None:
+                    # The stronghold coupling of the reached provinces cannot be estimated:
+                    # contiguous neighbours only, as when it runs to 0 (below).
+                    chosen, columns = _without_source(chosen), base
+                    decay_note = (
+                        "the spread model could not estimate imports beyond the stronghold's borders, "
+                        "so only contiguous neighbours import"
+                    )
+                elif not isinstance(exc, ConvergenceError) or chosen.family != "negbin1":
                     raise
-                # On few events the overdispersion can run to 0 (the Poisson limit),
-                # a boundary the optimiser approaches without reaching: fit that limit.
-                chosen = replace(chosen, family="poisson")
+                else:
+                    # On few events the overdispersion can run to 0 (the Poisson limit),
+                    # a boundary the optimiser approaches without reaching: fit that limit.
+                    chosen = replace(chosen, family="poisson")
+                    decay_note = "too few events to estimate overdispersion; the spread model is Poisson"
+                try:
+                    fit = EndemicEpidemic(chosen).fit(window[columns], neighbourhood, offsets)
+                except ConvergenceError:
+                    if chosen.family != "negbin1":
+                        raise
+                    chosen = replace(chosen, family="poisson")
+                    fit = EndemicEpidemic(chosen).fit(window[columns], neighbourhood, offsets)
+                    decay_note = "; ".join(filter(None, [
+                        decay_note, "too few events to estimate overdispersion; the spread model is Poisson"
+                    ]))
+            if _source_unidentified(fit):
+                # The data show no imports from the stronghold beyond what contiguity carries:
+                # the source coupling runs to 0 and its draws would swing to any size.
+                chosen, columns = _without_source(chosen), base
                 fit = EndemicEpidemic(chosen).fit(window[columns], neighbourhood, offsets)
-                decay_note = "too few events to estimate overdispersion; the spread model is Poisson"
+                decay_note = "; ".join(filter(None, [decay_note, (
+                    "the data show no imports from the stronghold into provinces beyond its borders "
+                    "(the coupling runs to 0), so only contiguous neighbours import"
+                )]))
             if _decay_unidentified(fit):
                 # The data only say "influence stops at the border": the decay runs to
                 # infinity and its parameter draws swing between no reach and full reach,
@@ -356,17 +384,21 @@ def spillover_share(
                     periods=list(baseline.append(recent)), n_draws=n_draws, level=level, seed=seed
                 )
             except ModelError:
-                if fit.config.weights != "powerlaw":
+                if fit.config.source_terms() is not None:
+                    # No usable covariance with the source coupling: contiguous neighbours only.
+                    chosen, columns = _without_source(chosen), base
+                    why = ("the spread model could not estimate imports beyond the stronghold's borders "
+                           "with usable uncertainty, so only contiguous neighbours import")
+                elif fit.config.weights == "powerlaw":
+                    # Many quiet units (a panel of several countries) can leave the decay's
+                    # estimate without a usable covariance: first-order adjacency, as above.
+                    chosen = replace(chosen, weights="adjacency")
+                    why = ("the spread model could not estimate how influence decays beyond adjacent "
+                           "provinces with usable uncertainty, so it uses first-order adjacency")
+                else:
                     raise
-                # Many quiet units (a panel of several countries) can leave the decay's
-                # estimate without a usable covariance: first-order adjacency, as above.
-                fit = EndemicEpidemic(replace(chosen, weights="adjacency")).fit(
-                    window[columns], neighbourhood, offsets
-                )
-                decay_note = "; ".join(filter(None, [decay_note, (
-                    "the spread model could not estimate how influence decays beyond adjacent "
-                    "provinces with usable uncertainty, so it uses first-order adjacency"
-                )]))
+                fit = EndemicEpidemic(chosen).fit(window[columns], neighbourhood, offsets)
+                decay_note = "; ".join(filter(None, [decay_note, why]))
                 attribution = fit.attribution(
                     periods=list(baseline.append(recent)), n_draws=n_draws, level=level, seed=seed
                 )
@@ -507,6 +539,21 @@ def _names_for(unit_ids: pd.Series, gazetteer: Gazetteer | None) -> list[str]:
 #: Above this standard error (or decay) the power-law decay is taken as unidentified.
 _MAX_DECAY_SE = 5.0
 _MAX_DECAY = 20.0
+
+
+def _without_source(config: Any) -> Any:
+    """The configuration without the source component and the reached units' indicator terms."""
+    endemic = None if config.endemic is None else replace(config.endemic, covariates=(), covariate_sd=None)
+    return replace(config, source=False, source_units=(), source_reach=None, endemic=endemic)
+
+
+def _source_unidentified(fit: Any) -> bool:
+    """True when the source component's shared coupling ``st.1`` ran off towards 0."""
+    params, errors = fit.params, fit.std_errors
+    if "st.1" not in params:
+        return False
+    error = float(errors["st.1"])
+    return not (np.isfinite(error) and error < _MAX_DECAY_SE)
 
 
 def _decay_unidentified(fit: Any) -> bool:
