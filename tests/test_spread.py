@@ -185,6 +185,7 @@ def test_spillover_share_from_the_spread_model(scenario):
 def _true_shares(scenario, periods: int = 4) -> pd.Series:
     """The process's own imported share over the last ``periods`` weeks (imported / mu)."""
     imported = scenario.imported()
+    assert (imported["imported"] >= 0).all() and (imported["imported"] <= imported["mu"] + 1e-12).all()
     last = np.sort(imported["ds"].unique())[-periods:]
     window = imported[imported["ds"].isin(last)].groupby("unit_id")[["imported", "mu"]].sum()
     return window["imported"] / window["mu"]

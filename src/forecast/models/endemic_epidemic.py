@@ -195,7 +195,7 @@ class EndemicEpidemicConfig:
     Examples
     --------
     >>> EndemicEpidemicConfig(harmonics=3, weights="powerlaw").endemic_terms()
-    ComponentTerms(intercept='shared', trend=True, harmonics=3, covariates=())
+    ComponentTerms(intercept='shared', trend=True, harmonics=3, covariates=(), intercept_sd=None, covariate_sd=None)
     """
 
     trend: bool = True

@@ -1,4 +1,15 @@
-"""Spillover: the share of each unit's expected attacks imported from the stronghold, from the endemic-epidemic model."""
+"""Spillover: the share of each unit's expected attacks imported from the stronghold, from the endemic-epidemic model.
+
+Named specifications (:data:`SPILLOVER_SPECS`) say how the stronghold may
+reach other units. The default, ``source_5_sd2``, adds to contiguous coupling a
+source component: the stronghold's count imported into every unit with at least
+5 events in the last 13 periods, however far away, each with its own coupling
+shrunk towards the shared one, recent periods weighted most. Chosen by
+``bench/bench_spillover.py`` against the known truth of synthetic worlds (the
+embedded scenario, the ``endemic`` generator with far targets, null worlds);
+the earlier default, ``contiguous`` (power law in adjacency order), gave the
+embedded scenario's far targets 0 %.
+"""
 
 from __future__ import annotations
 
@@ -80,13 +91,14 @@ class Spillover:
 
 
 def default_spillover_config() -> Any:
-    """The endemic-epidemic configuration :func:`spillover_share` fits by default.
+    """The base endemic-epidemic configuration of every specification in :data:`SPILLOVER_SPECS`.
 
     Negative binomial; endemic part with a shared intercept, trend and one
     yearly harmonic; own-lag and neighbour parts with intercepts; neighbour
     weights a power law in the adjacency order (up to order 6, the decay
-    estimated), so the stronghold can reach units beyond its borders as far as
-    the data support it.
+    estimated): the ``contiguous`` specification as it is. The others change
+    the weights, the down-weighting of old periods and the terms
+    (:meth:`SpilloverSpec.config`).
     """
     from forecast.models.endemic_epidemic import EndemicEpidemicConfig
 
@@ -239,9 +251,10 @@ def spillover_share(
     unit's expected count with
     :meth:`~forecast.models.endemic_epidemic.EndemicEpidemicFit.attribution`.
     The imported part is the sum over stronghold units of
-    ``phi * w_ji * Y_j,t-1``; its share is taken over the ``recent_periods``
-    (imported / expected, both summed) and compared with the same share over
-    the ``baseline_periods`` before them.
+    ``phi * w_ji * Y_j,t-1`` (plus ``kappa_i * Y_j,t-1`` of the source
+    component when the specification has one); its share is taken over the
+    ``recent_periods`` (imported / expected, both summed) and compared with
+    the same share over the ``baseline_periods`` before them.
 
     Parameters
     ----------
@@ -254,8 +267,13 @@ def spillover_share(
     fit_periods, recent_periods, baseline_periods
         Window lengths in periods.
     config
-        :class:`~forecast.models.endemic_epidemic.EndemicEpidemicConfig`;
-        default :func:`default_spillover_config`.
+        :class:`~forecast.models.endemic_epidemic.EndemicEpidemicConfig`
+        overriding the specification's (its reach of the stronghold is kept).
+    spec
+        A key of :data:`SPILLOVER_SPECS` (default :data:`DEFAULT_SPILLOVER_SPEC`).
+        When the source component cannot be estimated (its coupling runs to 0,
+        no usable covariance, no convergence) the fit falls back to contiguous
+        neighbours and the ``note`` says so.
     gazetteer
         Adjacency orders and population offsets (default: the panel's country).
     level, n_draws, seed
