@@ -231,7 +231,7 @@ def test_warn_assesses_pakistani_units_across_the_border(capsys):
 def test_the_spread_model_imports_into_khyber_pakhtunkhwa_over_the_border(data, gaz):
     from forecast.spread import spillover_share
 
-    with_border = spillover_share(data.panel, ["AF-NAN"], gazetteer=gaz)
+    with_border = spillover_share(data.panel, ["AF-NAN"], gazetteer=gaz, spec="contiguous")
     assert with_border.available, with_border.note
     kp = with_border.units.set_index("unit_id").loc["PK-KP"]
     # Imported from Nangarhar through the Durand Line pair: a clear share in the year before.
@@ -241,9 +241,15 @@ def test_the_spread_model_imports_into_khyber_pakhtunkhwa_over_the_border(data, 
     inside = [country[a] == country[b] for a, b in zip(gaz.adjacency["unit_id"], gaz.adjacency["neighbour_id"], strict=True)]
     cut = dataclasses.replace(gaz, adjacency=gaz.adjacency[inside].reset_index(drop=True))
     assert "PK-KP" not in cut.neighbours("AF-NAN")
-    without = spillover_share(data.panel, ["AF-NAN"], gazetteer=cut)
+    without = spillover_share(data.panel, ["AF-NAN"], gazetteer=cut, spec="contiguous")
     assert without.available, without.note
     assert float(without.units.set_index("unit_id").loc["PK-KP", "imported"]) == 0.0
+    # The default specification links the stronghold to every recently active province whatever
+    # the borders (issue 15): Khyber Pakhtunkhwa, a spread target, imports even without the pairs.
+    blind = spillover_share(data.panel, ["AF-NAN"], gazetteer=cut)
+    assert blind.available, blind.note
+    kp_blind = blind.units.set_index("unit_id").loc["PK-KP"]
+    assert kp_blind["imported"] > 0 and kp_blind["share_lo"] > 0, kp_blind
 
 
 # ------------------------------------------------------------------ maps and run parameters

@@ -224,6 +224,53 @@ def test_analytical_gradient_and_hessian_match_finite_differences(simulated, con
     np.testing.assert_allclose(hessian / hessian_scale, numeric_hessian / hessian_scale, atol=1e-4)
 
 
+def test_penalised_terms_and_source_component_have_exact_derivatives(simulated):
+    """Ridge-shrunk covariates, mean-shrunk unit intercepts and the source component (issue 15)."""
+    panel, orders = simulated
+    units = list(orders.index)
+    reached = units[5:9]
+    panel = panel.assign(**{f"in:{u}": (panel["unit_id"] == u).astype(float) for u in reached})
+    config = EndemicEpidemicConfig(
+        weights="adjacency", halflife=30.0,
+        ne=ComponentTerms(intercept="unit", intercept_sd=0.7),
+        source=ComponentTerms(covariates=tuple(f"in:{u}" for u in reached), covariate_sd=1.5),
+        source_units=(units[0],), source_reach=tuple(reached),
+    )
+    fit = EndemicEpidemic(config).fit(panel, orders)
+    assert fit.converged and {"st.1", f"st.in:{reached[0]}"} <= set(fit.params.index)
+    model = fit._model
+    # Only the reached units receive the source's lagged count.
+    assert model.source_lag[[units.index(u) for u in reached]].any()
+    assert not np.delete(model.source_lag, [units.index(u) for u in reached], axis=0).any()
+    rng = np.random.default_rng(3)
+    theta = fit._theta + rng.normal(0, 0.1, len(fit._theta))
+    _, gradient, hessian = model.loglik_derivatives(theta)
+    step = 1e-6
+    numeric_gradient = np.empty_like(gradient)
+    numeric_hessian = np.empty_like(hessian)
+    for k in range(len(theta)):
+        shift = np.zeros_like(theta)
+        shift[k] = step
+        up = model.loglik_derivatives(theta + shift, with_hessian=False)
+        down = model.loglik_derivatives(theta - shift, with_hessian=False)
+        numeric_gradient[k] = (up[0] - down[0]) / (2 * step)
+        numeric_hessian[:, k] = (up[1] - down[1]) / (2 * step)
+    scale = np.maximum(1.0, np.abs(gradient))
+    np.testing.assert_allclose(gradient / scale, numeric_gradient / scale, atol=1e-4)
+    hessian_scale = np.maximum(1.0, np.abs(hessian))
+    np.testing.assert_allclose(hessian / hessian_scale, numeric_hessian / hessian_scale, atol=1e-4)
+    # The source part is in the neighbour part, and attribution splits it back out by source.
+    parts = fit.fitted_components()
+    np.testing.assert_allclose(parts["endemic"] + parts["autoregressive"] + parts["neighbour"], parts["mu"])
+    flows = fit.attribution(units=reached, n_draws=50)
+    by_cell = flows.groupby(["unit_id", "ds"])["expected"].sum()
+    neighbour = parts.set_index(["unit_id", "ds"])["neighbour"].reindex(by_cell.index)
+    np.testing.assert_allclose(by_cell.to_numpy(), neighbour.to_numpy(), rtol=1e-9)
+    assert (flows["share_lo"] <= flows["share_hi"]).all()
+    with pytest.raises(ModelError, match="source component"):
+        fit.simulate(h=2, n_draws=10)
+
+
 # ------------------------------------------------------- recovery
 def test_simulated_parameters_are_recovered_within_three_standard_errors(simulated_fit):
     fit = simulated_fit

@@ -151,6 +151,42 @@ class Scenario:
     config: ScenarioConfig
     label: str = SYNTHETIC_LABEL
 
+    def imported(self) -> pd.DataFrame:
+        """The true mean imported from the stronghold, per unit and week.
+
+        What the process adds to each unit's mean because of the stronghold's
+        count the week before: ``import_strength`` times it for a target from
+        its onset on (however far away), plus ``neighbour_coupling`` times it
+        for a province bordering the stronghold. Divided by ``mu`` it is the
+        true share a spillover model should recover.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``unit_id, ds, imported, mu`` (stronghold units included, with 0 imported
+            from themselves).
+        """
+        gazetteer = Gazetteer.load(self.config.country)
+        units = gazetteer.unit_ids
+        weeks = pd.DatetimeIndex(np.sort(self.counts["ds"].unique()))
+        wide = self.counts.pivot(index="ds", columns="unit_id", values="y").reindex(index=weeks, columns=units)
+        source = wide[self.stronghold].sum(axis=1).to_numpy(dtype=float)
+        previous = np.concatenate([[0.0], source[:-1]])
+        adjacency = gazetteer.adjacency_matrix(units)
+        position = {unit: i for i, unit in enumerate(units)}
+        coupling = self.config.neighbour_coupling * adjacency[:, [position[u] for u in self.stronghold]].sum(axis=1)
+        onset = self.truth.set_index("unit_id")["onset"]
+        target = np.array([[u in onset.index and week >= onset[u] for u in units] for week in weeks])
+        rate = coupling[None, :] + self.config.import_strength * target
+        rate[:, [position[u] for u in self.stronghold]] = 0.0
+        imported = rate * previous[:, None]
+        frame = pd.DataFrame({
+            "unit_id": np.repeat(units, len(weeks)),
+            "ds": np.tile(weeks.to_numpy(), len(units)),
+            "imported": imported.T.reshape(-1),
+        })
+        return frame.merge(self.counts[["unit_id", "ds", "mu"]], on=["unit_id", "ds"], how="left")
+
     def describe(self) -> dict:
         """JSON-simple description for manifests and report captions."""
         return {

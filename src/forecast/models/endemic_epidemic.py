@@ -7,6 +7,8 @@ parts::
     mu_it = e_it * nu_it                       endemic: background rate times offset
           + lambda_it * Y_i,t-1                autoregressive: the unit's own last count
           + phi_it * sum_j w_ji * Y_j,t-1      neighbour: counts spilling over from other units
+          [+ kappa_it * sum_s Y_s,t-1]         source (optional): imports from named source units
+                                               (a stronghold) into the units it reaches, any distance
 
 With ``lag_weights`` (u_1, ..., u_L), ``Y_i,t-1`` in both epidemic parts
 becomes the distributed lag ``sum_l u_l Y_i,t-l`` (weights normalised to sum
@@ -105,12 +107,27 @@ class ComponentTerms:
         (``<comp>.sin1``, ``<comp>.cos1``, ...).
     covariates
         Panel columns entering linearly (``<comp>.<column>``).
+    intercept_sd
+        With ``intercept="unit"``: shrink the unit intercepts towards their
+        mean by a normal penalty of this standard deviation on their
+        deviations (a random-effect-like prior; the fit maximises the
+        penalised log-likelihood and its standard errors come from the
+        penalised information). Units without data then get a finite
+        intercept near the mean instead of an infinite one. ``None``: no
+        penalty (R's fixed effects).
+    covariate_sd
+        Shrink the coefficients of ``covariates`` towards 0 by a normal
+        penalty of this standard deviation (ridge on the log scale): e.g.
+        unit indicators let chosen units depart from the shared intercept only
+        as far as their data insist. ``None``: no penalty.
     """
 
     intercept: Literal["shared", "unit", "none"] = "shared"
     trend: bool = False
     harmonics: int = 0
     covariates: tuple[str, ...] = ()
+    intercept_sd: float | None = None
+    covariate_sd: float | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +156,18 @@ class EndemicEpidemicConfig:
     ar, ne
         ``True`` for an intercept-only component, ``False`` to leave it out,
         or :class:`ComponentTerms` for more terms.
+    source
+        The optional source component ``kappa_it * sum_s Y_s,t-1`` (``st.*``
+        parameters): imports from the ``source_units`` (a stronghold) into
+        every unit of ``source_reach`` whatever the distance, on top of the
+        neighbour weights. ``False`` (R's hhh4) leaves it out; give it
+        :class:`ComponentTerms`, e.g. unit indicators as covariates with
+        ``covariate_sd``, for a coupling per reached unit. Fits, components
+        and attribution only: :meth:`EndemicEpidemicFit.simulate` refuses it.
+    source_units
+        Unit ids whose summed (distributed-lag) counts drive the source component.
+    source_reach
+        Unit ids that receive it; ``None``: every unit but the sources.
     endemic
         Full specification of the endemic terms (overrides ``trend`` etc.).
     offset
@@ -167,7 +196,7 @@ class EndemicEpidemicConfig:
     Examples
     --------
     >>> EndemicEpidemicConfig(harmonics=3, weights="powerlaw").endemic_terms()
-    ComponentTerms(intercept='shared', trend=True, harmonics=3, covariates=())
+    ComponentTerms(intercept='shared', trend=True, harmonics=3, covariates=(), intercept_sd=None, covariate_sd=None)
     """
 
     trend: bool = True
@@ -181,6 +210,9 @@ class EndemicEpidemicConfig:
     overdispersion: Literal["shared", "unit"] = "shared"
     ar: bool | ComponentTerms = True
     ne: bool | ComponentTerms = True
+    source: bool | ComponentTerms = False
+    source_units: tuple[str, ...] = ()
+    source_reach: tuple[str, ...] | None = None
     endemic: ComponentTerms | None = None
     offset: Literal["auto", "population", "none"] = "auto"
     halflife: float | None = None
@@ -217,9 +249,15 @@ class EndemicEpidemicConfig:
             raise ParameterError(
                 f"EndemicEpidemicConfig.season_period={self.season_period} must be positive"
             )
-        for terms in (self.endemic_terms(), self.ar_terms(), self.ne_terms()):
+        if self.source_terms() is not None and not self.source_units:
+            raise ParameterError("EndemicEpidemicConfig.source needs source_units (the stronghold's unit ids)")
+        for terms in (self.endemic_terms(), self.ar_terms(), self.ne_terms(), self.source_terms()):
             if terms is not None and terms.harmonics < 0:
                 raise ParameterError(f"harmonics={terms.harmonics} must be 0 or more")
+            for name in ("intercept_sd", "covariate_sd"):
+                value = None if terms is None else getattr(terms, name)
+                if value is not None and not (np.isfinite(value) and value > 0):
+                    raise ParameterError(f"{name}={value} must be a positive number or None")
 
     def endemic_terms(self) -> ComponentTerms:
         """Terms of the endemic component."""
@@ -239,6 +277,10 @@ class EndemicEpidemicConfig:
     def ne_terms(self) -> ComponentTerms | None:
         """Terms of the neighbour component, ``None`` when left out."""
         return _component_or_none(self.ne)
+
+    def source_terms(self) -> ComponentTerms | None:
+        """Terms of the source component, ``None`` when left out (the default)."""
+        return _component_or_none(self.source)
 
     def lag_vector(self) -> np.ndarray:
         """The lag weights ``u_1..u_L`` normalised to sum to one."""
@@ -742,6 +784,7 @@ def _component_designs(
         ("end", config.endemic_terms()),
         ("ar", config.ar_terms()),
         ("ne", config.ne_terms()),
+        ("st", config.source_terms()),
     ]
     for prefix, terms in components:
         if terms is None:
@@ -765,6 +808,7 @@ class _Layout:
     ne: slice | None
     decay: int | None
     psi: slice | None
+    st: slice | None = None
 
     @property
     def n_mean(self) -> int:
@@ -772,7 +816,7 @@ class _Layout:
         return self.psi.start if self.psi is not None else len(self.names)
 
     def component(self, name: str) -> slice | None:
-        return {"end": self.end, "ar": self.ar, "ne": self.ne}[name]
+        return {"end": self.end, "ar": self.ar, "ne": self.ne, "st": self.st}[name]
 
 
 class _Neighbourhood:
@@ -875,6 +919,7 @@ class _Model:
             ne=slices.get("ne"),
             decay=decay,
             psi=psi,
+            st=slices.get("st"),
         )
         return cls(
             config=config,
@@ -892,6 +937,21 @@ class _Model:
         self.y_lag = np.ascontiguousarray(distributed_lag(self.panel.counts, self.config.lag_vector()))
         self._y_flat = self.y.ravel()
         self._y_lag_flat = self.y_lag.ravel()
+        # The source component's driver: the source units' summed lag, on the units it reaches.
+        self.source_lag = np.zeros_like(self.y_lag)
+        if self.config.source_terms() is not None:
+            units = list(self.panel.units)
+            missing = [u for u in self.config.source_units if u not in units]
+            if missing:
+                raise InputError(f"source units {missing[:5]} are not in the panel", column="unit_id")
+            sources = [units.index(u) for u in self.config.source_units]
+            reach = self.config.source_reach
+            reached = np.array([(u in reach) if reach is not None else True for u in units])
+            reached[sources] = False
+            self.source_lag = reached[:, None] * self.y_lag[sources].sum(axis=0)[None, :]
+            self.source_mask = reached
+            self.source_index = np.array(sources, dtype=int)
+        self._source_lag_flat = self.source_lag.ravel()
         self._offset_flat = np.ascontiguousarray(self.offsets[:, 1:]).ravel()
         # Explicit row count: a component with only unit intercepts has no shared
         # columns, and reshape(-1, 0) cannot infer the rows of an empty array.
@@ -970,6 +1030,12 @@ class _Model:
             if "ne.1" in names:
                 theta[names.index("ne.1")] = start
             theta[self._unit_positions["ne"]] = start
+        if layout.st is not None:
+            source_mean = float(self.source_lag[self.source_lag > 0].mean()) if self.source_lag.any() else 1.0
+            start = math.log(0.05 * mean_count / source_mean)
+            if "st.1" in names:
+                theta[names.index("st.1")] = start
+            theta[self._unit_positions["st"]] = start
         if layout.decay is not None:
             theta[layout.decay] = self.config.initial_decay
         if layout.psi is not None:
@@ -977,7 +1043,9 @@ class _Model:
         return theta
 
     def component_means(self, theta: np.ndarray) -> dict[str, np.ndarray]:
-        """Endemic, autoregressive and neighbour parts of mu, each ``(n_units, n_fit)``."""
+        """Endemic, autoregressive and neighbour parts of mu, each ``(n_units, n_fit)``.
+
+        The source component, when present, is part of ``neighbour`` (imports)."""
         layout = self.layout
         with np.errstate(over="ignore"):
             parts = {
@@ -997,7 +1065,13 @@ class _Model:
                 parts["neighbour"] = rate * (weights.T @ self.y_lag)
             else:
                 parts["neighbour"] = zeros
+            if layout.st is not None:
+                parts["neighbour"] = parts["neighbour"] + self.source_part(theta[layout.st])
         return parts
+
+    def source_part(self, coefficients: np.ndarray) -> np.ndarray:
+        """The source component ``kappa_it * sum_s Y_s,t-1``, ``(n_units, n_fit)``."""
+        return np.exp(self.designs["st"].predictor(coefficients)) * self.source_lag
 
     # ------------------------------------------------------ likelihood
     def _rate(self, name: str, coefficients: np.ndarray) -> np.ndarray:
@@ -1008,7 +1082,47 @@ class _Model:
             eta += np.repeat(coefficients[:k], self.n_fit)
         return np.exp(eta)
 
+    def _penalties(self) -> list[tuple[np.ndarray, float, bool]]:
+        """``(positions, 1 / sd**2, centred)`` of every penalised block of coefficients.
+
+        ``centred``: the deviations from the block's mean are penalised (unit
+        intercepts), else the coefficients themselves (covariates).
+        """
+        found = []
+        for name, terms in (("end", self.config.endemic_terms()), ("ar", self.config.ar_terms()),
+                            ("ne", self.config.ne_terms()), ("st", self.config.source_terms())):
+            if terms is None:
+                continue
+            if terms.intercept == "unit" and terms.intercept_sd is not None:
+                found.append((self._unit_positions[name], 1.0 / float(terms.intercept_sd) ** 2, True))
+            if terms.covariates and terms.covariate_sd is not None:
+                stop = self.layout.component(name).stop
+                positions = np.arange(stop - len(terms.covariates), stop)
+                found.append((positions, 1.0 / float(terms.covariate_sd) ** 2, False))
+        return found
+
     def loglik_derivatives(
+        self, theta: np.ndarray, with_hessian: bool = True
+    ) -> tuple[float, np.ndarray, np.ndarray | None]:
+        """Log-likelihood (penalised), its gradient and (optionally) Hessian.
+
+        The penalty of a component with ``intercept_sd`` is
+        ``-(b - mean(b))' (b - mean(b)) / (2 sd**2)`` on its unit intercepts ``b``;
+        with ``covariate_sd``, ``-c' c / (2 sd**2)`` on its covariate coefficients ``c``.
+        """
+        loglik, gradient, hessian = self._loglik_derivatives(theta, with_hessian)
+        if not np.isfinite(loglik):
+            return loglik, gradient, hessian
+        for positions, precision, centred in self._penalties():
+            n = len(positions)
+            deviation = theta[positions] - (theta[positions].mean() if centred else 0.0)
+            loglik -= 0.5 * precision * float(deviation @ deviation)
+            gradient[positions] -= precision * deviation
+            if hessian is not None:
+                hessian[np.ix_(positions, positions)] -= precision * (np.eye(n) - (1.0 / n if centred else 0.0))
+        return loglik, gradient, hessian
+
+    def _loglik_derivatives(
         self, theta: np.ndarray, with_hessian: bool = True
     ) -> tuple[float, np.ndarray, np.ndarray | None]:
         """Log-likelihood, its gradient and (optionally) Hessian in the internal parameters.
@@ -1041,6 +1155,8 @@ class _Model:
                 else:
                     neighbour_sum = self._fixed_neighbour_sum
                 parts["ne"] = phi * neighbour_sum
+            if layout.st is not None:
+                parts["st"] = self._rate("st", theta[layout.st]) * self._source_lag_flat
             mu = sum(parts.values())
         if not np.all(np.isfinite(mu)) or np.any(mu <= 0):
             return (
@@ -1213,7 +1329,7 @@ def _check_unit_terms_identified(model: _Model) -> None:
     units = np.asarray(model.panel.units, dtype=object)
     problems = []
     silent = model.y.sum(axis=1) == 0
-    if config.endemic_terms().intercept == "unit" and silent.any():
+    if config.endemic_terms().intercept == "unit" and config.endemic_terms().intercept_sd is None and silent.any():
         problems.append(
             f"unit-specific endemic intercepts for units without counts {list(units[silent][:5])}"
         )
@@ -1223,12 +1339,12 @@ def _check_unit_terms_identified(model: _Model) -> None:
         )
     ar_terms = config.ar_terms()
     no_lag = model.y_lag.sum(axis=1) == 0
-    if ar_terms is not None and ar_terms.intercept == "unit" and no_lag.any():
+    if ar_terms is not None and ar_terms.intercept == "unit" and ar_terms.intercept_sd is None and no_lag.any():
         problems.append(
             f"unit-specific autoregressive intercepts for units without lagged counts {list(units[no_lag][:5])}"
         )
     ne_terms = config.ne_terms()
-    if ne_terms is not None and ne_terms.intercept == "unit":
+    if ne_terms is not None and ne_terms.intercept == "unit" and ne_terms.intercept_sd is None:
         reach = model.neighbourhood.weights(config.initial_decay) > 0
         no_import = (reach.T.astype(float) @ model.y_lag).sum(axis=1) == 0
         if no_import.any():
@@ -1590,7 +1706,7 @@ class EndemicEpidemic:
         covariate_names = list(
             dict.fromkeys(
                 name
-                for terms in (config.endemic_terms(), config.ar_terms(), config.ne_terms())
+                for terms in (config.endemic_terms(), config.ar_terms(), config.ne_terms(), config.source_terms())
                 if terms is not None
                 for name in terms.covariates
             )
@@ -1811,16 +1927,20 @@ class EndemicEpidemicFit:
             else np.zeros_like(mu)
         )
 
-        # Rows (receiving i, fitted period t, source j) with w_ji * Y_j,t-1 > 0.
+        # Rows (receiving i, fitted period t, source j) with w_ji * Y_j,t-1 > 0 (or a source-component flow).
         y_lag = model.y_lag
+        linked = self._source_links()
         blocks = []
         for t in period_cols:
-            flows = weights[:, unit_rows] * y_lag[:, t][:, None]  # (source, receiving)
+            flows = (weights + linked)[:, unit_rows] * y_lag[:, t][:, None]  # (source, receiving)
             source, receiving = np.nonzero(flows)
             blocks.append(np.column_stack([unit_rows[receiving], np.full(len(source), t), source]))
         rows = np.concatenate(blocks) if blocks else np.zeros((0, 3), dtype=int)
         receiving, period, source = rows[:, 0], rows[:, 1], rows[:, 2]
         expected = phi[receiving, period] * weights[source, receiving] * y_lag[source, period]
+        if layout.st is not None:
+            kappa = np.exp(model.designs["st"].predictor(self._theta[layout.st]))
+            expected = expected + kappa[receiving, period] * linked[source, receiving] * y_lag[source, period]
         share = expected / mu[receiving, period]
         share_lo, share_hi = self._share_interval(rows, n_draws, level, seed)
         units_all = np.asarray(self.units, dtype=object)
@@ -1835,6 +1955,14 @@ class EndemicEpidemicFit:
                 "share_hi": share_hi,
             }
         )
+
+    def _source_links(self) -> np.ndarray:
+        """``L[j, i] = 1`` where the source component carries unit j's counts to unit i."""
+        model = self._model
+        links = np.zeros((model.n_units, model.n_units))
+        if model.layout.st is not None:
+            links[np.ix_(model.source_index, np.flatnonzero(model.source_mask))] = 1.0
+        return links
 
     def _select(
         self, units: Sequence[str] | None, periods: Sequence[Any] | None
@@ -1906,6 +2034,7 @@ class EndemicEpidemicFit:
             # (D * receiving, source), so one matrix product gives every draw's neighbour sums
             stacked = weights[:, :, receivers].transpose(0, 2, 1).reshape(-1, model.n_units)
         y_lag = model.y_lag
+        links = self._source_links()
         offsets = model.offsets[:, 1:]
         quantiles = [(1 - level) / 2, (1 + level) / 2]
         periods = np.unique(rows[:, 1])
@@ -1931,12 +2060,19 @@ class EndemicEpidemicFit:
                         * y_lag[np.ix_(receivers, block)][..., None]
                     )
                 phi = np.exp(linear("ne", draws[:, layout.ne], block))
+                kappa = (
+                    np.exp(linear("st", draws[:, layout.st], block))
+                    if layout.st is not None
+                    else np.zeros_like(phi)
+                )
             sums = stacked @ y_lag[:, block]
             if fixed_weights:
                 neighbour = sums[..., None]
             else:
                 neighbour = sums.reshape(n_draws, len(receivers), len(block)).transpose(1, 2, 0)
             mu += phi * neighbour
+            if layout.st is not None:
+                mu += kappa * model.source_lag[np.ix_(receivers, block)][..., None]
             block_pos = np.full(model.n_fit, -1)
             block_pos[block] = np.arange(len(block))
             lo, hi = np.searchsorted(sorted_periods, [block[0], block[-1] + 1])
@@ -1947,7 +2083,13 @@ class EndemicEpidemicFit:
                 flows = (
                     weights[:, source, receiving].T * y_lag[source, period][:, None]
                 )  # (rows, D)
-                share = phi[cell] * flows / mu[cell]
+                share = phi[cell] * flows
+                if layout.st is not None:
+                    share = share + kappa[cell] * (links[source, receiving] * y_lag[source, period])[:, None]
+                with np.errstate(invalid="ignore"):
+                    share = share / mu[cell]
+                # A draw whose source coupling overflows makes the source the whole mean: inf / inf -> 1.
+                share = np.where(np.isnan(share), 1.0, share)
                 lower[index], upper[index] = np.quantile(share, quantiles, axis=1)
         return lower, upper
 
@@ -2067,6 +2209,11 @@ class EndemicEpidemicFit:
 
     def _future_designs(self, h: int, future_covariates: pd.DataFrame | None) -> dict[str, _Design]:
         model = self._model
+        if model.layout.st is not None:
+            raise ModelError(
+                "forecasts with the source component are not implemented; it serves fits, components "
+                "and attribution (fit without EndemicEpidemicConfig.source to forecast)"
+            )
         config = model.config
         n_periods = model.panel.counts.shape[1]
         period_index = np.arange(n_periods, n_periods + h, dtype=float)

@@ -35,11 +35,14 @@ from forecast.exports import lazy_exports
 
 #: Public name -> the module of this package that defines it (imported on first use).
 _EXPORTS: dict[str, str] = {
+    "DEFAULT_SPILLOVER_SPEC": "forecast.spread.spillover",
     "EARTH_RADIUS_KM": "forecast.spread.context",
     "INDICATOR_COLUMNS": "forecast.spread.indicators",
     "MIN_STRONGHOLD_EVENTS": "forecast.spread.stronghold",
     "SPILLOVER_COLUMNS": "forecast.spread.spillover",
+    "SPILLOVER_SPECS": "forecast.spread.spillover",
     "Spillover": "forecast.spread.spillover",
+    "SpilloverSpec": "forecast.spread.spillover",
     "Stronghold": "forecast.spread.stronghold",
     "attribution_table": "forecast.spread.spillover",
     "default_spillover_config": "forecast.spread.spillover",

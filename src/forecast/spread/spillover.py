@@ -1,4 +1,15 @@
-"""Spillover: the share of each unit's expected attacks imported from the stronghold, from the endemic-epidemic model."""
+"""Spillover: the share of each unit's expected attacks imported from the stronghold, from the endemic-epidemic model.
+
+Named specifications (:data:`SPILLOVER_SPECS`) say how the stronghold may
+reach other units. The default, ``source_5_sd2``, adds to contiguous coupling a
+source component: the stronghold's count imported into every unit with at least
+5 events in the last 13 periods, however far away, each with its own coupling
+shrunk towards the shared one, recent periods weighted most. Chosen by
+``bench/bench_spillover.py`` against the known truth of synthetic worlds (the
+embedded scenario, the ``endemic`` generator with far targets, null worlds);
+the earlier default, ``contiguous`` (power law in adjacency order), gave the
+embedded scenario's far targets 0 %.
+"""
 
 from __future__ import annotations
 
@@ -80,17 +91,142 @@ class Spillover:
 
 
 def default_spillover_config() -> Any:
-    """The endemic-epidemic configuration :func:`spillover_share` fits by default.
+    """The base endemic-epidemic configuration of every specification in :data:`SPILLOVER_SPECS`.
 
     Negative binomial; endemic part with a shared intercept, trend and one
     yearly harmonic; own-lag and neighbour parts with intercepts; neighbour
     weights a power law in the adjacency order (up to order 6, the decay
-    estimated), so the stronghold can reach units beyond its borders as far as
-    the data support it.
+    estimated): the ``contiguous`` specification as it is. The others change
+    the weights, the down-weighting of old periods and the terms
+    (:meth:`SpilloverSpec.config`).
     """
     from forecast.models.endemic_epidemic import EndemicEpidemicConfig
 
     return EndemicEpidemicConfig(trend=True, harmonics=1, weights="powerlaw", maxlag=6, family="negbin1")
+
+
+@dataclass(frozen=True)
+class SpilloverSpec:
+    """How the spread model lets the stronghold reach other units.
+
+    Parameters
+    ----------
+    description
+        One line for tables.
+    reach
+        ``"contiguous"``: the neighbour weights of the configuration only
+        (adjacency or power law); ``"all"``: the stronghold is also a
+        first-order source of every unit; ``"active"``: of every unit with at
+        least ``min_events`` events in the last ``active_periods`` periods.
+    coefficients
+        ``"shared"``: one neighbour coefficient; ``"unit"``: one per unit,
+        shrunk towards their mean (sd ``sd``); ``"reached"``: the shared one,
+        times ``exp(b_i)`` for each unit the stronghold reaches beyond its
+        borders, ``b_i`` shrunk towards 0 (ridge, sd ``sd``).
+    weights
+        ``"powerlaw"`` (falls back to adjacency when the decay is unidentified) or ``"adjacency"``.
+    halflife
+        Down-weighting of old periods (:class:`~forecast.models.endemic_epidemic.EndemicEpidemicConfig`).
+    """
+
+    description: str
+    reach: str = "contiguous"
+    coefficients: str = "shared"
+    weights: str = "powerlaw"
+    halflife: float | None = None
+    sd: float = 1.0
+    min_events: int = 1
+    active_periods: int = 13
+    level_sd: float | None = None
+
+    def config(self, reached: Sequence[str] = (), sources: Sequence[str] = ()) -> Any:
+        """The endemic-epidemic configuration, with one indicator term per reached unit."""
+        from forecast.models.endemic_epidemic import ComponentTerms
+
+        config = replace(default_spillover_config(), weights=self.weights, halflife=self.halflife)
+        if self.coefficients == "source":
+            if not len(reached):
+                return config
+            indicators = tuple(_REACHED + u for u in reached)
+            config = replace(
+                config, source=ComponentTerms(covariates=indicators, covariate_sd=self.sd),
+                source_units=tuple(sources), source_reach=tuple(reached),
+            )
+            if self.level_sd is not None:
+                config = replace(config, endemic=replace(
+                    config.endemic_terms(), covariates=indicators, covariate_sd=self.level_sd
+                ))
+            return config
+        if self.coefficients == "unit":
+            return replace(config, ne=ComponentTerms(intercept="unit", intercept_sd=self.sd))
+        if self.coefficients == "reached" and len(reached):
+            indicators = tuple(_REACHED + u for u in reached)
+            config = replace(config, ne=ComponentTerms(covariates=indicators, covariate_sd=self.sd))
+            if self.level_sd is not None:
+                config = replace(config, endemic=replace(
+                    config.endemic_terms(), covariates=indicators, covariate_sd=self.level_sd
+                ))
+        return config
+
+
+#: Prefix of the indicator columns of the units a "reached" specification links to the stronghold.
+_REACHED = "from_stronghold:"
+
+#: Specifications :func:`spillover_share` knows (``spec=``); ``bench/bench_spillover.py``
+#: measures each against the truth of synthetic worlds.
+SPILLOVER_SPECS: dict[str, SpilloverSpec] = {
+    "contiguous": SpilloverSpec(
+        "power law in adjacency order up to 6, decay estimated, first-order adjacency when the decay "
+        "is unidentified; one neighbour coefficient; every period weighs the same"
+    ),
+    "stronghold_all": SpilloverSpec(
+        "the stronghold a first-order source of every province, one shared coefficient",
+        reach="all", weights="adjacency",
+    ),
+    "stronghold_active_units": SpilloverSpec(
+        "the stronghold a first-order source of every province with an event in the last 13 periods; "
+        "one neighbour coefficient per province, shrunk towards their mean (sd 1 on the log scale); "
+        "halflife 13 periods",
+        reach="active", coefficients="unit", weights="adjacency", halflife=13.0,
+    ),
+    "stronghold_reached_3": SpilloverSpec(
+        "the stronghold a first-order source of every province with at least 3 events in the last 13 "
+        "periods, each with its own coefficient (shared x exp(b), b ridge-shrunk to 0, sd 1); halflife 13",
+        reach="active", coefficients="reached", weights="adjacency", halflife=13.0, min_events=3,
+    ),
+    "stronghold_reached_3_level": SpilloverSpec(
+        "as stronghold_reached_3, and each reached province its own endemic level (ridge, sd 2)",
+        reach="active", coefficients="reached", weights="adjacency", halflife=13.0, min_events=3, level_sd=2.0,
+    ),
+    "source_3": SpilloverSpec(
+        "contiguous neighbours (one coefficient, adjacency) plus a source component: the stronghold's "
+        "count imported into every province with at least 3 events in the last 13 periods, coupling "
+        "exp(a + b_i) (b_i ridge-shrunk to 0, sd 1); halflife 13",
+        reach="active", coefficients="source", weights="adjacency", halflife=13.0, min_events=3,
+    ),
+    "source_3_level": SpilloverSpec(
+        "as source_3, each reached province its own endemic level (ridge, sd 2)",
+        reach="active", coefficients="source", weights="adjacency", halflife=13.0, min_events=3, level_sd=2.0,
+    ),
+    "source_4": SpilloverSpec(
+        "as source_3, for provinces with at least 4 events in the last 13 periods",
+        reach="active", coefficients="source", weights="adjacency", halflife=13.0, min_events=4,
+    ),
+    "source_5": SpilloverSpec(
+        "as source_3, for provinces with at least 5 events in the last 13 periods",
+        reach="active", coefficients="source", weights="adjacency", halflife=13.0, min_events=5,
+    ),
+    "source_5_sd2": SpilloverSpec(
+        "as source_5, coupling sd 2",
+        reach="active", coefficients="source", weights="adjacency", halflife=13.0, min_events=5, sd=2.0,
+    ),
+    "source_5_hl26": SpilloverSpec(
+        "as source_5, halflife 26",
+        reach="active", coefficients="source", weights="adjacency", halflife=26.0, min_events=5,
+    ),
+}
+#: The specification :func:`spillover_share` fits when none is given.
+DEFAULT_SPILLOVER_SPEC = "source_5_sd2"
 
 
 def spillover_share(
@@ -106,6 +242,7 @@ def spillover_share(
     level: float = 0.9,
     n_draws: int = 200,
     seed: int = 0,
+    spec: str | None = None,
 ) -> Spillover:
     """Share of each unit's expected count that the spread model imports from the stronghold.
 
@@ -114,9 +251,10 @@ def spillover_share(
     unit's expected count with
     :meth:`~forecast.models.endemic_epidemic.EndemicEpidemicFit.attribution`.
     The imported part is the sum over stronghold units of
-    ``phi * w_ji * Y_j,t-1``; its share is taken over the ``recent_periods``
-    (imported / expected, both summed) and compared with the same share over
-    the ``baseline_periods`` before them.
+    ``phi * w_ji * Y_j,t-1`` (plus ``kappa_i * Y_j,t-1`` of the source
+    component when the specification has one); its share is taken over the
+    ``recent_periods`` (imported / expected, both summed) and compared with
+    the same share over the ``baseline_periods`` before them.
 
     Parameters
     ----------
@@ -129,8 +267,13 @@ def spillover_share(
     fit_periods, recent_periods, baseline_periods
         Window lengths in periods.
     config
-        :class:`~forecast.models.endemic_epidemic.EndemicEpidemicConfig`;
-        default :func:`default_spillover_config`.
+        :class:`~forecast.models.endemic_epidemic.EndemicEpidemicConfig`
+        overriding the specification's (its reach of the stronghold is kept).
+    spec
+        A key of :data:`SPILLOVER_SPECS` (default :data:`DEFAULT_SPILLOVER_SPEC`).
+        When the source component cannot be estimated (its coupling runs to 0,
+        no usable covariance, no convergence) the fit falls back to contiguous
+        neighbours and the ``note`` says so.
     gazetteer
         Adjacency orders and population offsets (default: the panel's country).
     level, n_draws, seed
@@ -160,6 +303,9 @@ def spillover_share(
     >>> result.available, bool((result.units["share"] <= 1).all())
     (True, True)
     """
+    from forecast.checks import choice
+
+    chosen_spec = SPILLOVER_SPECS[choice(spec or DEFAULT_SPILLOVER_SPEC, "spillover specification", SPILLOVER_SPECS)]
     strong_ids = list(stronghold.unit_ids) if isinstance(stronghold, Stronghold) else list(stronghold)
     known, _ = panel_bounds(panel, as_of)
     try:
@@ -177,6 +323,13 @@ def spillover_share(
     try:
         gaz = gazetteer_for(units, gazetteer)
         neighbourhood = pd.DataFrame(gaz.adjacency_order(units), index=units, columns=units)
+        neighbourhood, reached = _reach(neighbourhood, window, strong_ids, chosen_spec)
+        spec_config = chosen_spec.config(reached, strong_ids)
+        columns = ["unit_id", "ds", "y"]
+        if chosen_spec.coefficients in ("reached", "source") and reached:
+            unit_column = window["unit_id"].astype(str)
+            window = window.assign(**{_REACHED + u: (unit_column == u).astype(float) for u in reached})
+            columns += [_REACHED + u for u in reached]
         population = gaz.population_fraction().reindex(units)
     except ForecastError as exc:
         return Spillover.unavailable(f"no adjacency for the units ({exc}); imported risk was not assessed")
@@ -189,25 +342,53 @@ def spillover_share(
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             # Units without events give 0/0 shares inside the model; they are dropped below.
             warnings.simplefilter("ignore", RuntimeWarning)
-            chosen = config or default_spillover_config()
+            chosen = config or spec_config
             offsets = population if population.notna().all() else None
+            base = ["unit_id", "ds", "y"]
             try:
-                fit = EndemicEpidemic(chosen).fit(window[["unit_id", "ds", "y"]], neighbourhood, offsets)
-            except ConvergenceError:
-                if chosen.family != "negbin1":
+                fit = EndemicEpidemic(chosen).fit(window[columns], neighbourhood, offsets)
+            except (ConvergenceError, ModelError) as exc:
+                if chosen.source_terms() is not None:
+                    # The stronghold coupling of the reached provinces cannot be estimated:
+                    # contiguous neighbours only, as when it runs to 0 (below).
+                    chosen, columns = _without_source(chosen), base
+                    decay_note = (
+                        "the spread model could not estimate imports beyond the stronghold's borders, "
+                        "so only contiguous neighbours import"
+                    )
+                elif not isinstance(exc, ConvergenceError) or chosen.family != "negbin1":
                     raise
-                # On few events the overdispersion can run to 0 (the Poisson limit),
-                # a boundary the optimiser approaches without reaching: fit that limit.
-                chosen = replace(chosen, family="poisson")
-                fit = EndemicEpidemic(chosen).fit(window[["unit_id", "ds", "y"]], neighbourhood, offsets)
-                decay_note = "too few events to estimate overdispersion; the spread model is Poisson"
+                else:
+                    # On few events the overdispersion can run to 0 (the Poisson limit),
+                    # a boundary the optimiser approaches without reaching: fit that limit.
+                    chosen = replace(chosen, family="poisson")
+                    decay_note = "too few events to estimate overdispersion; the spread model is Poisson"
+                try:
+                    fit = EndemicEpidemic(chosen).fit(window[columns], neighbourhood, offsets)
+                except ConvergenceError:
+                    if chosen.family != "negbin1":
+                        raise
+                    chosen = replace(chosen, family="poisson")
+                    fit = EndemicEpidemic(chosen).fit(window[columns], neighbourhood, offsets)
+                    decay_note = "; ".join(filter(None, [
+                        decay_note, "too few events to estimate overdispersion; the spread model is Poisson"
+                    ]))
+            if _source_unidentified(fit):
+                # The data show no imports from the stronghold beyond what contiguity carries:
+                # the source coupling runs to 0 and its draws would swing to any size.
+                chosen, columns = _without_source(chosen), base
+                fit = EndemicEpidemic(chosen).fit(window[columns], neighbourhood, offsets)
+                decay_note = "; ".join(filter(None, [decay_note, (
+                    "the data show no imports from the stronghold into provinces beyond its borders "
+                    "(the coupling runs to 0), so only contiguous neighbours import"
+                )]))
             if _decay_unidentified(fit):
                 # The data only say "influence stops at the border": the decay runs to
                 # infinity and its parameter draws swing between no reach and full reach,
                 # which would make every interval [0, share]. First-order adjacency is
                 # that limit, with well-defined uncertainty.
                 fit = EndemicEpidemic(replace(chosen, weights="adjacency")).fit(
-                    window[["unit_id", "ds", "y"]], neighbourhood, offsets
+                    window[columns], neighbourhood, offsets
                 )
                 decay_note = "; ".join(filter(None, [decay_note, (
                     "the spread model could not estimate how influence decays beyond adjacent "
@@ -221,17 +402,21 @@ def spillover_share(
                     periods=list(baseline.append(recent)), n_draws=n_draws, level=level, seed=seed
                 )
             except ModelError:
-                if fit.config.weights != "powerlaw":
+                if fit.config.source_terms() is not None:
+                    # No usable covariance with the source coupling: contiguous neighbours only.
+                    chosen, columns = _without_source(chosen), base
+                    why = ("the spread model could not estimate imports beyond the stronghold's borders "
+                           "with usable uncertainty, so only contiguous neighbours import")
+                elif fit.config.weights == "powerlaw":
+                    # Many quiet units (a panel of several countries) can leave the decay's
+                    # estimate without a usable covariance: first-order adjacency, as above.
+                    chosen = replace(chosen, weights="adjacency")
+                    why = ("the spread model could not estimate how influence decays beyond adjacent "
+                           "provinces with usable uncertainty, so it uses first-order adjacency")
+                else:
                     raise
-                # Many quiet units (a panel of several countries) can leave the decay's
-                # estimate without a usable covariance: first-order adjacency, as above.
-                fit = EndemicEpidemic(replace(chosen, weights="adjacency")).fit(
-                    window[["unit_id", "ds", "y"]], neighbourhood, offsets
-                )
-                decay_note = "; ".join(filter(None, [decay_note, (
-                    "the spread model could not estimate how influence decays beyond adjacent "
-                    "provinces with usable uncertainty, so it uses first-order adjacency"
-                )]))
+                fit = EndemicEpidemic(chosen).fit(window[columns], neighbourhood, offsets)
+                decay_note = "; ".join(filter(None, [decay_note, why]))
                 attribution = fit.attribution(
                     periods=list(baseline.append(recent)), n_draws=n_draws, level=level, seed=seed
                 )
@@ -295,6 +480,30 @@ def spillover_share(
     )
 
 
+def _reach(
+    orders: pd.DataFrame, window: pd.DataFrame, strong_ids: list[str], spec: SpilloverSpec
+) -> tuple[pd.DataFrame, list[str]]:
+    """The adjacency orders with the stronghold a first-order source of the units it reaches.
+
+    Returns the orders and the units reached (those bordering it among them).
+    """
+    if spec.reach == "contiguous":
+        return orders, []
+    if spec.reach == "all":
+        candidates = list(orders.columns)
+    else:
+        last = np.sort(window["ds"].unique())[-int(spec.active_periods):]
+        recent = window[window["ds"].isin(last)].groupby(window["unit_id"].astype(str))["y"].sum()
+        candidates = sorted(recent.index[recent >= spec.min_events])
+    rows = [u for u in strong_ids if u in orders.index]
+    reached = [u for u in candidates if u not in strong_ids]
+    if spec.coefficients == "source":  # the source component carries the link, not the weights
+        return orders, reached
+    orders = orders.copy()
+    orders.loc[rows, reached] = 1.0
+    return orders, reached
+
+
 def attribution_table(spillover: Spillover, stronghold: Stronghold, gazetteer: Gazetteer | None = None) -> pd.DataFrame:
     """Each unit's expected count over the recent window split into its parts, with a sentence.
 
@@ -348,6 +557,21 @@ def _names_for(unit_ids: pd.Series, gazetteer: Gazetteer | None) -> list[str]:
 #: Above this standard error (or decay) the power-law decay is taken as unidentified.
 _MAX_DECAY_SE = 5.0
 _MAX_DECAY = 20.0
+
+
+def _without_source(config: Any) -> Any:
+    """The configuration without the source component and the reached units' indicator terms."""
+    endemic = None if config.endemic is None else replace(config.endemic, covariates=(), covariate_sd=None)
+    return replace(config, source=False, source_units=(), source_reach=None, endemic=endemic)
+
+
+def _source_unidentified(fit: Any) -> bool:
+    """True when the source component's shared coupling ``st.1`` ran off towards 0."""
+    params, errors = fit.params, fit.std_errors
+    if "st.1" not in params:
+        return False
+    error = float(errors["st.1"])
+    return not (np.isfinite(error) and error < _MAX_DECAY_SE)
 
 
 def _decay_unidentified(fit: Any) -> bool:
