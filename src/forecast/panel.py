@@ -65,6 +65,33 @@ def period_word(freq: str) -> str:
     return PERIOD_WORDS.get(freq, "week")
 
 
+def period_name(ds: Any, freq: str, article: bool = True) -> str:
+    """A period as a reader names it: ``the week of 2021-10-04`` (``week of ...`` without the article), ``October 2021``.
+
+    Examples
+    --------
+    >>> period_name(pd.Timestamp("2021-10-04"), "W-MON"), period_name(pd.Timestamp("2021-10-01"), "MS")
+    ('the week of 2021-10-04', 'October 2021')
+    """
+    ds = pd.Timestamp(ds)
+    if freq == "MS":
+        return f"{ds:%B %Y}"
+    return f"{'the ' if article else ''}{period_word(freq)} of {ds:%Y-%m-%d}"
+
+
+def plural(n: float, noun: str, many: str | None = None) -> str:
+    """``n`` with its noun in the right number: ``1 event``, ``3 events``, ``2 watches``.
+
+    Examples
+    --------
+    >>> plural(1, "event"), plural(3, "event"), plural(2, "watch"), plural(0, "alert")
+    ('1 event', '3 events', '2 watches', '0 alerts')
+    """
+    if n == 1:
+        return f"{n:g} {noun}"
+    return f"{n:g} {many or (noun + 'es' if noun.endswith(('ch', 'sh', 's', 'x')) else noun + 's')}"
+
+
 def is_count_table(frame: pd.DataFrame) -> bool:
     """Is ``frame`` a count table (``unit_id, ds, y``) rather than canonical events?
 

@@ -41,7 +41,7 @@ from forecast.alarms.rules import (
 )
 from forecast.errors import EmptyDataError, ParameterError
 from forecast.geo.gazetteer import Gazetteer
-from forecast.panel import PanelData, period_word
+from forecast.panel import PanelData, period_name, period_word, plural
 from forecast.schema import ALARMS, ALERT_LEVELS, validate
 from forecast.spread import (
     Spillover,
@@ -486,9 +486,10 @@ class WarningResult:
         )
         rec = self.recent
         lines.append(
-            f"Last {r} {word}s: {rec['events']} events, {rec['events_outside']} outside the stronghold"
+            f"Last {plural(r, word) if r != 1 else word}: {plural(rec['events'], 'event')}, "
+            f"{rec['events_outside']} outside the stronghold"
             + (f" ({rec['share_outside']:.0%})" if _finite(rec["share_outside"]) else "")
-            + f", {rec['active_units']} active units, {_fmt(rec['new_units'])} newly active"
+            + f", {plural(rec['active_units'], 'active unit')}, {_fmt(rec['new_units'])} newly active"
             + (f", mean distance {rec['mean_distance_km']:.0f} km" if _finite(rec["mean_distance_km"]) else "")
         )
         for note in self.notes:
@@ -660,7 +661,7 @@ def evaluate_warnings(
     # As of the date: the alarms raised in the last r periods, and the episodes they belong to.
     tables = {name: rule.table(-1, window=r) for name, rule in rules.items()}
     recent_events = _rolling_sum(data.y, r)[:, -1]
-    _hold_episodes(tables, rules, episodes, config, word)
+    _hold_episodes(tables, rules, episodes, config, freq)
     levels = {name: table["level"].map(ALERT_LEVELS.index).to_numpy() for name, table in tables.items()}
     fired = {name: table["fired"].to_numpy() for name, table in tables.items()}
     level = combine_levels(levels, fired, config)
@@ -679,7 +680,7 @@ def evaluate_warnings(
             episode = episode_table.loc[unit]
             status, since = str(episode["status"]), pd.Timestamp(episode["onset"])
             if status != "ended":
-                reason += f" [flagged since the {word} of {since:%F}, {status}]"
+                reason += f" [flagged since {period_name(since, freq)}, {status}]"
         rows.append({
             "unit_id": unit,
             "name": name_of(unit),
@@ -757,7 +758,7 @@ def staleness(as_of: pd.Timestamp, data_end: Any, freq: str) -> dict[str, Any] |
         behind = int((as_of - data_end).days // 7)
     message = (
         f"STALE DATA: the last event is dated {data_end:%F}, {behind} {word}{'' if behind == 1 else 's'} before "
-        f"the as-of date {as_of:%F}; the alarms judge the {word}s up to the {word} of {last_period:%F} only "
+        f"the as-of date {as_of:%F}; the alarms judge the {word}s up to {period_name(last_period, freq)} only "
         "(later ones are unknown, not quiet): update the data, or judge as of the data's end "
         "(forecast run -p as_of=null; warn without --as-of)"
     )
@@ -770,7 +771,7 @@ def _hold_episodes(
     rules: Mapping[str, AlarmRule],
     episodes: Episodes,
     config: WarningConfig,
-    word: str,
+    freq: str,
 ) -> None:
     """Explain the units whose episode holds a warning no rule raised in the recent window (edits ``tables``).
 
@@ -799,8 +800,8 @@ def _hold_episodes(
         table.loc[i, "statistic"] = earlier[name].loc[i, "statistic"]
         raised_level = earlier[name].loc[i, "level"]  # alert or warning: what the held level is
         table.loc[i, "detail"] = (
-            f"{raised_level} raised in the {word} of {period:%F}: {earlier[name].loc[i, 'detail']}; "
-            f"held until the {word} of {until:%F} unless a new one is raised"
+            f"{raised_level} raised in {period_name(period, freq)}: {earlier[name].loc[i, 'detail']}; "
+            f"held until {period_name(until, freq)} unless a new one is raised"
         )
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 from forecast.alarms.config import ALERT, NONE, WARNING, WATCH, WarningConfig, months_as_periods
 from forecast.alarms.expected import InControl, _rolling_sum
 from forecast.distributions import count_sf
-from forecast.panel import PanelData, period_word
+from forecast.panel import PanelData, period_name, period_word
 from forecast.schema import ALERT_LEVELS
 from forecast.spread import (
     Spillover,
@@ -145,7 +145,7 @@ class Exceedance(AlarmRule):
         forecasts: Any = None,
     ) -> None:
         self.units, self.ds, self.config = list(data.units), data.ds, config
-        self.unit_word = period_word(data.freq)
+        self.unit_word, self.freq = period_word(data.freq), data.freq
         forecast = in_control or InControl.fit(data, config)
         self.observed = data.y.astype(float)
         self.expected = forecast.mean.copy()
@@ -178,7 +178,7 @@ class Exceedance(AlarmRule):
         if t % len(self.ds) == len(self.ds) - 1 and self.source[i] != "in-control":
             source = f"the {self.source[i]} forecast"
         return (
-            f"{self._words(self.observed[i, t])} in the {self.unit_word} of {self.ds[t]:%F} where "
+            f"{self._words(self.observed[i, t])} in {period_name(self.ds[t], self.freq)} where "
             f"{self.expected[i, t]:.2g} were expected (P = {self.statistic[i, t]:.2g} under {source}, "
             f"below {self.config.alpha:g})"
         )
@@ -209,7 +209,7 @@ class Emergence(AlarmRule):
     def __init__(self, data: PanelData, config: WarningConfig) -> None:
         r = config.recent_periods
         self.units, self.ds, self.config = list(data.units), data.ds, config
-        self.unit_word = period_word(data.freq)
+        self.unit_word, self.freq = period_word(data.freq), data.freq
         recent = _rolling_sum(data.y, r)
         self.quiet, self.never = quiet_before(data.y, lag=r)
         emerging = (self.quiet >= 0) & ((self.quiet >= config.quiet_periods) | self.never)
@@ -260,7 +260,7 @@ class Cusum(AlarmRule):
 
     def __init__(self, data: PanelData, config: WarningConfig, in_control: InControl | None = None) -> None:
         self.units, self.ds, self.config = list(data.units), data.ds, config
-        self.unit_word = period_word(data.freq)
+        self.unit_word, self.freq = period_word(data.freq), data.freq
         forecast = in_control or InControl.fit(data, config)
         mu0, size = forecast.mean, forecast.size
         mu1 = np.maximum(config.cusum_factor * mu0, mu0 + config.cusum_shift)
@@ -322,7 +322,7 @@ class ImportedRisk(AlarmRule):
 
     def __init__(self, data: PanelData, config: WarningConfig, spillover: Spillover, stronghold_label: str) -> None:
         self.units, self.ds, self.config = list(data.units), data.ds, config
-        self.unit_word = period_word(data.freq)
+        self.unit_word, self.freq = period_word(data.freq), data.freq
         self.label = stronghold_label
         shape = (len(self.units), len(self.ds))
         self.statistic = np.full(shape, np.nan)
@@ -380,7 +380,7 @@ class NewGround(AlarmRule):
     ...                       "y": [0] * 21 + [1, 0, 0] + [3] * 24})
     >>> rule = NewGround(PanelData.from_panel(panel), WarningConfig.for_freq("MS"))
     >>> rule.table(21).loc[0, ["level", "detail"]].tolist()
-    ['warning', 'new ground: first attack in AF-KDZ on record (month of 2021-10-01)']
+    ['warning', 'new ground: first attack in AF-KDZ on record (October 2021)']
     """
 
     name = "new_ground"
@@ -391,7 +391,7 @@ class NewGround(AlarmRule):
         names: Any = None, fatality_range: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.units, self.ds, self.config = list(data.units), data.ds, config
-        self.unit_word = period_word(data.freq)
+        self.unit_word, self.freq = period_word(data.freq), data.freq
         self.names = names or (lambda u: u)
         quiet = months_as_periods(config.new_ground_months, data.freq)
         hold = months_as_periods(config.new_ground_hold_months, data.freq)
@@ -449,7 +449,7 @@ class NewGround(AlarmRule):
         since = " on record" if self.previous[i, t] < 0 else f" since {self.ds[self.previous[i, t]]:%F}"
         text = (
             f"new ground: first attack in {self.names(self.units[i])}{since} "
-            f"({self.unit_word} of {self.ds[self.onset[i, t]]:%F})"
+            f"({period_name(self.ds[self.onset[i, t]], self.freq, article=False)})"
         )
         if self.mass[i, t]:
             low, high = self.toll_range[:, i, t]

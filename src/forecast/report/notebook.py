@@ -567,13 +567,15 @@ def merge_alert_summaries(summaries: Iterable[Mapping[str, Any] | None], top: in
 
 
 def alert_counts_text(summary: Mapping[str, Any] | None) -> str:
-    """``'2 alarm · 3 watch of 34 units'``, ``'no alerts'`` or ``'not reported'`` (plain text)."""
+    """``'2 alerts · 3 watches of 34 units'``, ``'no alerts'`` or ``'not reported'`` (plain text)."""
     if not summary:
         return "not reported"
     counts = summary.get("counts", {})
     if not counts:
         return f"no alerts ({summary.get('n_units', 0)} units)"
-    text = " · ".join(f"{n} {name}" for name, n in counts.items())
+    from forecast.panel import plural
+
+    text = " · ".join(plural(n, name) for name, n in counts.items())
     return f"{text} of {summary.get('n_units', 0)} units"
 
 
@@ -623,7 +625,9 @@ def attention_line(summary: Mapping[str, Any] | None, at_least: str = "warning",
         return None
     parts = []
     if any(counts.values()):
-        how_many = ", ".join(f"{n} {level}" for level, n in counts.items() if n)
+        from forecast.panel import plural
+
+        how_many = ", ".join(plural(n, level) for level, n in counts.items() if n)
         units = [f"{row.get('unit', '?')} ({row.get('level')})" for row in summary.get("top", []) if row.get("level") in loud]
         parts.append(f"{how_many} of {summary.get('n_units', 0)} units" + (": " + ", ".join(units) if units else ""))
     line = "attention: " + "; ".join(headlines + parts)

@@ -907,9 +907,11 @@ def run_reports(
         shown = final.relative_to(Path.cwd())
     except ValueError:
         shown = final
+    from forecast.panel import plural  # late: the runner's import stays light
+
     if result.ok:
         kept = "" if result.manifest.get("published") else " (archived, not the latest report: partial run or no --publish)"
-        say(f"run {run_id}: ok, {len(result.notebooks)} notebooks in {shown}{kept}; index: {result.index}")
+        say(f"run {run_id}: ok, {plural(len(result.notebooks), 'notebook')} in {shown}{kept}; index: {result.index}")
         return result
     failed = [entry for entry in result.notebooks if entry.status != "ok"]
     first = failed[0]
@@ -921,7 +923,7 @@ def run_reports(
         + (f" (+{len(failed) - 1} more failed)" if len(failed) > 1 else "")
         + f"; executed copy: {shown / (first.executed or '')}; {keep}"
     )
-    say(f"run {run_id}: FAILED ({len(failed)} of {len(result.notebooks)} notebooks); index: {result.index}")
+    say(f"run {run_id}: FAILED ({len(failed)} of {plural(len(result.notebooks), 'notebook')}); index: {result.index}")
     if raise_on_failure:
         raise RunError(message)
     result.messages.append(message)
