@@ -142,7 +142,7 @@ def test_each_notebook_receives_only_what_it_declares():
     assert plan.parameters["01_overview"] == {
         "source": "synthetic",
         "actor": None,
-        "as_of": "2021-12-27",
+        "as_of": None,  # the default config judges the data's end
         "horizon": 4,
     }
     assert plan.parameters["03_check"] == {"horizon": 4, "fail": True}  # sleep_seconds keeps its default
@@ -399,8 +399,10 @@ def test_prune_from_the_command_line(tmp_path, capsys):
 
 def test_schedule_takes_parameters_checks_them_and_warns_about_a_fixed_as_of(capsys):
     assert cli.main(["schedule", "--cron", "0 6 * * 1"]) == 0
+    assert capsys.readouterr().err == ""  # the default config judges the data's end: nothing fixed
+    assert cli.main(["schedule", "--cron", "0 6 * * 1", "-p", "as_of=2021-12-27"]) == 0
     err = capsys.readouterr().err
-    assert err.startswith("warning: every scheduled run would judge the same fixed as_of 2021-12-27 from default.yaml")
+    assert err.startswith("warning: every scheduled run would judge the same fixed as_of 2021-12-27")
     assert "-p as_of=null" in err and err.count("\n") == 1
 
     assert cli.main(["schedule", "--cron", "0 6 * * 1", "-p", "as_of=null", "-p", "freq=MS"]) == 0
@@ -460,7 +462,8 @@ def published(tmp_path_factory):
     """One successful run of the three test notebooks, with a hostile actor name."""
     reports = tmp_path_factory.mktemp("published") / "reports"
     lines: list[str] = []
-    result = _run(reports, "horizon=4", f"actor={XSS}", progress=lines.append)
+    # A retrospective run (the default config judges the data's end): the as-of date names the run.
+    result = _run(reports, "horizon=4", f"actor={XSS}", "as_of=2021-12-27", progress=lines.append)
     return reports, result, lines
 
 
@@ -631,8 +634,8 @@ def test_concurrent_run_is_refused_and_a_killed_runs_lock_is_recovered(tmp_path)
 @pytest.mark.slow
 def test_run_ids_are_unique_within_the_same_second(tmp_path):
     moment = dt.datetime(2025, 1, 6, 6, 0, tzinfo=dt.UTC)
-    first = _run(tmp_path / "reports", select="03", now=moment)
-    second = _run(tmp_path / "reports", select="03", now=moment)
+    first = _run(tmp_path / "reports", "as_of=2021-12-27", select="03", now=moment)
+    second = _run(tmp_path / "reports", "as_of=2021-12-27", select="03", now=moment)
     assert (first.run_id, second.run_id) == ("2021-12-27_20250106T060000Z", "2021-12-27_20250106T060000Z-2")
 
 

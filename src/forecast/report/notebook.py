@@ -430,6 +430,7 @@ def summarize_alerts(
     levels: Sequence[str] | None = None,
     top: int = 10,
     headlines: Sequence[str] = (),
+    last_period: Any = None,
 ) -> dict[str, Any]:
     """The alert summary a run's manifest and index page show.
 
@@ -448,12 +449,15 @@ def summarize_alerts(
         Lines that must reach the reader whatever the counts (stale data, the
         group-level expansion alarm: :attr:`forecast.alarms.WarningResult.headlines`);
         the index shows them and ``forecast run --quiet`` prints them.
+    last_period
+        Start of the last period the alarms judged, so a run as of the data's
+        end (``as_of: null``) says which period that was.
 
     Returns
     -------
     dict
         ``{"levels": [...], "counts": {level: n}, "n_units": int, "top": [{"unit",
-        "level", "reason"}], "headlines": [...]}``, JSON-ready.
+        "level", "reason"}], "headlines": [...], "last_period": "YYYY-MM-DD" or None}``, JSON-ready.
 
     Examples
     --------
@@ -468,8 +472,10 @@ def summarize_alerts(
                 f"summarize_alerts: no column {name!r}; the alarm table has: {', '.join(map(str, data.columns))}"
             )
     headlines = [str(line) for line in headlines if line]
+    judged = None if last_period is None or pd.isna(last_period) else f"{pd.Timestamp(last_period):%Y-%m-%d}"
     if data.empty:
-        return {"levels": list(levels or []), "counts": {}, "n_units": 0, "top": [], "headlines": headlines}
+        return {"levels": list(levels or []), "counts": {}, "n_units": 0, "top": [], "headlines": headlines,
+                "last_period": judged}
     level_text = data[level].fillna("").astype(str)
     loud = data.loc[~level_text.str.strip().str.lower().isin(QUIET_LEVELS)].copy()
     order = list(levels) if levels is not None else list(dict.fromkeys(level_text[loud.index]))
@@ -490,7 +496,7 @@ def summarize_alerts(
         for _, row in loud.head(top).iterrows()
     ]
     return {"levels": order, "counts": counts, "n_units": int(data[unit].nunique()), "top": top_rows,
-            "headlines": headlines}
+            "headlines": headlines, "last_period": judged}
 
 
 def run_folder(output_dir: str | Path | None) -> Path | None:
@@ -552,6 +558,7 @@ def merge_alert_summaries(summaries: Iterable[Mapping[str, Any] | None], top: in
     rows: list[dict[str, Any]] = []
     headlines: list[str] = []
     n_units = 0
+    judged = [summary["last_period"] for summary in present if summary.get("last_period")]
     for summary in present:
         for name in summary.get("levels", []):
             if name not in levels:
@@ -563,7 +570,8 @@ def merge_alert_summaries(summaries: Iterable[Mapping[str, Any] | None], top: in
         headlines.extend(line for line in summary.get("headlines", []) if line not in headlines)
     rank = {name: position for position, name in enumerate(levels)}
     rows.sort(key=lambda row: rank.get(str(row.get("level")), len(levels)))
-    return {"levels": levels, "counts": counts, "n_units": n_units, "top": rows[:top], "headlines": headlines}
+    return {"levels": levels, "counts": counts, "n_units": n_units, "top": rows[:top], "headlines": headlines,
+            "last_period": max(judged) if judged else None}
 
 
 def alert_counts_text(summary: Mapping[str, Any] | None) -> str:
@@ -650,7 +658,7 @@ def alert_summary_table(summary: Mapping[str, Any] | None, caption: str = "Alert
     )
 
 
-def run_description(parameters: Mapping[str, Any]) -> list[tuple[str, str]]:
+def run_description(parameters: Mapping[str, Any], last_period: str | None = None) -> list[tuple[str, str]]:
     """Label/value pairs describing a run's data: source, actor, country, units, as-of, freq, horizon.
 
     Examples
@@ -665,7 +673,7 @@ def run_description(parameters: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("Actor", str(actor) if actor else "all actors"),
         ("Country", str(parameters.get("country") or "—")),
         ("Units", "districts" if parameters.get("level", 1) == 2 else "provinces"),
-        ("As of", _as_of_text(as_of, parameters.get("freq"))),
+        ("As of", _as_of_text(as_of, parameters.get("freq"), last_period)),
     ]
     for key, label in (("freq", "Period"), ("horizon", "Horizon")):
         if parameters.get(key) is not None:
@@ -673,10 +681,18 @@ def run_description(parameters: Mapping[str, Any]) -> list[tuple[str, str]]:
     return pairs
 
 
-def _as_of_text(as_of: Any, freq: Any) -> str:
-    """``'2021-12-27 (last complete month: November 2021)'``: what an as-of run judges, said."""
+def _as_of_text(as_of: Any, freq: Any, last_period: str | None = None) -> str:
+    """``'2021-12-27 (last complete month: November 2021)'``: what an as-of run judges, said.
+
+    Without an as-of date the run judges the data's end: ``'the data's end (last complete week:
+    starting 2021-12-27)'`` when the alarms said which period that was.
+    """
     if not as_of:
-        return "last full period"
+        if not last_period:
+            return "the data's end"
+        last = pd.Timestamp(last_period)
+        period = f"month: {last:%B %Y}" if freq == "MS" else f"week: starting {last:%Y-%m-%d}"
+        return f"the data's end (last complete {period})"
     from forecast.panel import last_complete_period
 
     try:
@@ -694,7 +710,7 @@ def report_title(notebook_name: str, parameters: Mapping[str, Any]) -> str:
         words = words[1:]
     name = " ".join(words).strip().capitalize() or notebook_name
     actor = parameters.get("actor") or "all actors"
-    as_of = parameters.get("as_of") or "last full period"
+    as_of = parameters.get("as_of") or "the data's end"
     return f"{name} — {parameters.get('source', 'synthetic')}, {actor}, as of {as_of}"
 
 
@@ -732,7 +748,8 @@ def report_header(
         )
     if failure:
         parts.append(f'<p><span class="failed-label">This notebook failed: {escape(failure)}</span></p>')
-    meta = [f"<span><b>{escape(label)}:</b> {escape(value)}</span>" for label, value in run_description(parameters)]
+    meta = [f"<span><b>{escape(label)}:</b> {escape(value)}</span>"
+            for label, value in run_description(parameters, (alerts or {}).get("last_period"))]
     if run_id:
         meta.append(f"<span><b>Run:</b> {escape(run_id)}</span>")
     parts.append(f'<p class="forecast-meta">{" ".join(meta)}</p>')
@@ -890,7 +907,8 @@ def render_index(manifests: Sequence[Mapping[str, Any]], latest_run: str | None)
                 '<p><span class="synthetic-label">SYNTHETIC DATA — simulated events for illustration, '
                 "not real attacks</span></p>"
             )
-        meta = [f"<span><b>{escape(label)}:</b> {escape(value)}</span>" for label, value in run_description(parameters)]
+        meta = [f"<span><b>{escape(label)}:</b> {escape(value)}</span>"
+            for label, value in run_description(parameters, (latest.get("alerts") or {}).get("last_period"))]
         meta.append(f"<span><b>Finished:</b> {escape(latest.get('finished', ''))}</span>")
         body.append(f'<p class="forecast-meta">{" ".join(meta)}</p>')
         body.append(alert_summary_table(latest.get("alerts"), caption="Alerts in the latest run"))
@@ -935,7 +953,7 @@ def render_index(manifests: Sequence[Mapping[str, Any]], latest_run: str | None)
                 f"<td>{escape(source)}</td>"
                 f"<td>{escape(Path(str(events_path)).name if events_path else '—')}</td>"
                 f"<td>{escape(parameters.get('actor') or 'all actors')}</td>"
-                f"<td>{escape(parameters.get('as_of') or 'last full period')}</td>"
+                f"<td>{escape(parameters.get('as_of') or _judged_text(manifest.get('alerts')))}</td>"
                 f"<td>{escape(_period_text(parameters))}</td>"
                 f'<td title="{escape(models_full)}">{escape(models_text)}</td>'
                 f"<td>{escape(alert_counts_text(manifest.get('alerts')))}</td>"
@@ -946,6 +964,12 @@ def render_index(manifests: Sequence[Mapping[str, Any]], latest_run: str | None)
         body.append("</tbody></table></div>")
     body.append("</section>")
     return _page("Forecast reports", "\n".join(body))
+
+
+def _judged_text(alerts: Mapping[str, Any] | None) -> str:
+    """The index's as-of cell of a run as of the data's end: the last period its alarms judged."""
+    judged = (alerts or {}).get("last_period")
+    return f"data's end ({judged})" if judged else "data's end"
 
 
 def _model_alias(spec: Any) -> str:
