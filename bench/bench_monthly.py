@@ -53,7 +53,12 @@ from _common import RESULTS, SURVEILLANCE, write_section  # noqa: E402
 from forecast.data.dataset import load_dataset  # noqa: E402
 from forecast.data.generators import WorldDesign, generate_world  # noqa: E402
 from forecast.defaults import MODELS  # noqa: E402
-from forecast.evaluation.backtest import backtest, rolling_origins, score_forecasts, summarise_scores  # noqa: E402
+from forecast.evaluation.backtest import (  # noqa: E402
+    backtest,
+    rolling_origins,
+    score_forecasts,
+    summarise_scores,
+)
 from forecast.evaluation.selection import choose_forecaster  # noqa: E402
 from forecast.models.registry import BASELINES, ModelSpec, forecast_panel  # noqa: E402
 from forecast.panel import period_start  # noqa: E402
