@@ -562,14 +562,15 @@ def _wide_panel(
     unit_ids = long["unit_id"].astype(str).to_numpy()
     ds = _parse_dates(long["ds"])
     y = check_counts(long["y"], unit_ids, ds)
-    frame = pd.DataFrame({"unit_id": unit_ids, "ds": ds.to_numpy(), "y": y})
+    columns = {"unit_id": unit_ids, "ds": ds.to_numpy(), "y": y}
     for name in covariate_names:
         values = pd.to_numeric(long[name], errors="coerce").to_numpy(dtype=float)
         if not np.isfinite(values).all():
             raise InputError(
                 "covariate has missing or non-numeric values; fill or drop them", column=name
             )
-        frame[name] = values
+        columns[name] = values
+    frame = pd.DataFrame(columns)  # built at once: one column per covariate would fragment it
     if frame.duplicated(["unit_id", "ds"]).any():
         first = frame.loc[frame.duplicated(["unit_id", "ds"])].iloc[0]
         raise InputError(

@@ -245,8 +245,7 @@ class EndemicEpidemicModel(CountModel):
                 unit_terms, self.own_intercepts_ = True, []
         # A unit's own intercept is the shared one plus an indicator's coefficient.
         self._indicators = {f"unit_{u}": u for u in self.own_intercepts_}
-        for column, unit in self._indicators.items():
-            frame[column] = (frame["unit_id"] == unit).astype(float)
+        frame = _with_indicators(frame, self._indicators)
         season = float(default_season(data.freq) or 52)
         own_psi: list[str] = []
         if self.overdispersion == "auto":
@@ -275,9 +274,7 @@ class EndemicEpidemicModel(CountModel):
         table = pd.DataFrame(
             {"unit_id": np.repeat(self.data_.units, h), "ds": np.tile(future, len(self.data_.units))}
         )
-        for column, unit in self._indicators.items():
-            table[column] = (table["unit_id"] == unit).astype(float)
-        return table
+        return _with_indicators(table, self._indicators)
 
     def predict(self, h: int, *, n_draws: int = DEFAULT_DRAWS, seed: int = 0) -> ForecastFrame:
         """Simulated paths of the joint model for steps ``1..h``."""
@@ -288,6 +285,15 @@ class EndemicEpidemicModel(CountModel):
         )
         frame.index["model"] = self.alias
         return frame
+
+
+def _with_indicators(frame: pd.DataFrame, indicators: dict[str, str]) -> pd.DataFrame:
+    """``frame`` with a 0/1 column per ``{column: unit}`` (joined at once: a panel of 140 units needs 140)."""
+    if not indicators:
+        return frame
+    ids = frame["unit_id"].to_numpy()
+    columns = pd.DataFrame({c: (ids == u).astype(float) for c, u in indicators.items()}, index=frame.index)
+    return pd.concat([frame, columns], axis=1)
 
 
 def population_shares(units: Sequence[str]) -> pd.Series | None:
