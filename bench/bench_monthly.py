@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     stacks = {} if args.no_stack else STACKS
     is_baseline = {alias_of(s): ModelSpec.parse(s).name in BASELINES for s in specs}
     lines = [
-        "## Monthly, horizon 3, 21 origins: the maintainers' design on worlds we have",
+        f"## Monthly, horizon 3, {args.origins} origins: the maintainers' design on {', '.join(args.worlds.split(','))}",
         "",
         f"Written by `bench/bench_monthly.py` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; Python "
         f"{platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} CPUs, one BLAS thread; "
