@@ -89,6 +89,10 @@ STACKS: dict[str, tuple[str, ...]] = {
     "default": tuple(MODELS),
     "proposed": ("hist_mean", "hist_mean(window=4, alias='recent_mean')", "ingarch", EE_RECENT, EE_RECENT_OWN_PSI),
 }
+#: Other ways of choosing from the proposed candidates, scored with ``--stack proposed_best,...``.
+STACKS["proposed_best"] = STACKS["proposed_12"] = STACKS["proposed"]
+#: name -> (method of choose_forecaster, origins it backtests); default log-score stacking over 6.
+VARIANTS: dict[str, tuple[str, int]] = {"proposed_best": ("best", 6), "proposed_12": ("stack", 12)}
 
 
 def _afg_neighbours() -> dict[str, list[str]]:
@@ -153,11 +157,12 @@ def evaluate(panel: pd.DataFrame, neighbours: dict, specs: list[str], stacks: di
     stack_seconds: dict[str, float] = {}
     for name, candidates in stacks.items():
         label = f"stacked: {name}"
+        method, origins = VARIANTS.get(name, ("stack", 6))
         started = time.perf_counter()
         for cutoff in plain.cutoffs:
             known = panel[panel["ds"] <= cutoff]
             choice = choose_forecaster(known, list(candidates), HORIZON, n_draws=draws, seed=SEED, freq="MS",
-                                       neighbours=neighbours)
+                                       neighbours=neighbours, method=method, origins=origins)
             forecasts = forecast_panel(known, [choice.spec], HORIZON, n_draws=draws, seed=SEED, freq="MS",
                                        progress=False, neighbours=neighbours)
             scored = score_forecasts(forecasts, panel, seed=SEED)
@@ -181,12 +186,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worlds", default=",".join(WORLDS), help=f"comma-separated subset of {', '.join(WORLDS)}")
     parser.add_argument("--models", default=None, help="'|'-separated model specs (default: the search list)")
     parser.add_argument("--no-stack", action="store_true", help="score the models only, no stacked forecaster")
+    parser.add_argument("--stack", default="default,proposed",
+                        help="comma-separated stacked forecasters to score: default, proposed, proposed_best "
+                             "(the lowest-CRPS candidate), proposed_12 (stacking over 12 origins)")
     parser.add_argument("--no-write", action="store_true", help="print, do not write RESULTS.md")
     parser.add_argument("--section", default="monthly", help="the RESULTS.md section written (default monthly)")
     args = parser.parse_args(argv)
     models = args.models.split("|") if args.models else list(MODEL_SPECS)
     specs = list(dict.fromkeys([*BASELINE_SPECS, *models]))
-    stacks = {} if args.no_stack else STACKS
+    stacks = {} if args.no_stack else {name: STACKS[name] for name in args.stack.split(",")}
     is_baseline = {alias_of(s): ModelSpec.parse(s).name in BASELINES for s in specs}
     lines = [
         f"## Monthly, horizon 3, {args.origins} origins: the maintainers' design on {', '.join(args.worlds.split(','))}",
@@ -264,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         print(summary[["crps", "skill", "log_score", "coverage90", "pit90"]].to_string(), flush=True)
     lines += [*overview, "", *details]
     lines.append(f"Command: `python bench/bench_monthly.py --origins {args.origins} --draws {args.draws} "
-                 f"--worlds {args.worlds} --section {args.section}`.")
+                 f"--worlds {args.worlds} --stack {args.stack} --section {args.section}`.")
     if not args.no_write:
         print(f"wrote {write_section(args.section, chr(10).join(lines), RESULTS)}")
     return 0
