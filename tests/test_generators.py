@@ -18,6 +18,7 @@ from forecast.data.generators import (
     draw_design,
     generate_world,
     heavy_tailed_fatalities,
+    level_break,
     simulate_hawkes,
     thin_world,
     thinning_probabilities,
@@ -201,6 +202,28 @@ def test_thinned_worlds_keep_five_to_twenty_percent(gaz):
         assert abs(share - info["keep"]) < bound
 
 
+@pytest.mark.parametrize("generator", ["endemic", "hawkes_thinned"])
+def test_a_structural_break_drops_the_level_by_its_share_from_its_date_only(generator, gaz):
+    long = WorldDesign(end="2024-12-31")
+    plain = generate_world(generator, 2, long, gaz)
+    broken = generate_world(generator, 2, WorldDesign(end="2024-12-31", break_date="2021-09-01"), gaz)
+    before = plain.events["date"] < "2021-09-01"
+    # Before the break: the very same events; the truth unchanged.
+    pd.testing.assert_frame_equal(broken.events[broken.events["date"] < "2021-09-01"].reset_index(drop=True),
+                                  plain.events[before].reset_index(drop=True))
+    pd.testing.assert_frame_equal(broken.truth, plain.truth)
+    # After: a Binomial(n, 0.2) share of the events, within 4 standard deviations.
+    n = int((~before).sum())
+    kept = int((broken.events["date"] >= "2021-09-01").sum())
+    assert n > 300
+    assert abs(kept - 0.2 * n) < 4 * math.sqrt(n * 0.2 * 0.8)
+    assert broken.params["break"] == {"date": "2021-09-01", "keep": 0.2, "events_after_before": n,
+                                      "events_after": kept}
+    # keep=1 is no break at all.
+    same = level_break(plain, "2021-09-01", 1.0, np.random.default_rng(0))
+    pd.testing.assert_frame_equal(same.events, plain.events)
+
+
 def test_null_worlds_have_no_spread_and_stable_background(gaz):
     world = generate_world("null_hawkes", 4, gazetteer=gaz)
     assert world.truth.empty
@@ -218,3 +241,7 @@ def test_bad_parameters_are_refused():
         generate_world("poisson", 1)
     with pytest.raises(ParameterError, match="start"):
         WorldDesign(start="2022-01-01", end="2021-01-01")
+    with pytest.raises(ParameterError, match="break_date"):
+        WorldDesign(break_date="2016-01-01")
+    with pytest.raises(ParameterError, match="break_keep"):
+        WorldDesign(break_date="2021-09-01", break_keep=1.5)

@@ -234,6 +234,25 @@ def test_endemic_epidemic_by_name_with_given_neighbours():
         make_model("endemic_epidemic(weights='inverse')")
 
 
+def test_endemic_epidemic_auto_overdispersion_gives_busy_units_their_own_psi():
+    # A busy unit (mean 20, NB size 2) beside two sparse ones (mean 0.5, NB size 0.25): "auto" gives
+    # the busy one a psi of its own, the sparse ones share one, and the likelihood gains far more than
+    # the one extra parameter buys by chance (twice the gain exceeds chi2(1)'s 10 with probability 0.002).
+    rng = np.random.default_rng(4)
+    busy = rng.negative_binomial(2.0, 2.0 / 22.0, 240)
+    y = np.vstack([busy, rng.negative_binomial(0.25, 0.25 / 0.75, (2, 240))])
+    panel = PanelData.from_counts(y, units=["A", "B", "C"]).to_frame()
+    neighbours = {"A": ["B"], "B": ["A", "C"], "C": ["B"]}
+    spec = "endemic_epidemic(trend=False, harmonics=0, overdispersion='auto', min_unit_events=200)"
+    model = make_model(spec).fit(panel, neighbours=neighbours)
+    psi = model.model_.fitted_.params.filter(like="overdisp")
+    assert list(psi.index) == ["overdisp", "overdisp.A"]
+    shared = make_model("endemic_epidemic(trend=False, harmonics=0)").fit(panel, neighbours=neighbours)
+    assert model.model_.fitted_.loglik > shared.model_.fitted_.loglik + 5
+    with pytest.raises(ParameterError, match="overdispersion"):
+        make_model("endemic_epidemic(overdispersion='group')")
+
+
 def test_make_model_accepts_instances():
     model = HistoricalMean(window=3)
     assert make_model(model) is model

@@ -87,6 +87,11 @@ class WorldDesign:
         tail heavy enough for occasional mass-casualty attacks (P(>= 25) about 5 %).
     density
         Multiplies every rate (the thinned worlds start from dense ones).
+    break_date, break_keep
+        A structural break: from ``break_date`` on, each event is kept with
+        probability ``break_keep`` (0.2: the level drops by 80 %, as the
+        Afghan conflict series did after August 2021; see :func:`level_break`).
+        ``None`` (default): no break.
     """
 
     start: str = "2017-01-02"
@@ -98,9 +103,17 @@ class WorldDesign:
     fatality_tail: float = 1.3
     fatality_cap: float = 300.0
     density: float = 1.0
+    break_date: str | None = None
+    break_keep: float = 0.2
 
     def __post_init__(self) -> None:
         whole_number(self.targets, "WorldDesign.targets", minimum=0)
+        fraction(self.break_keep, "WorldDesign.break_keep", include_one=True)
+        if self.break_date is not None and not (
+            pd.Timestamp(self.start) < pd.Timestamp(self.break_date) <= pd.Timestamp(self.end)
+        ):
+            raise ParameterError(f"WorldDesign.break_date {self.break_date} must lie after start {self.start} "
+                                 f"and not after end {self.end}")
         number(self.fatality_scale, "WorldDesign.fatality_scale", minimum=0)
         number(self.fatality_tail, "WorldDesign.fatality_tail", minimum=0.1)
         number(self.density, "WorldDesign.density", minimum=0.01)
@@ -579,6 +592,32 @@ def thin_world(world: World, keep: float, rng: np.random.Generator, bias: float 
     return replace(world, generator=name, events=events, params=params)
 
 
+def level_break(world: World, date: Any, keep: float, rng: np.random.Generator) -> World:
+    """A structural break: every event from ``date`` on is kept with probability ``keep``, whatever its kind.
+
+    The level of every province drops to ``keep`` times what the process
+    would have made (in expectation), at once and for good, the way the
+    Afghan conflict series fell by about 80 % after August 2021. Events
+    before ``date`` are untouched; the truth is unchanged.
+
+    Examples
+    --------
+    >>> w = generate_world("endemic", 1, WorldDesign(end="2023-12-31"))
+    >>> cut = level_break(w, "2021-09-01", 0.2, np.random.default_rng(0))
+    >>> after = lambda x: int((x.events["date"] >= "2021-09-01").sum())
+    >>> bool(0.15 < after(cut) / after(w) < 0.25), int((cut.events["date"] < "2021-09-01").sum()) == len(w.events) - after(w)
+    (True, True)
+    """
+    fraction(keep, "keep", include_one=True)
+    when = pd.Timestamp(date)
+    late = (world.events["date"] >= when).to_numpy()
+    kept = ~late | (rng.random(len(late)) < keep)
+    events = world.events[kept].reset_index(drop=True)
+    params = {**world.params, "break": {"date": f"{when:%F}", "keep": float(keep),
+                                        "events_after_before": int(late.sum()), "events_after": int((late & kept).sum())}}
+    return replace(world, events=events, params=params)
+
+
 # ------------------------------------------------------------------ entry
 def generate_world(
     generator: str, seed: int, design: WorldDesign | None = None, gazetteer: Gazetteer | None = None,
@@ -597,7 +636,8 @@ def generate_world(
         Seeds everything; the same arguments give the same world.
     design
         The shared design (default :class:`WorldDesign`); ``targets`` is set
-        to 0 for the null generators.
+        to 0 for the null generators; ``design.break_date`` adds a
+        structural break (:func:`level_break`) after any thinning.
 
     Examples
     --------
@@ -620,6 +660,8 @@ def generate_world(
         rng = np.random.default_rng([int(seed), 15, 3])
         keep = float(rng.uniform(*keep_range))
         world = thin_world(world, keep, rng, bias)
+    if design.break_date is not None:
+        world = level_break(world, design.break_date, design.break_keep, np.random.default_rng([int(seed), 15, 4]))
     return world
 
 

@@ -153,6 +153,11 @@ class EndemicEpidemicConfig:
     overdispersion
         ``"shared"``: one ``psi`` (``overdisp``); ``"unit"``: one per unit
         (``overdisp.<unit_id>``). Only used with ``"negbin1"``.
+    own_overdispersion
+        With ``overdispersion="shared"``: units that get a ``psi`` of their
+        own (``overdisp.<unit_id>``) while the others share ``overdisp``, so a
+        busy stronghold's spread is not the one the sparse units imply. Naming
+        every unit is ``"unit"``. Default ``()``: none.
     ar, ne
         ``True`` for an intercept-only component, ``False`` to leave it out,
         or :class:`ComponentTerms` for more terms.
@@ -208,6 +213,7 @@ class EndemicEpidemicConfig:
     maxlag: int = 5
     family: Family = "negbin1"
     overdispersion: Literal["shared", "unit"] = "shared"
+    own_overdispersion: tuple[str, ...] = ()
     ar: bool | ComponentTerms = True
     ne: bool | ComponentTerms = True
     source: bool | ComponentTerms = False
@@ -233,6 +239,11 @@ class EndemicEpidemicConfig:
                 raise ParameterError(
                     f"EndemicEpidemicConfig.{name}={getattr(self, name)!r} is not one of {allowed}"
                 )
+        if self.own_overdispersion and self.overdispersion != "shared":
+            raise ParameterError(
+                "EndemicEpidemicConfig.own_overdispersion names units with a psi of their own; it needs "
+                f"overdispersion='shared', not {self.overdispersion!r}"
+            )
         if self.weights == "powerlaw" and int(self.maxlag) < 1:
             raise ParameterError(f"EndemicEpidemicConfig.maxlag={self.maxlag} must be at least 1")
         if self.halflife is not None and not (np.isfinite(self.halflife) and self.halflife > 0):
@@ -594,14 +605,15 @@ def _wide_panel(
     unit_ids = long["unit_id"].astype(str).to_numpy()
     ds = _parse_dates(long["ds"])
     y = check_counts(long["y"], unit_ids, ds)
-    frame = pd.DataFrame({"unit_id": unit_ids, "ds": ds.to_numpy(), "y": y})
+    columns = {"unit_id": unit_ids, "ds": ds.to_numpy(), "y": y}
     for name in covariate_names:
         values = pd.to_numeric(long[name], errors="coerce").to_numpy(dtype=float)
         if not np.isfinite(values).all():
             raise InputError(
                 "covariate has missing or non-numeric values; fill or drop them", column=name
             )
-        frame[name] = values
+        columns[name] = values
+    frame = pd.DataFrame(columns)  # built at once: one column per covariate would fragment it
     if frame.duplicated(["unit_id", "ds"]).any():
         first = frame.loc[frame.duplicated(["unit_id", "ds"])].iloc[0]
         raise InputError(
@@ -809,6 +821,8 @@ class _Layout:
     decay: int | None
     psi: slice | None
     st: slice | None = None
+    #: Per unit, the position of its overdispersion parameter within ``psi`` (None without psi).
+    psi_index: np.ndarray | None = None
 
     @property
     def n_mean(self) -> int:
@@ -904,12 +918,16 @@ class _Model:
             if config.weights == "powerlaw":
                 decay = len(names)
                 names.append("neweights.d")
-        psi = None
+        psi = psi_index = None
         if config.family == "negbin1":
-            if config.overdispersion == "shared":
-                psi_names = ["overdisp"]
-            else:
+            own = [u for u in panel.units if str(u) in {str(v) for v in config.own_overdispersion}]
+            if config.overdispersion == "unit" or len(own) == len(panel.units):
                 psi_names = [f"overdisp.{u}" for u in panel.units]
+                psi_index = np.arange(len(panel.units))
+            else:
+                psi_names = ["overdisp", *(f"overdisp.{u}" for u in own)]
+                position = {u: k + 1 for k, u in enumerate(own)}
+                psi_index = np.array([position.get(u, 0) for u in panel.units], dtype=np.int64)
             psi = slice(len(names), len(names) + len(psi_names))
             names += psi_names
         layout = _Layout(
@@ -920,6 +938,7 @@ class _Model:
             decay=decay,
             psi=psi,
             st=slices.get("st"),
+            psi_index=psi_index,
         )
         return cls(
             config=config,
@@ -1189,9 +1208,9 @@ class _Model:
             d_mu = y / mu - 1.0
             d2_mu = -y / mu**2
         else:
-            size_unit = np.exp(-theta[layout.psi])  # r = 1/psi, per unit or shared
+            size_unit = np.exp(-theta[layout.psi])  # r = 1/psi, per unit (or group) or shared
             per_unit = len(size_unit) > 1
-            size = np.repeat(size_unit, self.n_fit) if per_unit else size_unit[0]
+            size = np.repeat(size_unit[layout.psi_index], self.n_fit) if per_unit else size_unit[0]
             size_pos = size[positive] if per_unit else size
             size_plus_mu = size + mu
             log_size_plus_mu = np.log(size_plus_mu)
@@ -1263,6 +1282,7 @@ class _Model:
                 units = np.arange(self.n_units)
                 for positions, part in unit_blocks:
                     psi_mean[units, positions] = self._per_unit(weight * part)
+                psi_mean = self._by_psi_group(psi_mean)
             else:
                 psi_mean = self._weighted_sum(weight, dense, unit_blocks, n_mean)[None, :]
             hessian[layout.psi, layout.psi] = np.diag(psi_psi)
@@ -1318,9 +1338,19 @@ class _Model:
 
     def _sum_by_psi(self, values: np.ndarray) -> np.ndarray:
         """Sum per-observation values over each overdispersion parameter's observations."""
-        if self.config.overdispersion == "unit":
-            return self._per_unit(values)
+        if self.layout.psi is not None and self.layout.psi.stop - self.layout.psi.start > 1:
+            return self._by_psi_group(self._per_unit(values))
         return values.sum(axis=0, keepdims=True)
+
+    def _by_psi_group(self, per_unit: np.ndarray) -> np.ndarray:
+        """Sum per-unit rows over the units sharing each overdispersion parameter."""
+        index = self.layout.psi_index
+        n_psi = self.layout.psi.stop - self.layout.psi.start
+        if n_psi == self.n_units and np.array_equal(index, np.arange(self.n_units)):
+            return per_unit
+        out = np.zeros((n_psi, *per_unit.shape[1:]))
+        np.add.at(out, index, per_unit)
+        return out
 
 
 def _check_unit_terms_identified(model: _Model) -> None:
@@ -1333,10 +1363,13 @@ def _check_unit_terms_identified(model: _Model) -> None:
         problems.append(
             f"unit-specific endemic intercepts for units without counts {list(units[silent][:5])}"
         )
-    if config.family == "negbin1" and config.overdispersion == "unit" and silent.any():
-        problems.append(
-            f"unit-specific overdispersion for units without counts {list(units[silent][:5])}"
-        )
+    psi_index = model.layout.psi_index
+    if psi_index is not None and psi_index.max() > 0:
+        # An overdispersion parameter whose units have no counts has no finite MLE.
+        counted = np.bincount(psi_index, weights=model.y.sum(axis=1), minlength=int(psi_index.max()) + 1)
+        bad = counted[psi_index] == 0
+        if bad.any():
+            problems.append(f"unit-specific overdispersion for units without counts {list(units[bad][:5])}")
     ar_terms = config.ar_terms()
     no_lag = model.y_lag.sum(axis=1) == 0
     if ar_terms is not None and ar_terms.intercept == "unit" and ar_terms.intercept_sd is None and no_lag.any():
@@ -1682,6 +1715,8 @@ class EndemicEpidemic:
                 )
             mu = sum(part[:, origin] for part in model.component_means(theta).values())
             psi = np.exp(theta[model.layout.psi]) if model.layout.psi is not None else np.zeros(1)
+            if len(psi) > 1:
+                psi = psi[model.layout.psi_index]
             rows.append(
                 pd.DataFrame(
                     {
@@ -2141,7 +2176,9 @@ class EndemicEpidemicFit:
         decays = theta[:, layout.decay] if layout.decay is not None else np.zeros(len(theta))
         weights = model.neighbourhood.weights_for_draws(decays) if layout.ne is not None else None
         if layout.psi is not None:
-            size = np.exp(-theta[:, layout.psi]).T  # r = 1/psi: (1 or n_units, D or 1)
+            size = np.exp(-theta[:, layout.psi]).T  # r = 1/psi: (1 or n_psi, D or 1)
+            if len(size) > 1:
+                size = size[layout.psi_index]  # (n_units, D or 1)
         lag_weights = model.config.lag_vector()
         n_lags = len(lag_weights)
         # The last n_lags observed counts, newest first, per path: (units, lags, draws).
@@ -2293,8 +2330,9 @@ class EndemicEpidemicFit:
         if not parameter_uncertainty:
             dist_mu[0] = self.one_step_mean(future_covariates)
             if self._model.layout.psi is not None:
+                psi = self.params.iloc[self._model.layout.psi].to_numpy()
                 dist_size[0] = np.broadcast_to(
-                    1.0 / self.params.iloc[self._model.layout.psi].to_numpy(), n_units
+                    1.0 / (psi[self._model.layout.psi_index] if len(psi) > 1 else psi), n_units
                 )
             families[:n_units] = [family] * n_units
         return ForecastFrame.from_draws(

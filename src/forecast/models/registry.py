@@ -118,6 +118,12 @@ class EndemicEpidemicModel(CountModel):
         The epidemic parts see the mean of the last ``lags`` counts instead
         of the last one (1, R's hhh4): a unit that was struck two or three
         periods ago still carries that activity into its forecast.
+    ``overdispersion``
+        ``"shared"`` (default) or ``"unit"`` as in the configuration, or
+        ``"auto"``: a ``psi`` of its own for each unit with at least
+        ``min_unit_events`` counts in the fitted window, one shared by the
+        others (a busy stronghold is then not given the spread of the sparse
+        provinces, nor they its).
     ``population``
         Use each unit's population share as the endemic offset when the
         units are those of a shipped gazetteer (the default); ``False``:
@@ -146,7 +152,8 @@ class EndemicEpidemicModel(CountModel):
     alias: str = "endemic_epidemic"
 
     #: Options of this adapter that are not fields of the model's configuration.
-    _OWN_OPTIONS = ("alias", "unit_intercepts", "min_unit_events", "window", "halflife_months", "lags", "population")
+    _OWN_OPTIONS = ("alias", "unit_intercepts", "min_unit_events", "window", "halflife_months", "lags", "population",
+                    "overdispersion")
 
     def __post_init__(self) -> None:
         if self.unit_intercepts not in (True, False, "auto"):
@@ -158,11 +165,18 @@ class EndemicEpidemicModel(CountModel):
         if self.halflife_months is not None:
             number(self.halflife_months, "endemic_epidemic: option halflife_months", minimum=0, strict=True)
         whole_number(self.lags, "endemic_epidemic: option lags", minimum=1)
+        if self.overdispersion not in ("shared", "unit", "auto"):
+            raise ParameterError(
+                f"endemic_epidemic: overdispersion={self.overdispersion!r} must be 'shared', 'unit' or 'auto'"
+            )
         if not isinstance(self.population, bool):
             raise ParameterError(f"endemic_epidemic: population={self.population!r} must be True or False")
         self._config(52.0)  # options fail here, when the model is named, not at fit time
 
-    def _config(self, season: float, unit_intercepts: bool = False, covariates: Sequence[str] = ()) -> Any:
+    def _config(
+        self, season: float, unit_intercepts: bool = False, covariates: Sequence[str] = (),
+        own_overdispersion: Sequence[str] = (),
+    ) -> Any:
         from forecast.models.endemic_epidemic import EndemicEpidemicConfig
 
         options = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in self._OWN_OPTIONS}
@@ -172,6 +186,8 @@ class EndemicEpidemicModel(CountModel):
         return EndemicEpidemicConfig(
             **options, unit_intercepts=unit_intercepts, covariates=tuple(covariates), halflife=halflife,
             lag_weights=(1.0,) * int(self.lags),
+            overdispersion="unit" if self.overdispersion == "unit" else "shared",
+            own_overdispersion=tuple(own_overdispersion),
         )
 
     def own_intercepts(self, counts: pd.Series) -> list[str]:
@@ -230,10 +246,13 @@ class EndemicEpidemicModel(CountModel):
                 unit_terms, self.own_intercepts_ = True, []
         # A unit's own intercept is the shared one plus an indicator's coefficient.
         self._indicators = {f"unit_{u}": u for u in self.own_intercepts_}
-        for column, unit in self._indicators.items():
-            frame[column] = (frame["unit_id"] == unit).astype(float)
+        frame = _with_indicators(frame, self._indicators)
         season = float(default_season(data.freq) or 52)
-        config = self._config(season, unit_terms, list(self._indicators))
+        own_psi: list[str] = []
+        if self.overdispersion == "auto":
+            totals = frame.groupby("unit_id", sort=False)["y"].sum()
+            own_psi = self.own_intercepts(totals)  # the same rule: the shared rest keeps some counts
+        config = self._config(season, unit_terms, list(self._indicators), own_psi)
         offsets = population_shares(data.units) if self.population else None
         self.model_ = EndemicEpidemic(config)
         try:
@@ -256,9 +275,7 @@ class EndemicEpidemicModel(CountModel):
         table = pd.DataFrame(
             {"unit_id": np.repeat(self.data_.units, h), "ds": np.tile(future, len(self.data_.units))}
         )
-        for column, unit in self._indicators.items():
-            table[column] = (table["unit_id"] == unit).astype(float)
-        return table
+        return _with_indicators(table, self._indicators)
 
     def predict(self, h: int, *, n_draws: int = DEFAULT_DRAWS, seed: int = 0) -> ForecastFrame:
         """Simulated paths of the joint model for steps ``1..h``."""
@@ -269,6 +286,15 @@ class EndemicEpidemicModel(CountModel):
         )
         frame.index["model"] = self.alias
         return frame
+
+
+def _with_indicators(frame: pd.DataFrame, indicators: dict[str, str]) -> pd.DataFrame:
+    """``frame`` with a 0/1 column per ``{column: unit}`` (joined at once: a panel of 140 units needs 140)."""
+    if not indicators:
+        return frame
+    ids = frame["unit_id"].to_numpy()
+    columns = pd.DataFrame({c: (ids == u).astype(float) for c, u in indicators.items()}, index=frame.index)
+    return pd.concat([frame, columns], axis=1)
 
 
 def population_shares(units: Sequence[str]) -> pd.Series | None:
