@@ -68,6 +68,7 @@ table.runs-table th, table.runs-table td { border: 1px solid #bbb; padding: 0.3e
 table.alert-table th, table.data-table th, table.runs-table th { background: #f0f0f0; }
 .runs-scroll { max-width: 100%; overflow-x: auto; }
 table.runs-table td { max-width: 22em; overflow-wrap: break-word; }
+table.runs-table td.status-failed, table.runs-table td.input { overflow-wrap: anywhere; max-width: 9em; }
 table.runs-table td:first-child, table.runs-table td.report-links { overflow-wrap: anywhere; min-width: 8em; }
 table.alert-table caption, table.data-table caption { caption-side: top; text-align: left;
   font-weight: 600; padding-bottom: 0.3em; }
@@ -930,7 +931,7 @@ def render_index(manifests: Sequence[Mapping[str, Any]], latest_run: str | None)
                 first = failed[0]
                 error = first.get("error") or {}
                 status_text += f": {first.get('name')} ({error.get('ename', '')}: {error.get('evalue', '')})"
-            status_full, status_text = status_text, _shorten(status_text, 90)
+            status_full, status_text = status_text, _shorten(status_text, 60)
             if manifest.get("run_id") == latest_run:
                 marker = " (latest)"
             elif not manifest.get("published", True):
@@ -951,7 +952,7 @@ def render_index(manifests: Sequence[Mapping[str, Any]], latest_run: str | None)
                 f'<td class="status-{"ok" if status == "ok" else "failed"}" title="{escape(status_full if failed else status)}">'
                 f"{escape(status_text if failed else status)}</td>"
                 f"<td>{escape(source)}</td>"
-                f"<td>{escape(Path(str(events_path)).name if events_path else '—')}</td>"
+                f'<td class="input">{escape(Path(str(events_path)).name if events_path else "—")}</td>'
                 f"<td>{escape(parameters.get('actor') or 'all actors')}</td>"
                 f"<td>{escape(parameters.get('as_of') or _judged_text(manifest.get('alerts')))}</td>"
                 f"<td>{escape(_period_text(parameters))}</td>"

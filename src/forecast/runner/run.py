@@ -683,11 +683,13 @@ def make_run_id(as_of: str | None, now: dt.datetime | None = None) -> str:
     >>> make_run_id("2021-12-27", dt.datetime(2025, 1, 6, 6, 0, tzinfo=dt.UTC))
     '2021-12-27_20250106T060000Z'
     >>> make_run_id(None, dt.datetime(2025, 1, 6, 6, 0, tzinfo=dt.UTC))
-    'latest_20250106T060000Z'
+    'data-end_20250106T060000Z'
+
+    Without an as-of date the run judges the data's end ("latest" would read as "the latest report").
     """
     now = now or dt.datetime.now(dt.UTC)
-    label = re.sub(r"[^A-Za-z0-9.-]+", "-", str(as_of)).strip("-.") if as_of else "latest"
-    return f"{label or 'latest'}_{now.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}"
+    label = re.sub(r"[^A-Za-z0-9.-]+", "-", str(as_of)).strip("-.") if as_of else "data-end"
+    return f"{label or 'data-end'}_{now.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}"
 
 
 def _unique_run_id(reports_dir: Path, base: str) -> str:
