@@ -361,7 +361,7 @@ def test_runs_table_tells_weekly_from_monthly_runs_and_marks_unpublished_ones(tm
     index = publish_index(reports).read_text()
     assert json.loads((reports / "latest.json").read_text())["run_id"] == "weekly"
     assert ("<td>weekly (latest)</td><td>2022-01-01 06:00 UTC</td><td class=\"status-ok\" title=\"ok\">ok</td>"
-            "<td>ucdp</td><td>GEDEvent_v25_1.csv</td><td>all actors</td><td>2021-12-27</td><td>W-MON, 8 ahead</td>"
+            "<td>ucdp</td><td class=\"input\">GEDEvent_v25_1.csv</td><td>all actors</td><td>2021-12-27</td><td>W-MON, 8 ahead</td>"
             '<td title="hist_mean, ensemble">hist_mean, ensemble</td>') in index
     assert "<td>monthly (archived, not published)</td>" in index
     assert "<td>2021-10-31</td><td>MS, 3 ahead</td>" in index
