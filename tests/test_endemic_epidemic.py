@@ -186,6 +186,25 @@ def test_influenza_powerlaw_fit_converges(shared_data):
 
 
 # ------------------------------------------------------- derivatives
+def assert_exact_derivatives(model, theta: np.ndarray) -> None:
+    """The analytical gradient and Hessian at ``theta`` equal central finite differences of the likelihood."""
+    _, gradient, hessian = model.loglik_derivatives(theta)
+    step = 1e-6
+    numeric_gradient = np.empty_like(gradient)
+    numeric_hessian = np.empty_like(hessian)
+    for k in range(len(theta)):
+        shift = np.zeros_like(theta)
+        shift[k] = step
+        up = model.loglik_derivatives(theta + shift, with_hessian=False)
+        down = model.loglik_derivatives(theta - shift, with_hessian=False)
+        numeric_gradient[k] = (up[0] - down[0]) / (2 * step)
+        numeric_hessian[:, k] = (up[1] - down[1]) / (2 * step)
+    scale = np.maximum(1.0, np.abs(gradient))
+    np.testing.assert_allclose(gradient / scale, numeric_gradient / scale, atol=1e-4)
+    hessian_scale = np.maximum(1.0, np.abs(hessian))
+    np.testing.assert_allclose(hessian / hessian_scale, numeric_hessian / hessian_scale, atol=1e-4)
+
+
 @pytest.mark.parametrize(
     "config",
     [
@@ -208,21 +227,7 @@ def test_analytical_gradient_and_hessian_match_finite_differences(simulated, con
     model = EndemicEpidemic(config).fit(panel, orders)._model
     rng = np.random.default_rng(3)
     theta = model.start_values() + rng.normal(0, 0.1, len(model.layout.names))
-    _, gradient, hessian = model.loglik_derivatives(theta)
-    step = 1e-6
-    numeric_gradient = np.empty_like(gradient)
-    numeric_hessian = np.empty_like(hessian)
-    for k in range(len(theta)):
-        shift = np.zeros_like(theta)
-        shift[k] = step
-        up = model.loglik_derivatives(theta + shift, with_hessian=False)
-        down = model.loglik_derivatives(theta - shift, with_hessian=False)
-        numeric_gradient[k] = (up[0] - down[0]) / (2 * step)
-        numeric_hessian[:, k] = (up[1] - down[1]) / (2 * step)
-    scale = np.maximum(1.0, np.abs(gradient))
-    np.testing.assert_allclose(gradient / scale, numeric_gradient / scale, atol=1e-4)
-    hessian_scale = np.maximum(1.0, np.abs(hessian))
-    np.testing.assert_allclose(hessian / hessian_scale, numeric_hessian / hessian_scale, atol=1e-4)
+    assert_exact_derivatives(model, theta)
 
 
 def test_penalised_terms_and_source_component_have_exact_derivatives(simulated):
@@ -245,21 +250,7 @@ def test_penalised_terms_and_source_component_have_exact_derivatives(simulated):
     assert not np.delete(model.source_lag, [units.index(u) for u in reached], axis=0).any()
     rng = np.random.default_rng(3)
     theta = fit._theta + rng.normal(0, 0.1, len(fit._theta))
-    _, gradient, hessian = model.loglik_derivatives(theta)
-    step = 1e-6
-    numeric_gradient = np.empty_like(gradient)
-    numeric_hessian = np.empty_like(hessian)
-    for k in range(len(theta)):
-        shift = np.zeros_like(theta)
-        shift[k] = step
-        up = model.loglik_derivatives(theta + shift, with_hessian=False)
-        down = model.loglik_derivatives(theta - shift, with_hessian=False)
-        numeric_gradient[k] = (up[0] - down[0]) / (2 * step)
-        numeric_hessian[:, k] = (up[1] - down[1]) / (2 * step)
-    scale = np.maximum(1.0, np.abs(gradient))
-    np.testing.assert_allclose(gradient / scale, numeric_gradient / scale, atol=1e-4)
-    hessian_scale = np.maximum(1.0, np.abs(hessian))
-    np.testing.assert_allclose(hessian / hessian_scale, numeric_hessian / hessian_scale, atol=1e-4)
+    assert_exact_derivatives(model, theta)
     # The source part is in the neighbour part, and attribution splits it back out by source.
     parts = fit.fitted_components()
     np.testing.assert_allclose(parts["endemic"] + parts["autoregressive"] + parts["neighbour"], parts["mu"])

@@ -303,17 +303,8 @@ def district_layer(
     centroids = (layer.units.assign(unit_id=layer.units["unit_id"].map(to_unit)).dropna(subset=["unit_id"])
                  .groupby("unit_id")[["latitude", "longitude"]].mean())
     points = layer.points.assign(unit_id=layer.points["unit_id"].map(to_unit)).dropna(subset=["unit_id"])
-    table = pd.DataFrame({
-        "unit_id": units["unit_id"].astype(str),
-        "pcode": units["unit_id"].astype(str),
-        "name": display_names(units, country),
-        "name_local": "",
-        "region": units["parent_id"].astype(str),
-        "latitude": units["unit_id"].map(centroids["latitude"]).astype(float),
-        "longitude": units["unit_id"].map(centroids["longitude"]).astype(float),
-        "population": pd.array([pd.NA] * len(units), dtype="Int64"),
-    })
-    aliases = pd.DataFrame({"unit_id": table["unit_id"], "alias": table["unit_id"], "source": "P-code"})
+    table, aliases = _district_tables(units, country, units["unit_id"].map(centroids["latitude"]),
+                                      units["unit_id"].map(centroids["longitude"]))
 
     shapes = frame.assign(unit_id=layer_ids.map(to_unit)).dropna(subset=["unit_id"])
     if shapes.crs is None:
@@ -345,6 +336,24 @@ def district_layer(
 
 
 
+def _district_tables(
+    units: pd.DataFrame, country: str, latitude: pd.Series, longitude: pd.Series
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The gazetteer's unit and alias tables of a district panel's units (P-code, name, province, position)."""
+    table = pd.DataFrame({
+        "unit_id": units["unit_id"].astype(str),
+        "pcode": units["unit_id"].astype(str),
+        "name": display_names(units, country),
+        "name_local": "",
+        "region": units["parent_id"].astype(str),
+        "latitude": latitude.astype(float),
+        "longitude": longitude.astype(float),
+        "population": pd.array([pd.NA] * len(units), dtype="Int64"),
+    })
+    aliases = pd.DataFrame({"unit_id": table["unit_id"], "alias": table["unit_id"], "source": "P-code"})
+    return table, aliases
+
+
 def districts_without_layer(units: pd.DataFrame, country: str) -> Gazetteer:
     """The districts of a panel as a gazetteer without adjacency, each at its province's centroid.
 
@@ -358,17 +367,9 @@ def districts_without_layer(units: pd.DataFrame, country: str) -> Gazetteer:
     []
     """
     provinces = Gazetteer.load(country).units.set_index("unit_id")
-    table = pd.DataFrame({
-        "unit_id": units["unit_id"].astype(str),
-        "pcode": units["unit_id"].astype(str),
-        "name": display_names(units, country),
-        "name_local": "",
-        "region": units["parent_id"].astype(str),
-        "latitude": units["parent_id"].map(provinces["latitude"]).astype(float),
-        "longitude": units["parent_id"].map(provinces["longitude"]).astype(float),
-        "population": pd.array([pd.NA] * len(units), dtype="Int64"),
-    })
-    aliases = pd.DataFrame({"unit_id": table["unit_id"], "alias": table["unit_id"], "source": "P-code"})
+    # Without a layer a district sits at its province's centroid (for distances only; no adjacency).
+    table, aliases = _district_tables(units, country, units["parent_id"].map(provinces["latitude"]),
+                                      units["parent_id"].map(provinces["longitude"]))
     empty = pd.DataFrame({"unit_id": pd.Series(dtype=str), "neighbour_id": pd.Series(dtype=str)})
     points = pd.DataFrame({"unit_id": pd.Series(dtype=str), "latitude": pd.Series(dtype=float),
                            "longitude": pd.Series(dtype=float)})
