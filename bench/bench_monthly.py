@@ -52,7 +52,8 @@ from _common import RESULTS, SURVEILLANCE, write_section  # noqa: E402
 
 from forecast.data.dataset import load_dataset  # noqa: E402
 from forecast.data.generators import WorldDesign, generate_world  # noqa: E402
-from forecast.defaults import MODELS  # noqa: E402
+from forecast.data.synthetic import Scenario, ScenarioConfig, generate_scenario  # noqa: E402
+from forecast.defaults import MODELS, MONTHLY_MODELS  # noqa: E402
 from forecast.evaluation.backtest import (  # noqa: E402
     backtest,
     rolling_origins,
@@ -60,6 +61,7 @@ from forecast.evaluation.backtest import (  # noqa: E402
     summarise_scores,
 )
 from forecast.evaluation.selection import choose_forecaster  # noqa: E402
+from forecast.models.frame import ForecastFrame  # noqa: E402
 from forecast.models.registry import BASELINES, ModelSpec, forecast_panel  # noqa: E402
 from forecast.panel import period_start  # noqa: E402
 
@@ -69,10 +71,9 @@ SEED = 20211
 BREAK = "2021-09-01"
 #: Baselines (the best of them at each world is the bar); ``recent_mean`` is a baseline under an alias.
 BASELINE_SPECS = ("zero", "last", "hist_mean", "bootstrap", "seasonal_naive", "hist_mean(window=4, alias='recent_mean')")
-#: The endemic-epidemic settings the search kept (see the RESULTS.md text for the ones it dropped).
-EE_RECENT = "endemic_epidemic(trend=False, halflife_months=12, lags=4, alias='ee_notrend_hl12')"
-EE_RECENT_OWN_PSI = ("endemic_epidemic(trend=False, halflife_months=12, lags=4, overdispersion='auto', "
-                     "min_unit_events=30, alias='ee_notrend_hl12_psi')")
+#: The endemic-epidemic settings the search kept, now monthly default candidates (``endemic_flat``,
+#: ``endemic_flat_psi``; the RESULTS.md text names the ones it dropped).
+EE_RECENT, EE_RECENT_OWN_PSI = MONTHLY_MODELS[3], MONTHLY_MODELS[4]
 #: The project's models scored on every world (the search of issue 14's candidates).
 MODEL_SPECS = (
     "glm_negbin",
@@ -86,13 +87,13 @@ MODEL_SPECS = (
 )
 #: Candidate sets turned into the report's stacked forecaster (name -> specs).
 STACKS: dict[str, tuple[str, ...]] = {
-    "default": tuple(MODELS),
-    "proposed": ("hist_mean", "hist_mean(window=4, alias='recent_mean')", "ingarch", EE_RECENT, EE_RECENT_OWN_PSI),
+    "monthly": MONTHLY_MODELS,  # what a monthly report does (forecast.defaults.default_models("MS"))
+    "weekly": MODELS,  # the weekly candidates, the monthly default before this bench
 }
-#: Other ways of choosing from the proposed candidates, scored with ``--stack proposed_best,...``.
-STACKS["proposed_best"] = STACKS["proposed_12"] = STACKS["proposed"]
+#: Other ways of choosing from the monthly candidates, scored with ``--stack monthly_best,...``.
+STACKS["monthly_best"] = STACKS["monthly_12"] = STACKS["monthly"]
 #: name -> (method of choose_forecaster, origins it backtests); default log-score stacking over 6.
-VARIANTS: dict[str, tuple[str, int]] = {"proposed_best": ("best", 6), "proposed_12": ("stack", 12)}
+VARIANTS: dict[str, tuple[str, int]] = {"monthly_best": ("best", 6), "monthly_12": ("stack", 12)}
 
 
 def _afg_neighbours() -> dict[str, list[str]]:
@@ -138,14 +139,84 @@ WORLDS: dict[str, tuple[str, Callable[[], tuple[pd.DataFrame, dict]], bool]] = {
 }
 
 
+def _endemic_scenario(seed: int) -> Callable[[], Scenario]:
+    def make() -> Scenario:
+        world = generate_world("endemic", seed, WorldDesign(end="2024-12-31"))
+        return generate_scenario(ScenarioConfig(**world.params["endemic"]))
+    return make
+
+
+#: key -> the scenario behind a world without a break (its true process; see :func:`oracle_forecasts`).
+ORACLE_SCENARIOS: dict[str, Callable[[], Scenario]] = {
+    "synthetic": generate_scenario,  # load_dataset("synthetic") is generate_scenario() with the defaults
+    "endemic": _endemic_scenario(0),
+}
+
+
+#: The two oracles' names in the tables, ``boundary_known`` False then True.
+ORACLES = ("oracle_weeks_before", "oracle")
+
+
+def oracle_forecasts(scenario: Scenario, cutoffs: pd.DatetimeIndex, draws: int, *, boundary_known: bool,
+                     seed: int = SEED) -> ForecastFrame:
+    """The monthly forecasts of someone who knows the scenario's process: parameters and onsets so far.
+
+    At each cutoff the weekly process is continued from the counts of a week
+    (:meth:`Scenario.simulate_ahead`) and every simulated week's count split
+    over the months its days fall in (events are uniform over a week's days,
+    so a Binomial split is exact). With ``boundary_known=False`` the paths
+    start from the last week that ends before the first forecast month, and
+    the week straddling it is simulated too: the oracle ignores the days of
+    it already observed (a little less than the data tell). With ``True`` the
+    straddling week is known whole, including its days in the forecast month
+    (a little more than the data tell). The two bracket what the true
+    process allows; no model fitted to the counts does better in expectation.
+    Spread that begins after the start week is not foreseen (it is news to any
+    forecaster): those provinces continue as they were.
+    """
+    rng = np.random.default_rng([seed, 7])
+    units = scenario.counts["unit_id"].unique()
+    events = scenario.events
+    frames = []
+    for cutoff in cutoffs:
+        months = pd.date_range(cutoff, periods=HORIZON + 1, freq="MS")[1:]
+        first, last_day = months[0], months[-1] + pd.offsets.MonthEnd(0)
+        straddling = first - pd.Timedelta(days=first.weekday())  # Monday of the week holding the 1st
+        start = straddling if boundary_known and straddling < first else straddling - pd.Timedelta(weeks=1)
+        n_weeks = (last_day - pd.Timedelta(days=last_day.weekday()) - start).days // 7
+        paths = scenario.simulate_ahead(start, n_weeks, n_paths=draws, seed=int(rng.integers(2**31)),
+                                        future_onsets=False)
+        monthly = np.zeros((draws, HORIZON, len(units)), dtype=np.int64)
+        if start == straddling:  # its days in the first month happened: count them
+            known = events[(events["date"] >= first) & (events["date"] < straddling + pd.Timedelta(weeks=1))]
+            monthly[:, 0] += known["admin1_code"].value_counts().reindex(units, fill_value=0).to_numpy()
+        for week in range(n_weeks):
+            days = start + pd.Timedelta(weeks=week + 1) + pd.to_timedelta(np.arange(7), unit="D")
+            month_of_day = np.searchsorted(months, days, side="right") - 1  # -1: before the first month
+            month_of_day[days > last_day] = HORIZON
+            remaining = paths[:, week]
+            for month in np.unique(month_of_day):
+                share = np.mean(month_of_day[month_of_day >= month] == month)
+                taken = rng.binomial(remaining, share)
+                remaining = remaining - taken
+                if 0 <= month < HORIZON:
+                    monthly[:, month] += taken
+        steps, unit_index = np.meshgrid(np.arange(HORIZON), np.arange(len(units)), indexing="ij")
+        frames.append(ForecastFrame.from_draws(
+            units[unit_index.ravel()], months[steps.ravel()], steps.ravel() + 1,
+            monthly.reshape(draws, -1).T, model=ORACLES[boundary_known],
+            cutoff=[cutoff] * steps.size))
+    return ForecastFrame.concat(frames)
+
+
 def alias_of(spec: str) -> str:
     """A spec's alias (the name in the score tables)."""
     return ModelSpec.parse(spec).alias
 
 
 def evaluate(panel: pd.DataFrame, neighbours: dict, specs: list[str], stacks: dict[str, tuple[str, ...]],
-             n_origins: int, draws: int) -> dict:
-    """Every spec and every stacked set at the same ``n_origins`` origins."""
+             n_origins: int, draws: int, oracle: Scenario | None = None) -> dict:
+    """Every spec and every stacked set at the same ``n_origins`` origins, and the oracles of ``oracle``."""
     ds = pd.DatetimeIndex(sorted(panel["ds"].unique()))
     cutoffs = rolling_origins(ds, HORIZON, start=ds[1], every=1)[::-1][::EVERY][:n_origins][::-1]
     started = time.perf_counter()
@@ -170,6 +241,10 @@ def evaluate(panel: pd.DataFrame, neighbours: dict, specs: list[str], stacks: di
             scores.append(scored)
             weights[label] = choice.members
         stack_seconds[label] = time.perf_counter() - started
+    if oracle is not None:
+        for boundary_known in (False, True):
+            forecasts = oracle_forecasts(oracle, plain.cutoffs, draws, boundary_known=boundary_known)
+            scores.append(score_forecasts(forecasts, panel, seed=SEED))
     table = pd.concat(scores, ignore_index=True)
     summary = summarise_scores(table, "model")
     inside = table["pit"].between(0.05, 0.95, inclusive="neither")
@@ -186,9 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worlds", default=",".join(WORLDS), help=f"comma-separated subset of {', '.join(WORLDS)}")
     parser.add_argument("--models", default=None, help="'|'-separated model specs (default: the search list)")
     parser.add_argument("--no-stack", action="store_true", help="score the models only, no stacked forecaster")
-    parser.add_argument("--stack", default="default,proposed",
-                        help="comma-separated stacked forecasters to score: default, proposed, proposed_best "
-                             "(the lowest-CRPS candidate), proposed_12 (stacking over 12 origins)")
+    parser.add_argument("--stack", default="monthly,weekly",
+                        help="comma-separated stacked forecasters to score: monthly (a monthly report's), weekly "
+                             "(over the weekly candidates), monthly_best (the lowest-CRPS candidate), monthly_12 "
+                             "(stacking over 12 origins)")
+    parser.add_argument("--no-oracle", action="store_true", help="do not score the oracles (worlds without a break)")
     parser.add_argument("--no-write", action="store_true", help="print, do not write RESULTS.md")
     parser.add_argument("--section", default="monthly", help="the RESULTS.md section written (default monthly)")
     args = parser.parse_args(argv)
@@ -207,23 +284,32 @@ def main(argv: list[str] | None = None) -> int:
         f"(baselines: {', '.join(alias_of(s) for s in BASELINE_SPECS)}). coverage90: share of outcomes inside "
         "the central 90 % interval (target 0.85-0.97; for counts it covers at least 90 % of the mass, so a "
         "calibrated forecast of sparse counts lies above 0.90); PIT90: share of randomised PIT values inside "
-        "(0.05, 0.95) (0.90 when calibrated). `stacked: default` is what a report does with the "
-        "default candidates (`forecast.defaults.MODELS`): log-score stacking over its 6 latest origins, "
-        "chosen again at each evaluation origin from the data up to it; `stacked: proposed` the same over "
-        f"{', '.join(f'`{alias_of(c)}`' for c in STACKS['proposed'])}.",
+        "(0.05, 0.95) (0.90 when calibrated). `stacked: monthly` is what a monthly report does with its "
+        "default candidates (`forecast.defaults.MONTHLY_MODELS`: "
+        f"{', '.join(f'`{alias_of(c)}`' for c in STACKS['monthly'])}): log-score stacking over its 6 latest "
+        "origins, chosen again at each evaluation origin from the data up to it; `stacked: weekly` the same "
+        "over the weekly candidates (`forecast.defaults.MODELS`, the monthly default before this bench: "
+        f"{', '.join(f'`{alias_of(c)}`' for c in STACKS['weekly'])}). *Oracle* (worlds without a break: "
+        f"{', '.join(ORACLE_SCENARIOS)}): forecasts from the world's true weekly process, its parameters and "
+        "spread onsets up to the origin (later onsets are news to any forecaster), continued by simulation from the last week that ends before the forecast months "
+        "(`oracle_weeks_before`: ignores the first days of the straddling week, a little less than the data "
+        "tell) or from the straddling week known whole (`oracle`: a little more); the overview shows the two as "
+        "a range. No model fitted to the counts beats the true process in expectation, so this is the skill "
+        "the world allows.",
         "",
     ]
     stack_labels = [f"stacked: {name}" for name in stacks]
     overview = [
         "| world | best baseline | best of ours | skill | coverage90 | "
-        + "".join(f"{label}: skill | coverage90 | " for label in stack_labels),
-        "|---|---|---|---:|---:|" + "---:|---:|" * len(stack_labels),
+        + "".join(f"{label}: skill | coverage90 | " for label in stack_labels) + "oracle: skill |",
+        "|---|---|---|---:|---:|" + "---:|---:|" * len(stack_labels) + "---:|",
     ]
     details: list[str] = []
     for key in args.worlds.split(","):
         title, make, stacked_too = WORLDS[key]
         panel, neighbours = make()
-        result = evaluate(panel, neighbours, specs, stacks if stacked_too else {}, args.origins, args.draws)
+        oracle = ORACLE_SCENARIOS[key]() if key in ORACLE_SCENARIOS and not args.no_oracle else None
+        result = evaluate(panel, neighbours, specs, stacks if stacked_too else {}, args.origins, args.draws, oracle)
         if len(result["failures"]):
             print(f"{key}: failures\n{result['failures'].drop_duplicates('model').to_string()}", flush=True)
         summary = result["summary"]
@@ -233,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         bar = summary.loc[best_baseline, "crps"]
         summary["skill"] = 1 - summary["crps"] / bar
         summary = summary.sort_values("crps")
-        ours = [m for m in summary.index if not flags[m]]
+        ours = [m for m in summary.index if not flags[m] and m not in ORACLES]
         best = ours[0]
         by_step = result["by_step"]["crps"].unstack("step")
         step_skill = 1 - by_step / by_step.loc[best_baseline]
@@ -245,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{summary.loc[best, 'coverage90']:.3f} | "
             + "".join(f"{summary.loc[label, 'skill']:+.1%} | {summary.loc[label, 'coverage90']:.3f} | "
                       if label in summary.index else "not run | | " for label in stack_labels)
+            + (" to ".join(f"{summary.loc[m, 'skill']:+.1%}" for m in ORACLES) if oracle is not None else "")
+            + " |"
         )
         details += [
             f"### {key}: {title}",
@@ -263,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         for model, row in summary.iterrows():
             steps = " / ".join(f"{step_skill.loc[model, s]:+.0%}" for s in sorted(step_skill.columns))
             details.append(
-                f"| {model} | {'yes' if flags[model] else ''} | {row['crps']:.4f} | {row['skill']:+.1%} | {steps} | "
+                f"| {model} | {'yes' if flags[model] else 'oracle' if model in ORACLES else ''} | {row['crps']:.4f} | {row['skill']:+.1%} | {steps} | "
                 f"{row['log_score']:.4f} | {row['coverage90']:.3f} | {row['pit90']:.3f} |"
             )
         details.append("")

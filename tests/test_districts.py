@@ -148,9 +148,9 @@ def test_the_commands_on_a_district_panel_without_boundaries(workbook, capsys):
                  "--horizon", "2", "--n-draws", "50", "--no-progress", "--json"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert "endemic_epidemic, endemic_recent left out" in captured.err and "--boundaries" in captured.err
+    assert "endemic_flat, endemic_flat_psi left out" in captured.err and "--boundaries" in captured.err
     document = json.loads(captured.out)
-    assert document["models"] == ["hist_mean", "recent_mean", "glm_negbin"]
+    assert document["models"] == ["hist_mean", "recent_mean", "ingarch"]
     assert {row["unit_id"] for row in document["forecasts"]} == {d[0] for d in fake.HDX_DISTRICTS}
 
     code = main(["warn", "--source", "hdx", "--events", str(workbook), "--freq", "MS", "--level", "2"])
@@ -183,7 +183,7 @@ def test_the_reports_run_on_a_district_panel_without_boundaries(tmp_path, workbo
     pages = _pages(result)
     assert len(pages) == 5
     assert "district counts summed per province" in pages["01_data_overview"]
-    assert "endemic_epidemic, endemic_recent (neighbour terms) left out" in pages["02_province_forecasts"]
+    assert "endemic_flat, endemic_flat_psi (neighbour terms) left out" in pages["02_province_forecasts"]
     assert "endemic_epidemic" not in pages["03_backtest"].split("left out")[1]
     for name in ("04_early_warning", "05_spread_attribution"):
         assert "this page stands aside" in pages[name], name

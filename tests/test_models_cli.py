@@ -52,6 +52,21 @@ def test_predict_prints_every_step_with_province_names(events_file, capsys):
     assert len(rows) == 2
 
 
+@pytest.mark.parametrize(("freq", "expected"), [
+    ("MS", ["hist_mean", "recent_mean", "ingarch", "endemic_flat", "endemic_flat_psi"]),
+    ("W-MON", ["hist_mean", "recent_mean", "glm_negbin", "endemic_epidemic", "endemic_recent"]),
+])
+def test_predict_without_models_uses_the_candidates_of_the_frequency(events_file, capsys, freq, expected):
+    """A monthly panel gets the monthly candidates (bench_monthly), a weekly one the weekly ones."""
+    assert main(["predict", "--events", str(events_file), "--source", "canonical", "--freq", freq, "--horizon", "2",
+                 "--n-draws", "50", "--no-progress", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["models"] == expected
+    rows = payload["forecasts"]
+    assert {r["model"] for r in rows} == set(expected) and len(rows) == 34 * 2 * len(expected)
+    assert all(r["mean"] >= 0 and r["q05"] <= r["q95"] for r in rows)
+
+
 def test_every_verb_defaults_to_the_shared_defaults():
     """predict, backtest, warn and spread start from forecast.defaults, as the config does."""
     import inspect
@@ -61,7 +76,7 @@ def test_every_verb_defaults_to_the_shared_defaults():
     for verb in (cli.predict, cli.backtest_command):
         parameters = inspect.signature(verb).parameters
         assert parameters["horizon"].default == defaults.HORIZON
-        assert parameters["models"].default == ",".join(defaults.MODELS)
+        assert parameters["models"].default is None  # per frequency: defaults.default_models
         assert parameters["seed"].default == defaults.SEED
         assert parameters["country"].default == defaults.COUNTRY
     assert inspect.signature(cli.predict).parameters["source"].default == "synthetic"

@@ -697,6 +697,20 @@ def test_a_model_list_reads_the_same_as_a_list_or_as_the_cli_writes_it():
     assert lists[0] == lists[1] == ["hist_mean", "glm_negbin(ar=2, trend=False)"]
 
 
+@pytest.mark.parametrize("freq", ["W-MON", "MS"])
+def test_null_models_are_the_candidates_of_the_frequency_written_out(freq):
+    """models: null (the default config) gives each notebook, the manifest and the index the list for the panel."""
+    from forecast.defaults import default_models
+
+    plan = plan_run(CONFIG, [f"freq={freq}"], notebooks_dir=ROOT / "notebooks", project_root=ROOT,
+                    reports_dir=ROOT / "reports")
+    expected = list(default_models(freq))
+    assert plan.config.values["models"] == expected
+    assert expected != list(default_models("W-MON" if freq == "MS" else "MS"))
+    given = [values["models"] for values in plan.parameters.values() if "models" in values]
+    assert len(given) >= 2 and all(models == expected for models in given)  # the forecast and backtest pages
+
+
 def test_null_as_of_on_the_command_line_means_automatic():
     plan = plan_run(CONFIG, ["as_of=null"], notebooks_dir=ROOT / "notebooks", project_root=ROOT,
                     reports_dir=ROOT / "reports")

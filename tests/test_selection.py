@@ -61,6 +61,7 @@ def test_every_province_at_warning_gets_a_fan_that_keeps_its_recent_activity():
     # of the stacked mixture is sum_m w_m mean_m, from the members' exact step-1 means
     # (no draw noise). Measured: ratios 0.56-0.62 for Kandahar, Kunduz, Parwan, Kabul.
     from forecast.alarms import WarningConfig, alert_table, evaluate_warnings
+    from forecast.defaults import default_models
     from forecast.evaluation.selection import report_forecaster
     from forecast.models.registry import forecast_panel
     from forecast.report.notebook import open_report
@@ -80,8 +81,9 @@ def test_every_province_at_warning_gets_a_fan_that_keeps_its_recent_activity():
     warned = alerts.loc[alerts["level"].isin(["warning", "alert"]), "unit_id"].tolist()
     assert {"AF-PAR", "AF-KAB", "AF-KDZ", "AF-KAN"} <= set(warned)
 
+    models = config["models"] or default_models(data.freq)  # null: the candidates of the frequency
     forecaster = report_forecaster(
-        data.panel, config["models"], config["horizon"], selection=config["selection"], seed=config["seed"],
+        data.panel, models, config["horizon"], selection=config["selection"], seed=config["seed"],
         neighbours=data.neighbours, freq=data.freq,
     )
     assert forecaster.choice is not None and len(forecaster.choice.members) > 1

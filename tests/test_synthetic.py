@@ -117,3 +117,36 @@ def test_poisson_when_overdispersion_is_zero():
     counts = scenario.counts[scenario.counts["unit_id"] == "AF-NAN"]
     residual = (counts["y"] - counts["mu"]) / np.sqrt(counts["mu"])
     assert residual.var() == pytest.approx(1.0, abs=0.25)
+
+
+def test_paths_ahead_follow_the_true_process(scenario):
+    # After the week of Kunduz's onset: the first step is Kandahar's onset week.
+    n_paths = 20_000
+    paths = scenario.simulate_ahead("2021-10-06", 2, n_paths=n_paths, seed=3)
+    wide = scenario.counts.pivot(index="ds", columns="unit_id", values="mu")
+    units = scenario.counts["unit_id"].unique()
+    assert paths.shape == (n_paths, 2, len(units))
+    first = wide.loc["2021-10-11", units].to_numpy()
+    # Step 1 starts from the observed counts, so its mean is the stored mu of that
+    # week; step 2's mean is the process mean at step 1's mean (mu is linear in
+    # last week's counts). Five standard errors of a mean of 20,000 paths (from
+    # the paths' own spread) leave the test to a wrong process, not to the seed.
+    from forecast.data.synthetic import _process, _setup
+
+    setup = _setup(scenario.config)
+    t = int(setup["weeks"].get_loc(pd.Timestamp("2021-10-18")))
+    second = _process(scenario.config, **setup).mean(t, first)
+    for step, mu in enumerate([first, second]):
+        se = paths[:, step].std(axis=0) / np.sqrt(n_paths) + 1e-12
+        assert np.all(np.abs(paths[:, step].mean(axis=0) - mu) < 5 * se), step
+    kandahar = list(units).index("AF-KAN")
+    assert first[kandahar] > 0.3  # the onset is in the mean the paths follow
+    # Without the future onset Kandahar stays at its background rate x season
+    # plus what its neighbours pass on: a tenth of the mean with the onset.
+    unforeseen = scenario.simulate_ahead("2021-10-06", 1, n_paths=n_paths, seed=3, future_onsets=False)
+    assert unforeseen[:, 0, kandahar].mean() < first[kandahar] / 3
+    others = np.arange(len(units)) != kandahar  # the same process there: the same mean
+    se = unforeseen[:, 0, others].std(axis=0) / np.sqrt(n_paths) + 1e-12
+    assert np.all(np.abs(unforeseen[:, 0, others].mean(axis=0) - first[others]) < 5 * se)
+    with pytest.raises(ParameterError, match="past the scenario's last week"):
+        scenario.simulate_ahead("2021-12-01", 8, n_paths=10)

@@ -18,7 +18,7 @@ from forecast import __version__, defaults
 from forecast.errors import ForecastError
 
 # Every verb's defaults come from forecast.defaults, as config/default.yaml's do.
-_DEFAULT_MODELS = ",".join(defaults.MODELS)
+_MODELS_DEFAULT_HELP = " Default: the candidates of --freq's panels (forecast.defaults.default_models)."
 # Where the work runs (forecast.parallel.get_executor): here, unless --workers or --address is given.
 _WorkersOption = Annotated[
     int | None, typer.Option(help="Run on a private Dask cluster of N worker processes on this machine (127.0.0.1).")
@@ -585,7 +585,9 @@ def _models_for(data, models: str | list[str]):  # -> (models, neighbours)
 def predict(
     source: Annotated[str, typer.Option(help="synthetic, or the format of --events: ucdp, acled, gtd, csv, canonical.")] = "synthetic",
     horizon: Annotated[int, typer.Option(help="Periods ahead to forecast (steps 1..H).")] = defaults.HORIZON,
-    models: Annotated[str, typer.Option(help="Comma-separated model specs, e.g. hist_mean,glm_negbin(ar=2),prophet.")] = _DEFAULT_MODELS,
+    models: Annotated[
+        str | None, typer.Option(help="Comma-separated model specs, e.g. hist_mean,glm_negbin(ar=2),prophet." + _MODELS_DEFAULT_HELP)
+    ] = None,
     freq: Annotated[str, typer.Option(help="Period: W-MON (weeks from Monday) or MS (months).")] = defaults.FREQ,
     actor: Annotated[str | None, typer.Option(help="Keep events whose actor/side names match this regex.")] = None,
     country: Annotated[str, typer.Option(help="ISO3 code of the country whose provinces are forecast; several in one panel: AFG,PAK.")] = defaults.COUNTRY,
@@ -622,7 +624,7 @@ def predict(
     data = load_dataset(source, _events_for(source, events), actor=actor, country=country, freq=freq, as_of=as_of,
                         columns=_parse_columns(columns), aliases=_parse_aliases(aliases), level=level,
                         boundaries=boundaries)
-    models, neighbours = _models_for(data, models)
+    models, neighbours = _models_for(data, models or list(defaults.default_models(freq)))
     with get_executor(executor, address=address, workers=workers) as pool:
         forecasts = forecast_panel(
             data.panel, models, horizon, n_draws=n_draws, seed=seed, progress=progress, freq=freq,
@@ -682,8 +684,9 @@ def backtest_command(
     freq: Annotated[str, typer.Option(help="Period: W-MON (weeks from Monday) or MS (months).")] = defaults.FREQ,
     horizon: Annotated[int, typer.Option(help="Steps 1..H forecast from each origin.")] = defaults.HORIZON,
     models: Annotated[
-        str, typer.Option(help="Comma-separated model specs; zero and hist_mean are added for the skill scores.")
-    ] = _DEFAULT_MODELS,
+        str | None,
+        typer.Option(help="Comma-separated model specs; zero and hist_mean are added for the skill scores." + _MODELS_DEFAULT_HELP),
+    ] = None,
     start: Annotated[str | None, typer.Option(help="First cutoff date (default: the middle of the data).")] = None,
     end: Annotated[str | None, typer.Option(help="Last cutoff date (default: the last with H periods after it).")] = None,
     every: Annotated[int, typer.Option(help="Periods between forecast origins.")] = 1,
@@ -715,7 +718,7 @@ def backtest_command(
         output_path(out, "--out", inputs=[events], example="data/processed/backtest.parquet")
     if out_dir is not None:
         output_folder(out_dir, "--out-dir", example="data/processed/backtest_run")
-    model_list = with_baselines(models)  # a misspelt model fails before the data are read
+    model_list = with_baselines(models or list(defaults.default_models(freq)))  # a misspelt model fails before the data are read
     data = load_dataset(source, _events_for(source, events), actor=actor, country=country, freq=freq,
                         columns=_parse_columns(columns), aliases=_parse_aliases(aliases), level=level,
                         boundaries=boundaries)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -187,6 +188,63 @@ class Scenario:
         })
         return frame.merge(self.counts[["unit_id", "ds", "mu"]], on=["unit_id", "ds"], how="left")
 
+    def simulate_ahead(
+        self, after: Any, n_weeks: int, n_paths: int, seed: int = 0, *, future_onsets: bool = True
+    ) -> np.ndarray:
+        """Continue the process for ``n_weeks`` weeks after the week holding ``after``, ``n_paths`` times.
+
+        Every path starts from the counts observed in that week and runs with the
+        scenario's true parameters and spread onsets: the forecast of someone who
+        knows the process, which no model fitted to the events beats in
+        expectation under a proper score (``bench/bench_monthly.py`` scores it as
+        the oracle).
+
+        Parameters
+        ----------
+        after
+            A date; paths start the week after the week (Monday to Sunday) holding it.
+        n_weeks
+            Weeks simulated; they must lie inside the scenario's weeks.
+        n_paths
+            Independent paths.
+        seed
+            Seed of the paths.
+        future_onsets
+            With False, provinces whose spread begins after the week holding
+            ``after`` stay as they were: what someone who knows the process
+            but not the future forecasts.
+
+        Returns
+        -------
+        numpy.ndarray
+            Counts of shape ``(n_paths, n_weeks, units)``, units in the order of
+            ``counts["unit_id"].unique()`` (the gazetteer's).
+
+        Examples
+        --------
+        >>> s = generate_scenario(seed=7)
+        >>> s.simulate_ahead("2021-06-30", 4, n_paths=500).shape
+        (500, 4, 34)
+        """
+        setup = _setup(self.config)
+        weeks = setup["weeks"]
+        start = int(weeks.searchsorted(period_range(after, after, "W-MON")[0]))
+        if start >= len(weeks) or start + n_weeks >= len(weeks):
+            raise ParameterError(f"simulate_ahead: {n_weeks} weeks after {after} run past the scenario's last week "
+                                 f"{weeks[-1]:%Y-%m-%d}; simulate fewer weeks or extend config.end")
+        if not future_onsets:
+            setup["onsets"] = {unit: onset for unit, onset in setup["onsets"].items() if onset <= weeks[start]}
+        process = _process(self.config, **setup)
+        wide = self.counts.pivot(index="ds", columns="unit_id", values="y").reindex(
+            index=weeks, columns=setup["units"])
+        previous = np.repeat(wide.iloc[start].to_numpy(dtype=float)[None, :], n_paths, axis=0)
+        rng = np.random.default_rng(seed)
+        paths = np.zeros((n_paths, n_weeks, len(setup["units"])), dtype=np.int64)
+        for step in range(n_weeks):
+            paths[:, step] = process.draw(rng, process.mean(start + 1 + step, previous))
+            previous = paths[:, step].astype(float)
+        return paths
+
     def describe(self) -> dict:
         """JSON-simple description for manifests and report captions."""
         return {
@@ -228,21 +286,10 @@ def generate_scenario(config: ScenarioConfig | None = None, **overrides) -> Scen
             raise ParameterError(f"unknown synthetic scenario parameter(s) {unknown}; valid: {sorted(fields)}")
         config = ScenarioConfig(**{**asdict(config), **overrides})
 
-    gazetteer = Gazetteer.load(config.country)
-    units = gazetteer.unit_ids
-    position = {unit: i for i, unit in enumerate(units)}
-    stronghold = [_resolve(gazetteer, name, "stronghold") for name in config.stronghold]
-    weeks = period_range(config.start, config.end, "W-MON")
-    onsets = {
-        _resolve(gazetteer, name, "spread"): period_range(onset, onset, "W-MON")[0]
-        for name, onset in config.spread.items()
-    }
-    overlap = set(onsets) & set(stronghold)
-    if overlap:
-        raise ParameterError(f"spread targets {sorted(overlap)} are in the stronghold; choose other provinces")
-
+    setup = _setup(config)
+    gazetteer, units, weeks, onsets = setup["gazetteer"], setup["units"], setup["weeks"], setup["onsets"]
     rng = np.random.default_rng(config.seed)
-    counts, means = _simulate_counts(config, rng, units, position, stronghold, weeks, onsets, gazetteer)
+    counts, means = _simulate_counts(_process(config, **setup), rng)
     events = _counts_to_events(config, rng, counts, units, weeks, gazetteer)
     truth = pd.DataFrame(
         {
@@ -260,7 +307,23 @@ def generate_scenario(config: ScenarioConfig | None = None, **overrides) -> Scen
             "mu": means.T.reshape(-1),
         }
     )
-    return Scenario(events=events, truth=truth, counts=long_counts, stronghold=stronghold, config=config)
+    return Scenario(events=events, truth=truth, counts=long_counts, stronghold=setup["stronghold"], config=config)
+
+
+def _setup(config: ScenarioConfig) -> dict[str, Any]:
+    """The units, weeks, stronghold and onsets of ``config`` (checked), as :func:`_process` takes them."""
+    gazetteer = Gazetteer.load(config.country)
+    units = gazetteer.unit_ids
+    stronghold = [_resolve(gazetteer, name, "stronghold") for name in config.stronghold]
+    onsets = {
+        _resolve(gazetteer, name, "spread"): period_range(onset, onset, "W-MON")[0]
+        for name, onset in config.spread.items()
+    }
+    overlap = set(onsets) & set(stronghold)
+    if overlap:
+        raise ParameterError(f"spread targets {sorted(overlap)} are in the stronghold; choose other provinces")
+    return {"units": units, "position": {unit: i for i, unit in enumerate(units)}, "stronghold": stronghold,
+            "weeks": period_range(config.start, config.end, "W-MON"), "onsets": onsets, "gazetteer": gazetteer}
 
 
 def _resolve(gazetteer: Gazetteer, name: str, role: str) -> str:
@@ -280,32 +343,54 @@ def _countries_of(gazetteer: Gazetteer, unit_ids: np.ndarray) -> str | np.ndarra
     return country.reindex(unit_ids).to_numpy(dtype=object)
 
 
-def _simulate_counts(config, rng, units, position, stronghold, weeks, onsets, gazetteer):
-    n_weeks, n_units = len(weeks), len(units)
-    adjacency = gazetteer.adjacency_matrix(units)
-    base = np.full(n_units, config.background_rate)
+@dataclass(frozen=True)
+class _Process:
+    """The parts of the weekly mean that do not depend on the counts (see the module docstring)."""
+
+    config: ScenarioConfig
+    endemic: np.ndarray  # (weeks, units): baseline x season, plus the spread rate of targets after onset
+    importing: np.ndarray  # (weeks, units): kappa_it
+    adjacency: np.ndarray  # (units, units), symmetric
+    stronghold: list[int]
+
+    def mean(self, t: int, previous: np.ndarray) -> np.ndarray:
+        """``mu_t`` given last week's counts ``previous`` (``(units,)`` or ``(paths, units)``)."""
+        config = self.config
+        source = previous[..., self.stronghold].sum(axis=-1, keepdims=previous.ndim > 1)
+        return (self.endemic[t] + config.autoregression * previous
+                + config.neighbour_coupling * (previous @ self.adjacency) + self.importing[t] * source)
+
+    def draw(self, rng: np.random.Generator, mu: np.ndarray) -> np.ndarray:
+        size = 1.0 / self.config.overdispersion if self.config.overdispersion > 0 else None
+        return rng.poisson(mu) if size is None else rng.negative_binomial(*scipy_negbin(mu, size))
+
+
+def _process(config, units, position, stronghold, weeks, onsets, gazetteer) -> _Process:
+    base = np.full(len(units), config.background_rate)
     base[[position[u] for u in stronghold]] = config.stronghold_rate
     # Fighting-season cycle with its peak in early July (ISO week ~27).
     week_of_year = weeks.isocalendar().week.to_numpy(dtype=float)
     season = np.exp(config.seasonal_amplitude * np.cos(2 * np.pi * (week_of_year - 27) / 52.18))
-    spreading = np.zeros((n_weeks, n_units), dtype=bool)
+    spreading = np.zeros((len(weeks), len(units)), dtype=bool)
     for unit, onset in onsets.items():
         spreading[weeks >= onset, position[unit]] = True
-    stronghold_idx = [position[u] for u in stronghold]
+    return _Process(
+        config=config,
+        endemic=(base + config.spread_rate * spreading) * season[:, None],
+        importing=config.import_strength * spreading,
+        adjacency=gazetteer.adjacency_matrix(units),
+        stronghold=[position[u] for u in stronghold],
+    )
 
-    size = 1.0 / config.overdispersion if config.overdispersion > 0 else None
+
+def _simulate_counts(process: _Process, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    n_weeks, n_units = process.endemic.shape
     counts = np.zeros((n_weeks, n_units), dtype=np.int64)
     means = np.zeros((n_weeks, n_units))
     previous = np.zeros(n_units)
     for t in range(n_weeks):
-        endemic = (base + config.spread_rate * spreading[t]) * season[t]
-        imported = config.import_strength * spreading[t] * previous[stronghold_idx].sum()
-        mu = endemic + config.autoregression * previous + config.neighbour_coupling * (adjacency @ previous) + imported
-        means[t] = mu
-        if size is None:
-            counts[t] = rng.poisson(mu)
-        else:
-            counts[t] = rng.negative_binomial(*scipy_negbin(mu, size))
+        means[t] = mu = process.mean(t, previous)
+        counts[t] = process.draw(rng, mu)
         previous = counts[t].astype(float)
     return counts, means
 

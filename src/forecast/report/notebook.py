@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecast.defaults import default_models
 from forecast.errors import ForecastError, ParameterError
 from forecast.files import write_json_atomic, write_text_atomic
 
@@ -280,8 +281,14 @@ class ReportContext:
         """Whether the boundaries are the panel's own units (False: district counts drawn on provinces)."""
         return self.data.has_adjacency
 
-    def runnable_models(self, models: Sequence[str]) -> list[str]:
-        """``models`` without those needing neighbours when the panel has no adjacency, saying which were left out."""
+    def runnable_models(self, models: Sequence[str] | None) -> list[str]:
+        """``models`` without those needing neighbours when the panel has no adjacency, saying which were left out.
+
+        ``None`` stands for the candidates of the panel's frequency
+        (:func:`forecast.defaults.default_models`).
+        """
+        if models is None:
+            models = default_models(self.data.freq)
         if self.data.has_adjacency:
             return list(models)
         from forecast.models.registry import without_neighbour_terms

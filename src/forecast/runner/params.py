@@ -45,6 +45,7 @@ from typing import Any
 import yaml
 
 from forecast import checks
+from forecast.defaults import FREQ, default_models
 from forecast.errors import ForecastError, ParameterError
 from forecast.sources import DISTRICT_SOURCES, SOURCE_NAMES
 
@@ -167,6 +168,8 @@ def _check_horizon(value: Any) -> str | None:
 
 
 def _check_models(value: Any) -> str | None:
+    if value is None:  # the candidates of the panel's frequency (forecast.defaults.default_models)
+        return None
     if not value or not all(isinstance(item, str) and item for item in value):
         return 'must be a non-empty list of model names, e.g. ["hist_mean", "glm_negbin"]'
     from forecast.models.registry import expand_ensembles, make_model
@@ -351,7 +354,8 @@ GLOBAL_PARAMETERS: dict[str, GlobalParameter] = {
     "freq": GlobalParameter((str,), "period of the panel (pandas alias, e.g. W-MON)", _check_freq),
     "level": GlobalParameter((int,), "units of the panel: 1 provinces, 2 districts (source hdx)", _check_level),
     "horizon": GlobalParameter((int,), "periods ahead to forecast", _check_horizon),
-    "models": GlobalParameter((list,), "model spec strings (a list, or comma-separated as for --models)", _check_models,
+    "models": GlobalParameter((list, NoneType), "model spec strings (a list, or comma-separated as for --models); "
+                              "null = the candidates of the panel's frequency", _check_models,
                               normalise=_model_list),
     "selection": GlobalParameter(
         (str,), "how the reported forecaster is chosen: stack (backtest log-score stacking), best or none", _check_selection
@@ -894,7 +898,7 @@ def validate_parameters(
         if glob is not None:
             if not accepts(glob.types, value):
                 users = f" (used by {', '.join(spec.path.name for spec in specs)})" if specs else ""
-                hint = f"; write a list: -p {name}=a,b or -p '{name}=[a, b]'" if glob.types == (list,) else ""
+                hint = f"; write a list: -p {name}=a,b or -p '{name}=[a, b]'" if list in glob.types else ""
                 raise ParameterError(
                     f"parameter '{name}'{users} expects {_label(glob.types)}, got {type_name(value)} {value!r}{hint}"
                 )
@@ -914,6 +918,10 @@ def validate_parameters(
         check = NOTEBOOK_CHECKS.get(name) if glob is None and specs else None
         if check is not None and (problem := check(value)):
             raise ParameterError(f"parameter '{name}' {problem}")
+
+    if "models" in values and values["models"] is None:
+        # null: the candidates of the panel's frequency, written out so the manifest and the index name them.
+        values["models"] = list(default_models(values.get("freq") or FREQ))
 
     source = values.get("source", "synthetic")
     if source != "synthetic" and not values.get("events_path"):
